@@ -1,0 +1,52 @@
+# Two commands do everything: `make run` and `make test` (see README.md).
+# Django 6 needs Python 3.12+. `python3` may be older (3.11 on our build machines),
+# so we try the usual names and pyenv's installs and take the first that is new enough.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SCALE ?= small
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.14 python3 \
+	$$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -r) \
+	/usr/local/bin/python3.13 /usr/local/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.12; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+
+.PHONY: run test venv migrate seed lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No Python 3.12 or newer found (Django 6 needs it). Install python3.12+ or run: make PYTHON=/path/to/python3.12 ..." >&2; exit 1; fi
+	@echo "Using $(PYTHON) ($$($(PYTHON) --version))"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo --scale $(SCALE)
+
+run: seed
+	@echo ""
+	@echo "  O2O back office: http://127.0.0.1:$(PORT)/"
+	@echo "  Django admin:    http://127.0.0.1:$(PORT)/admin/"
+	@echo "  API docs:        http://127.0.0.1:$(PORT)/api/v1/docs/"
+	@echo "  Demo logins (password: demo-pass-2026):"
+	@echo "    hq@demo.o2o (HQ admin)  manager@demo.o2o (store manager)  clerk@demo.o2o (store clerk)"
+	@echo "    partner@demo.o2o (partner)  guide@demo.o2o (guide)"
+	@echo ""
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache

@@ -1,0 +1,87 @@
+"""Reads of the catalog. `price_lookup` is the one answer to "what does this SKU cost here, now"."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.errors import NoPrice
+from catalog.models import SKU, Channel, Price
+
+
+def live_prices(at: datetime) -> QuerySet[Price]:
+    """Price rows whose half-open window [valid_from, valid_to) contains `at`."""
+    return Price.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
+
+
+def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None = None) -> Price:
+    """The price of a SKU on a channel at an instant, in one query.
+
+    A channel's own price wins over the all-channels price (channel NULL sorts last);
+    unified SKUs only ever have the all-channels price.
+    """
+    at = at or timezone.now()
+    sku_id = sku if isinstance(sku, int) else sku.pk
+    channel_id = channel if isinstance(channel, int) else channel.pk
+    price = (
+        live_prices(at)
+        .filter(Q(channel_id=channel_id) | Q(channel__isnull=True), sku_id=sku_id)
+        .order_by(F("channel_id").asc(nulls_last=True), "-valid_from")
+        .first()
+    )
+    if price is None:
+        raise NoPrice(
+            _("SKU %(sku)s has no price on channel %(channel)s at %(at)s.")
+            % {"sku": sku_id, "channel": channel_id, "at": at.isoformat()},
+            fields={"sku": [_("No live price.")]},
+        )
+    return price
+
+
+@dataclass
+class ConsistencyRow:
+    sku: SKU
+    prices: dict[str, Decimal] = field(default_factory=dict)  # channel code -> effective price
+
+    @property
+    def lowest(self) -> Decimal:
+        return min(self.prices.values())
+
+    @property
+    def highest(self) -> Decimal:
+        return max(self.prices.values())
+
+    @property
+    def difference(self) -> Decimal:
+        return self.highest - self.lowest
+
+
+def price_consistency_report(*, at: datetime) -> list[ConsistencyRow]:
+    """SKUs whose effective prices differ across active channels at `at`, widest gap first.
+
+    Only a SKU with a live channel-specific price can disagree, so we start from those rows
+    (bounded by the number of channel prices, not the size of the catalog): two queries.
+    """
+    channels = list(Channel.objects.filter(is_active=True).order_by("code"))
+    live = live_prices(at)
+    candidate_ids = live.filter(channel__isnull=False).values("sku_id")
+    rows: dict[int, dict[int | None, Decimal]] = {}
+    skus: dict[int, SKU] = {}
+    for price in live.filter(sku_id__in=candidate_ids).select_related("sku").order_by("valid_from"):
+        rows.setdefault(price.sku_id, {})[price.channel_id] = price.amount
+        skus[price.sku_id] = price.sku
+    report = []
+    for sku_id, by_channel in rows.items():
+        default = by_channel.get(None)
+        effective = {}
+        for channel in channels:
+            amount = by_channel.get(channel.pk, default)
+            if amount is not None:
+                effective[channel.code] = amount
+        if len(set(effective.values())) > 1:
+            report.append(ConsistencyRow(sku=skus[sku_id], prices=effective))
+    report.sort(key=lambda row: (-row.difference, row.sku.code))
+    return report

@@ -1,0 +1,42 @@
+"""Roles are Django groups. HQ admins see everything; everyone else is kept to their own
+stores, partner or guide account by the selectors of each app."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    HQ_ADMIN = "HQ admin", _("HQ admin")
+    STORE_MANAGER = "Store manager", _("Store manager")
+    STORE_CLERK = "Store clerk", _("Store clerk")
+    PARTNER = "Partner", _("Partner")
+    GUIDE = "Guide", _("Guide")
+
+
+# Model permissions each role's group gets (app_label.codename prefixes). HQ gets all of ours.
+HQ_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales")
+
+
+def role_names(user) -> frozenset[str]:
+    """The user's role names, read once per request object."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return cached
+
+
+def is_hq(user) -> bool:
+    return user.is_authenticated and (user.is_superuser or Role.HQ_ADMIN in role_names(user))
+
+
+def ensure_role_groups(**kwargs) -> None:
+    """Create the role groups (post_migrate), giving HQ admin every permission of our apps."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+    hq = Group.objects.get(name=Role.HQ_ADMIN)
+    hq.permissions.set(Permission.objects.filter(content_type__app_label__in=HQ_APPS))

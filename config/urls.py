@@ -1,0 +1,27 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from config import views
+
+# The admin's login goes through allauth's, so its rate limits and MFA apply there too.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "O2O back office"
+admin.site.site_title = "O2O HQ"
+
+portal_patterns = [
+    path("", views.portal_home, name="home"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
+    path("health/", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("portal/", include((portal_patterns, "portal"))),
+    path("portal/stores/", include("stores.urls")),
+    path("hq/catalog/", include("catalog.urls")),
+    path("api/v1/", include("config.api.urls")),
+]

@@ -1,0 +1,1 @@
+"""Built in a later issue (see ../shared/DESIGN.md)."""

@@ -1,0 +1,104 @@
+"""Reads of stores and stock. Every view starts from `stores_visible_to(user)`: that is where a
+clerk's store boundary lives."""
+
+import math
+from decimal import Decimal
+
+from django.db.models import F, FloatField, Q, QuerySet
+from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
+
+from catalog.models import SKU
+from config.roles import is_hq
+from stores.choices import StoreStatus
+from stores.models import Stock, Store
+
+EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE_LAT = 111.32
+MAX_SEARCH_RADIUS_KM = 500
+
+
+def stores_visible_to(user) -> QuerySet[Store]:
+    """HQ: every store. Partners: the stores they run. Staff: the stores they work at."""
+    if not user.is_authenticated:
+        return Store.objects.none()
+    if is_hq(user):
+        return Store.objects.all()
+    return Store.objects.filter(Q(memberships__user=user) | Q(partner__users=user)).distinct()
+
+
+def stock_visible_to(user) -> QuerySet[Stock]:
+    """Full stock rows (on hand, reserved, ledger) of the stores the user may see."""
+    if not user.is_authenticated:
+        return Stock.objects.none()
+    if is_hq(user):
+        return Stock.objects.all()
+    return Stock.objects.filter(location__in=stores_visible_to(user).values("pk"))
+
+
+def _distance_km(lat: float, lng: float, lat_field: str, lng_field: str):
+    """Haversine distance as a database expression (SQLite gets these functions from Django)."""
+    lat1, lng1 = math.radians(lat), math.radians(lng)
+    lat2 = Radians(Cast(F(lat_field), FloatField()))
+    lng2 = Radians(Cast(F(lng_field), FloatField()))
+    a = Power(Sin((lat2 - lat1) / 2), 2) + math.cos(lat1) * Cos(lat2) * Power(Sin((lng2 - lng1) / 2), 2)
+    return 2 * EARTH_RADIUS_KM * ASin(Sqrt(a))
+
+
+def _bounding_box(lat: float, lng: float, radius_km: float, prefix: str = "") -> Q:
+    """A cheap indexed pre-filter before the exact distance: degrees covering the radius."""
+    dlat = radius_km / KM_PER_DEGREE_LAT
+    dlng = radius_km / (KM_PER_DEGREE_LAT * max(math.cos(math.radians(lat)), 0.01))
+    return Q(
+        **{
+            f"{prefix}latitude__range": (
+                Decimal(str(round(lat - dlat, 6))),
+                Decimal(str(round(lat + dlat, 6))),
+            ),
+            f"{prefix}longitude__range": (
+                Decimal(str(round(lng - dlng, 6))),
+                Decimal(str(round(lng + dlng, 6))),
+            ),
+        }
+    )
+
+
+def stores_near(*, latitude: float, longitude: float, radius_km: float, queryset=None) -> QuerySet[Store]:
+    """Stores within `radius_km` of a point, nearest first, each annotated with `distance_km`."""
+    latitude, longitude = float(latitude), float(longitude)
+    radius_km = min(float(radius_km), MAX_SEARCH_RADIUS_KM)
+    queryset = Store.objects.all() if queryset is None else queryset
+    return (
+        queryset.filter(_bounding_box(latitude, longitude, radius_km))
+        .annotate(distance_km=_distance_km(latitude, longitude, "latitude", "longitude"))
+        .filter(distance_km__lte=radius_km)
+        .order_by("distance_km", "code")
+    )
+
+
+def sku_find(query: str) -> SKU | None:
+    """A SKU by its code or barcode (what a clerk types or scans)."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    return SKU.objects.select_related("product").filter(Q(code__iexact=query) | Q(barcode=query)).first()
+
+
+def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
+    """Stock of a SKU here and in open stores within this store's service radius, nearest first.
+
+    One query, whatever the number of stores: bounding box on the indexed coordinates, then the
+    exact distance. Only availability leaves the store boundary; the ledger stays private.
+    """
+    latitude, longitude = float(store.latitude), float(store.longitude)
+    radius = float(store.service_radius_km)
+    return list(
+        Stock.objects.filter(
+            _bounding_box(latitude, longitude, radius, prefix="location__"),
+            Q(location_id=store.pk) | Q(location__status=StoreStatus.OPEN),
+            sku=sku,
+        )
+        .select_related("location")
+        .annotate(distance_km=_distance_km(latitude, longitude, "location__latitude", "location__longitude"))
+        .filter(distance_km__lte=radius)
+        .order_by("distance_km", "location__code")[:limit]
+    )

@@ -1,0 +1,212 @@
+"""Every stock change goes through the movement ledger here, so on hand is always explainable.
+
+Each change is one conditional UPDATE (`... WHERE on_hand + d >= 0 AND ...`) plus one ledger
+insert: no read-modify-write, so concurrent sales cannot oversell, and the CHECK constraints
+on Stock back the rule up in the database.
+"""
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from catalog.models import SKU
+from stores.choices import MovementKind
+from stores.errors import InsufficientStock, StockRefused
+from stores.models import Stock, StockMovement, Store
+
+
+def _stock_row(*, location: Store, sku: SKU, create: bool) -> Stock | None:
+    if create:
+        # ON CONFLICT DO NOTHING: two first receipts at once must not collide on the unique key.
+        Stock.objects.bulk_create([Stock(location=location, sku=sku)], ignore_conflicts=True)
+    return Stock.objects.filter(location=location, sku=sku).first()
+
+
+@transaction.atomic
+def stock_move(
+    *,
+    location: Store,
+    sku: SKU,
+    kind: MovementKind,
+    on_hand_delta: int = 0,
+    reserved_delta: int = 0,
+    reason: str,
+    user=None,
+    reference: str = "",
+    reverses: StockMovement | None = None,
+) -> StockMovement:
+    """Apply one ledger movement; refuse it if on hand, reserved or available would go negative."""
+    if on_hand_delta == 0 and reserved_delta == 0:
+        raise StockRefused(_("A stock movement must change something."), fields={"quantity": [_("Zero.")]})
+    if not reason or not reason.strip():
+        raise StockRefused(_("Say why the stock changes."), fields={"reason": [_("This field is required.")]})
+    stock = _stock_row(location=location, sku=sku, create=on_hand_delta > 0)
+    updated = 0
+    if stock is not None:
+        # The WHERE clause is the rule: after the change on hand >= 0, reserved >= 0 and
+        # reserved <= on hand (i.e. available never negative).
+        updated = Stock.objects.filter(
+            Q(on_hand__gte=F("reserved") + (reserved_delta - on_hand_delta)),
+            pk=stock.pk,
+            on_hand__gte=-on_hand_delta,
+            reserved__gte=-reserved_delta,
+        ).update(on_hand=F("on_hand") + on_hand_delta, reserved=F("reserved") + reserved_delta)
+    if not updated:
+        current = Stock.objects.filter(location=location, sku=sku).first()
+        message = _(
+            "Not enough stock of %(sku)s at %(store)s: %(on_hand)s on hand, %(reserved)s reserved, "
+            "%(available)s available; the %(kind)s needs %(on_hand_delta)+d on hand and "
+            "%(reserved_delta)+d reserved."
+        ) % {
+            "sku": sku.code,
+            "store": location.code,
+            "on_hand": current.on_hand if current else 0,
+            "reserved": current.reserved if current else 0,
+            "available": current.available if current else 0,
+            "kind": MovementKind(kind).label,
+            "on_hand_delta": on_hand_delta,
+            "reserved_delta": reserved_delta,
+        }
+        raise InsufficientStock(message, fields={"quantity": [message]})
+    movement = StockMovement(
+        stock=stock,
+        kind=kind,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        reason=reason.strip(),
+        reference=reference,
+        reverses=reverses,
+        created_by=user,
+    )
+    movement.full_clean(exclude=["stock", "reverses"])
+    movement.save()
+    return movement
+
+
+def _positive(quantity: int) -> int:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise StockRefused(
+            _("Quantity must be a whole number above zero."),
+            fields={"quantity": [_("Must be a whole number above zero.")]},
+        )
+    return quantity
+
+
+def stock_receive(
+    *, location: Store, sku: SKU, quantity: int, reason: str, user=None, reference=""
+) -> StockMovement:
+    """Goods arrive at a location."""
+    q = _positive(quantity)
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.RECEIPT,
+        on_hand_delta=q,
+        reason=reason,
+        user=user,
+        reference=reference,
+    )
+
+
+def stock_adjust(*, location: Store, sku: SKU, delta: int, reason: str, user=None) -> StockMovement:
+    """A count correction (positive or negative), always with its reason."""
+    if not isinstance(delta, int) or delta == 0:
+        raise StockRefused(_("An adjustment must change the count."), fields={"delta": [_("Zero.")]})
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.ADJUSTMENT,
+        on_hand_delta=delta,
+        reason=reason,
+        user=user,
+    )
+
+
+def stock_reserve(*, location: Store, sku: SKU, quantity: int, reference: str, user=None) -> StockMovement:
+    """Hold units for an order; they stay on hand but are no longer available."""
+    q = _positive(quantity)
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.RESERVATION,
+        reserved_delta=q,
+        reason=_("Reserved for %(ref)s") % {"ref": reference},
+        user=user,
+        reference=reference,
+    )
+
+
+def stock_release(*, location: Store, sku: SKU, quantity: int, reference: str, user=None) -> StockMovement:
+    """Give back a reservation (order cancelled, rejected or re-routed)."""
+    q = _positive(quantity)
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.RELEASE,
+        reserved_delta=-q,
+        reason=_("Released from %(ref)s") % {"ref": reference},
+        user=user,
+        reference=reference,
+    )
+
+
+def stock_sell(
+    *, location: Store, sku: SKU, quantity: int, reference: str, reserved: bool = True, user=None
+) -> StockMovement:
+    """Units leave with the customer: from a reservation (shipped/collected) or straight off the shelf."""
+    q = _positive(quantity)
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.SALE,
+        on_hand_delta=-q,
+        reserved_delta=-q if reserved else 0,
+        reason=_("Sold on %(ref)s") % {"ref": reference},
+        user=user,
+        reference=reference,
+    )
+
+
+def stock_return(*, location: Store, sku: SKU, quantity: int, reference: str, user=None) -> StockMovement:
+    """A returned unit goes back on hand at the store that received it."""
+    q = _positive(quantity)
+    return stock_move(
+        location=location,
+        sku=sku,
+        kind=MovementKind.RETURN,
+        on_hand_delta=q,
+        reason=_("Returned on %(ref)s") % {"ref": reference},
+        user=user,
+        reference=reference,
+    )
+
+
+@transaction.atomic
+def stock_transfer(
+    *, source: Store, destination: Store, sku: SKU, quantity: int, reason: str, user=None
+) -> tuple[StockMovement, StockMovement]:
+    """Move available units between locations: two ledger rows in one transaction."""
+    q = _positive(quantity)
+    if source.pk == destination.pk:
+        raise StockRefused(
+            _("A transfer needs two different locations."), fields={"destination": [_("Same as the source.")]}
+        )
+    out = stock_move(
+        location=source,
+        sku=sku,
+        kind=MovementKind.TRANSFER_OUT,
+        on_hand_delta=-q,
+        reason=reason,
+        user=user,
+        reference=f"transfer:{source.code}->{destination.code}",
+    )
+    into = stock_move(
+        location=destination,
+        sku=sku,
+        kind=MovementKind.TRANSFER_IN,
+        on_hand_delta=q,
+        reason=reason,
+        user=user,
+        reference=f"transfer:{source.code}->{destination.code}",
+    )
+    return out, into
