@@ -1,0 +1,63 @@
+"""One FilterSet per model, shared by the HQ pages and the API."""
+
+import django_filters
+from django.db.models import Q
+
+from catalog.models import SKU, Category, Channel, Price, PriceChange, Product
+
+
+class ChannelFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = Channel
+        fields = ["kind", "is_active"]
+
+
+class CategoryFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = Category
+        fields = ["parent"]
+
+
+class ProductFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Code or name contains")
+
+    class Meta:
+        model = Product
+        fields = ["category", "brand"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
+
+
+class SKUFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Code, barcode or name")
+    category = django_filters.ModelChoiceFilter(
+        field_name="product__category", queryset=Category.objects.all()
+    )
+
+    class Meta:
+        model = SKU
+        fields = ["product", "category", "unified", "serial_tracked", "is_active", "barcode"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(code__icontains=value) | Q(barcode=value) | Q(name__icontains=value)
+        )
+
+
+class PriceFilterSet(django_filters.FilterSet):
+    sku_code = django_filters.CharFilter(field_name="sku__code")
+    all_channels = django_filters.BooleanFilter(field_name="channel", lookup_expr="isnull")
+
+    class Meta:
+        model = Price
+        fields = ["sku", "sku_code", "channel", "all_channels"]
+
+
+class PriceChangeFilterSet(django_filters.FilterSet):
+    changed_after = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_before = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="lt")
+
+    class Meta:
+        model = PriceChange
+        fields = ["sku", "channel", "action", "changed_by"]

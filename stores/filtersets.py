@@ -1,0 +1,84 @@
+"""One FilterSet per model, shared by the staff portal and the API."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from stores.models import Partner, Stock, StockMovement, Store
+from stores.selectors import MAX_SEARCH_RADIUS_KM, stores_near
+
+
+class PartnerFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = Partner
+        fields = ["is_active"]
+
+
+class NearForm(forms.Form):
+    """`lat`, `lng` and `radius_km` come together: a partial or out-of-range point is a field error."""
+
+    def clean(self):
+        data = super().clean()
+        given = [data.get(k) is not None for k in ("lat", "lng")]
+        if any(given) and not all(given):
+            raise forms.ValidationError({"lat": "Give both lat and lng to search near a point."})
+        if data.get("radius_km") is not None and data.get("lat") is None:
+            raise forms.ValidationError({"radius_km": "radius_km needs lat and lng."})
+        return data
+
+
+class StoreFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Code, name or city")
+    tier = django_filters.NumberFilter(field_name="city_tier")
+    lat = django_filters.NumberFilter(method="noop", min_value=-90, max_value=90, label="Latitude")
+    lng = django_filters.NumberFilter(method="noop", min_value=-180, max_value=180, label="Longitude")
+    radius_km = django_filters.NumberFilter(
+        method="noop", min_value=0.1, max_value=MAX_SEARCH_RADIUS_KM, label="Radius (km), default 10"
+    )
+
+    class Meta:
+        model = Store
+        fields = ["kind", "status", "partner", "city", "tier"]
+        form = NearForm
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value) | Q(city__icontains=value))
+
+    def noop(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        if data.get("lat") is not None and data.get("lng") is not None:
+            queryset = stores_near(
+                latitude=data["lat"],
+                longitude=data["lng"],
+                radius_km=data.get("radius_km") or 10,
+                queryset=queryset,
+            )
+        return queryset
+
+
+class StockFilterSet(django_filters.FilterSet):
+    sku_code = django_filters.CharFilter(field_name="sku__code")
+    barcode = django_filters.CharFilter(field_name="sku__barcode")
+    available_min = django_filters.NumberFilter(method="available_at_least")
+
+    class Meta:
+        model = Stock
+        fields = ["location", "sku", "sku_code", "barcode"]
+
+    def available_at_least(self, queryset, name, value):
+        from django.db.models import F
+
+        return queryset.alias(avail=F("on_hand") - F("reserved")).filter(avail__gte=value)
+
+
+class StockMovementFilterSet(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = StockMovement
+        fields = ["stock__location", "stock__sku", "kind", "reference"]
