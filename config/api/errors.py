@@ -3,7 +3,8 @@
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -60,3 +61,29 @@ def exception_handler(exc, context):
         code = "error"
     headers = {k: v for k, v in response.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
     return error_response(code, str(detail), {}, response.status_code, headers)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The documented shape of every API error."""
+
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. `invalid`, `no_price`.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field name -> messages; empty when the error is not about a field.",
+    )
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad input or a business rule refused the request; `fields` names the fields.",
+    403: "Not logged in, or not allowed to do this.",
+    404: "Not found, or not visible to you.",
+}
+
+
+def error_responses(*status_codes: int) -> dict:
+    """`responses=` entries for drf-spectacular: each status code documented with the error shape."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS.get(code, "Error."))
+        for code in status_codes
+    }

@@ -1,10 +1,24 @@
 """/api/v1/: every app's API routes, the OpenAPI schema and its browsable docs."""
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from catalog.api import views as catalog_api
+from stores.api import views as stores_api
+
+router = DefaultRouter()
+router.register("channels", catalog_api.ChannelViewSet, basename="channel")
+router.register("categories", catalog_api.CategoryViewSet, basename="category")
+router.register("products", catalog_api.ProductViewSet, basename="product")
+router.register("skus", catalog_api.SKUViewSet, basename="sku")
+router.register("prices", catalog_api.PriceViewSet, basename="price")
+router.register("stores", stores_api.StoreViewSet, basename="store")
+router.register("stock", stores_api.StockViewSet, basename="stock")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include(router.urls)),
 ]

@@ -1,0 +1,204 @@
+"""Catalog API: reference data is read-only; price writes are one endpoint -> one service call."""
+
+from django.db.models import F, Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from catalog.api.serializers import (
+    CategorySerializer,
+    ChannelSerializer,
+    LivePriceQuerySerializer,
+    LivePriceSerializer,
+    PriceEndSerializer,
+    PriceSerializer,
+    PriceSetSerializer,
+    ProductSerializer,
+    SKUSerializer,
+)
+from catalog.errors import NoPrice
+from catalog.filtersets import (
+    CategoryFilterSet,
+    ChannelFilterSet,
+    PriceFilterSet,
+    ProductFilterSet,
+    SKUFilterSet,
+)
+from catalog.models import SKU, Category, Channel, Price, Product
+from catalog.selectors import live_prices, price_lookup
+from catalog.services import price_end, price_set
+from config.api.errors import error_responses
+from config.api.permissions import HQWritesOnly
+
+READ_ERRORS = error_responses(400, 403)
+DETAIL_ERRORS = error_responses(403, 404)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List sales channels", responses={200: ChannelSerializer, **READ_ERRORS}),
+    retrieve=extend_schema(summary="One sales channel", responses={200: ChannelSerializer, **DETAIL_ERRORS}),
+)
+class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Channel.objects.all()
+    serializer_class = ChannelSerializer
+    filterset_class = ChannelFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List categories", responses={200: CategorySerializer, **READ_ERRORS}),
+    retrieve=extend_schema(summary="One category", responses={200: CategorySerializer, **DETAIL_ERRORS}),
+)
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Category.objects.all()
+    serializer_class = CategorySerializer
+    filterset_class = CategoryFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List products with their SKUs", responses={200: ProductSerializer, **READ_ERRORS}
+    ),
+    retrieve=extend_schema(
+        summary="One product with its SKUs", responses={200: ProductSerializer, **DETAIL_ERRORS}
+    ),
+)
+class ProductViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Product.objects.select_related("category").prefetch_related(
+        Prefetch("skus", queryset=SKU.objects.order_by("code"))
+    )
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List SKUs", responses={200: SKUSerializer, **READ_ERRORS}),
+    retrieve=extend_schema(summary="One SKU", responses={200: SKUSerializer, **DETAIL_ERRORS}),
+)
+class SKUViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = SKU.objects.select_related("product")
+    serializer_class = SKUSerializer
+    filterset_class = SKUFilterSet
+
+
+def live_prices_for(*, skus: list[SKU], channel: Channel, at) -> dict[int, Price]:
+    """The price_lookup answer for many SKUs on one channel, in one query.
+
+    Same rule as catalog.selectors.price_lookup (the channel's own price wins over the
+    all-channels price, then the latest start), applied to a batch: rows come ordered so that
+    the first one seen per SKU is the answer. Kept here because catalog/selectors.py belongs
+    to another change; it should move next to price_lookup.
+    """
+    rows = (
+        live_prices(at)
+        .filter(Q(channel_id=channel.pk) | Q(channel__isnull=True), sku_id__in=[s.pk for s in skus])
+        .order_by("sku_id", F("channel_id").asc(nulls_last=True), "-valid_from")
+    )
+    answer: dict[int, Price] = {}
+    for price in rows:
+        answer.setdefault(price.sku_id, price)
+    return answer
+
+
+LIVE_PRICE_ANSWER = PolymorphicProxySerializer(
+    component_name="LivePriceAnswer",
+    serializers=[LivePriceSerializer, LivePriceSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List price versions", responses={200: PriceSerializer, **READ_ERRORS}),
+    retrieve=extend_schema(summary="One price version", responses={200: PriceSerializer, **DETAIL_ERRORS}),
+)
+class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Price versions. Reading is open to staff; writing is HQ's and goes through catalog.services."""
+
+    queryset = Price.objects.select_related("sku", "channel")
+    serializer_class = PriceSerializer
+    filterset_class = PriceFilterSet
+    permission_classes = [HQWritesOnly]
+
+    @extend_schema(
+        summary="Set a price (a new price version)",
+        description=(
+            "Adds a price version through the pricing rules: one product, one price (unified SKUs "
+            "only take all-channel prices), no overlapping windows (an open-ended earlier price of "
+            "the same scope is closed where the new one starts), the dealer margin floor, amount "
+            "above zero. Any refusal is a 400 and writes nothing. HQ admins only."
+        ),
+        request=PriceSetSerializer,
+        responses={201: PriceSerializer, **error_responses(400, 403)},
+    )
+    def create(self, request):
+        data = self._valid(PriceSetSerializer, request.data)
+        price = price_set(
+            sku=data["sku"],
+            channel=data["channel"],
+            amount=data["amount"],
+            valid_from=data.get("valid_from"),
+            valid_to=data.get("valid_to"),
+            user=request.user,
+        )
+        return Response(self.get_serializer(price).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="End a price",
+        description="Closes the price's window at `at` (default now). HQ admins only.",
+        request=PriceEndSerializer,
+        responses={200: PriceSerializer, **error_responses(400, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        price = self.get_object()
+        data = self._valid(PriceEndSerializer, request.data)
+        price = price_end(price=price, at=data.get("at"), user=request.user)
+        return Response(self.get_serializer(price).data)
+
+    @extend_schema(
+        summary="Live price of a SKU (or a batch of SKUs) on a channel at an instant",
+        description=(
+            "`sku=` answers for one SKU, or 404 `no_price` when it has no live price. `skus=a,b,c` "
+            "answers a list in the order given, with `amount` null for a SKU without a live price."
+        ),
+        parameters=[LivePriceQuerySerializer],
+        responses={
+            200: OpenApiResponse(LIVE_PRICE_ANSWER, description="One answer, or a list for `skus=`."),
+            **error_responses(400, 403, 404),
+        },
+        filters=False,
+    )
+    @action(detail=False, url_path="live", filterset_class=None, pagination_class=None)
+    def live(self, request):
+        query = self._valid(LivePriceQuerySerializer, request.query_params)
+        channel, skus = query["channel"], query["resolved_skus"]
+        at = query.get("at") or timezone.now()
+        if query.get("sku"):
+            sku = skus[0]
+            try:
+                price = price_lookup(sku=sku, channel=channel, at=at)
+            except NoPrice as exc:
+                raise NoPrice(
+                    _("%(sku)s has no price on %(channel)s at %(at)s.")
+                    % {"sku": sku.code, "channel": channel.code, "at": timezone.localtime(at).isoformat()},
+                    fields={"sku": [_("No live price.")]},
+                ) from exc
+            return Response(
+                LivePriceSerializer({"sku": sku, "channel": channel, "at": at, "price": price}).data
+            )
+        prices = live_prices_for(skus=skus, channel=channel, at=at)
+        answers = [{"sku": s, "channel": channel, "at": at, "price": prices.get(s.pk)} for s in skus]
+        return Response(LivePriceSerializer(answers, many=True).data)
+
+    def _valid(self, serializer_class, data) -> dict:
+        serializer = serializer_class(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

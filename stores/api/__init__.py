@@ -1,0 +1,1 @@
+"""REST API of the store network: stores, stock, availability nearby and the stock ledger (/api/v1/)."""
