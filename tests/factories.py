@@ -112,3 +112,15 @@ def manager_at(store, **kwargs):
     user = UserFactory(roles=[Role.STORE_MANAGER], **kwargs)
     StaffMembership.objects.create(user=user, store=store, role=StaffRole.MANAGER)
     return user
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "members.Member"
+
+    phone = factory.Sequence(lambda n: f"139{n:08d}")
+    name = factory.Sequence(lambda n: f"Member {n}")
+    city = "Beijing"
