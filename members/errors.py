@@ -19,3 +19,8 @@ class InsufficientPoints(Conflict):
 
 class PointsRefused(DomainError):
     code = "points_refused"
+
+
+class GroupRefused(DomainError):
+    code = "group_refused"
+    status = 403

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -21,12 +21,13 @@ from config.errors import Conflict
 from config.money import quantize_money
 from members.choices import IdentitySource, PointsKind
 from members.errors import (
+    GroupRefused,
     IdentityConflict,
     InsufficientPoints,
     MergeRefused,
     PointsRefused,
 )
-from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, Tier
+from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, StaticGroup, Tier
 from members.phones import normalise_phone
 
 # --- identity ---------------------------------------------------------------------------------
@@ -504,3 +505,67 @@ def tiers_refresh(*, at: datetime | None = None) -> int:
         .values("pk")[:1]
     )
     return Member.objects.filter(merged_into__isnull=True).update(tier_id=Subquery(tier))
+
+
+# --- segments and groups ----------------------------------------------------------------------
+
+
+@dataclass
+class SegmentExport:
+    rows: list[tuple]
+    included: int
+    left_out: int
+
+
+SEGMENT_EXPORT_COLUMNS = ("member_id", "phone", "name", "city", "tier", "points_balance", "total_spend")
+
+
+def segment_export(*, filters: dict, queryset=None) -> SegmentExport:
+    """A campaign list: only members who consented to marketing; says how many were left out."""
+    from members.selectors import segment_members
+
+    matching = segment_members(filters, queryset)
+    consenting = matching.filter(marketing_consent=True)
+    counts = matching.aggregate(
+        total=models.Count("pk"), consenting=models.Count("pk", filter=Q(marketing_consent=True))
+    )
+    rows = list(
+        consenting.order_by("pk").values_list(
+            "pk", "phone", "name", "city", "tier__code", "points_balance", "total_spend"
+        )
+    )
+    return SegmentExport(
+        rows=rows, included=counts["consenting"], left_out=counts["total"] - counts["consenting"]
+    )
+
+
+def _check_group_editor(*, group: StaticGroup, user) -> None:
+    from config.roles import is_hq
+    from stores.choices import StaffRole
+
+    if is_hq(user):
+        return
+    if not group.store.memberships.filter(user=user, role=StaffRole.MANAGER).exists():
+        raise GroupRefused(
+            _("Only a manager of %(store)s can edit its list %(group)s.")
+            % {"store": group.store.name, "group": group.name},
+            fields={"group": [_("Not your store's list.")]},
+        )
+
+
+@transaction.atomic
+def static_group_add(*, group: StaticGroup, member: Member, user) -> None:
+    """Put a member on a store's hand-kept list (that store's managers only)."""
+    _check_group_editor(group=group, user=user)
+    if member.is_merged:
+        raise GroupRefused(
+            _("That member was merged; add the surviving member."), fields={"member": [_("Merged.")]}
+        )
+    group.members.add(member)
+
+
+@transaction.atomic
+def static_group_remove(*, group: StaticGroup, member: Member, user) -> None:
+    """Take a member off a store's hand-kept list (that store's managers only)."""
+    _check_group_editor(group=group, user=user)
+    group.members.remove(member)

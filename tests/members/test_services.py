@@ -28,13 +28,23 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.mark.parametrize(
-    "raw", ["13800138000", "138 0013 8000", "+86 13800138000", "8613800138000", "0086-138-0013-8000", "(138)00138000"]
+    "raw",
+    [
+        "13800138000",
+        "138 0013 8000",
+        "+86 13800138000",
+        "8613800138000",
+        "0086-138-0013-8000",
+        "(138)00138000",
+    ],
 )
 def test_mainland_mobiles_normalise_to_eleven_digits(raw):
     assert normalise_phone(raw) == "13800138000"
 
 
-@pytest.mark.parametrize("raw", ["", "12345", "12800138000", "1380013800", "138001380001", "+1 4155550100", "abc"])
+@pytest.mark.parametrize(
+    "raw", ["", "12345", "12800138000", "1380013800", "138001380001", "+1 4155550100", "abc"]
+)
 def test_invalid_numbers_are_refused_with_a_clear_message(raw):
     with pytest.raises(InvalidPhone) as exc:
         normalise_phone(raw)
@@ -165,7 +175,9 @@ def test_identity_of_a_merged_member_finds_the_survivor():
 @pytest.mark.django_db
 def test_earn_uses_the_channels_rule_and_rounds_down(rules, store_channel, mall):
     member = MemberFactory()
-    store_entry = points_earn(member=member, channel=store_channel, paid_amount=Decimal("99.99"), reference="S-1")
+    store_entry = points_earn(
+        member=member, channel=store_channel, paid_amount=Decimal("99.99"), reference="S-1"
+    )
     mall_entry = points_earn(member=member, channel=mall, paid_amount=Decimal("10.90"), reference="M-1")
     assert (store_entry.points, mall_entry.points) == (199, 10)
     member.refresh_from_db()
@@ -176,7 +188,9 @@ def test_earn_uses_the_channels_rule_and_rounds_down(rules, store_channel, mall)
 @pytest.mark.django_db
 def test_points_earned_in_store_spend_online_and_back(rules, store_channel, mall):
     member = MemberFactory()
-    points_earn(member=member, channel=store_channel, paid_amount=Decimal("100"), reference="S-1")  # 200 points
+    points_earn(
+        member=member, channel=store_channel, paid_amount=Decimal("100"), reference="S-1"
+    )  # 200 points
     points_redeem(member=member, points=150, channel=mall, reference="M-2")
     points_earn(member=member, channel=mall, paid_amount=Decimal("40"), reference="M-3")  # 40 points
     points_redeem(member=member, points=90, channel=store_channel, reference="S-4")
@@ -252,7 +266,9 @@ def test_points_expire_oldest_first_after_their_life(mall):
     member = MemberFactory()
     t0 = datetime(2026, 1, 1, 12, tzinfo=SH)
     points_earn(member=member, channel=mall, paid_amount=Decimal("100"), reference="old", at=t0)
-    points_earn(member=member, channel=mall, paid_amount=Decimal("50"), reference="new", at=t0 + timedelta(days=20))
+    points_earn(
+        member=member, channel=mall, paid_amount=Decimal("50"), reference="new", at=t0 + timedelta(days=20)
+    )
     points_redeem(member=member, points=30, channel=mall)  # spends the oldest lot first
     assert points_expire(at=t0 + timedelta(days=31)) == 1
     member.refresh_from_db()
