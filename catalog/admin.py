@@ -1,0 +1,439 @@
+"""HQ's admin for the catalog and the price list.
+
+Prices, the one-price flag and the audit trail are business rules, so every write here
+goes through catalog.services; a refusal is shown as the service's message on the page.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
+from tablib import InvalidDimensions
+
+from catalog.models import SKU, Category, Channel, Price, PriceChange, Product
+from catalog.resources import PriceResource, ProductResource, SKUResource
+from catalog.services import UnifiedResult, category_set_unified, price_end, price_set, sku_set_unified
+from config.errors import DomainError
+
+
+class HQImportExportAdmin(ImportExportModelAdmin):
+    """Import (with its dry-run preview) and export in CSV and XLSX, for users allowed to write."""
+
+    import_formats = [base_formats.CSV, base_formats.XLSX]
+    export_formats = [base_formats.CSV, base_formats.XLSX]
+    # Rows with errors are listed by row number and message, not with a traceback.
+    import_error_display = ("message",)
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, UnicodeDecodeError):
+            reason = _("it is not UTF-8 text")
+        elif isinstance(e, InvalidDimensions):
+            reason = _("its rows do not all have as many columns as the header")
+        else:
+            reason = type(e).__name__
+        form.add_error(
+            "import_file",
+            _(
+                "The file could not be read (%(reason)s). Save it as CSV (UTF-8) or XLSX and pick the "
+                "matching format. Nothing was imported."
+            )
+            % {"reason": reason},
+        )
+
+    def process_result(self, result, request):
+        # The confirm step imports again for real; if the data changed since the preview
+        # (someone else wrote in between) the file was rolled back whole: say so.
+        if result.has_errors() or result.has_validation_errors():
+            self.message_user(request, import_failure_message(result), level=messages.ERROR)
+            info = self.opts.app_label, self.opts.model_name
+            return HttpResponseRedirect(reverse(f"admin:{info[0]}_{info[1]}_import"))
+        return super().process_result(result, request)
+
+
+def import_failure_message(result, limit: int = 10) -> str:
+    problems = [str(error.error) for error in result.base_errors]
+    for number, errors in result.row_errors():
+        problems.extend(_("row %(row)s: %(error)s") % {"row": number, "error": e.error} for e in errors)
+    for row in result.invalid_rows:
+        for field, field_errors in row.error_dict.items():
+            text = "; ".join(str(e) for e in field_errors)
+            if field == NON_FIELD_ERRORS:
+                problems.append(_("row %(row)s: %(error)s") % {"row": row.number, "error": text})
+            else:
+                problems.append(
+                    _("row %(row)s, %(field)s: %(error)s")
+                    % {"row": row.number, "field": field, "error": text}
+                )
+    shown = "; ".join(problems[:limit])
+    return _("Nothing was imported: %(problems)s") % {"problems": shown}
+
+
+def add_domain_error(form: forms.Form, exc: DomainError) -> None:
+    """Put a service's refusal on the form fields it names, else on top of the form."""
+    placed = False
+    for name, field_messages in (exc.fields or {}).items():
+        if name in form.fields and name not in form.errors:
+            form.add_error(name, list(field_messages))
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+def _scope(price) -> str:
+    return price.channel.name if price.channel_id else _("All channels")
+
+
+class _DryRun(Exception):
+    """Raised to roll back the savepoint of a validation-only service call."""
+
+
+# --- Audit trail: shown on the SKU and the Price pages, never edited.
+
+
+class PriceChangeInline(admin.TabularInline):
+    model = PriceChange
+    fk_name = "price"
+    fields = readonly_fields = (
+        "action",
+        "channel",
+        "old_amount",
+        "new_amount",
+        "valid_from",
+        "valid_to",
+        "changed_by",
+        "changed_at",
+    )
+    extra = 0
+    can_delete = False
+    verbose_name_plural = gettext_lazy("Price changes (who, when, old → new)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel", "changed_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SKUPriceChangeInline(PriceChangeInline):
+    fk_name = "sku"
+
+
+class SKUPriceInline(admin.TabularInline):
+    """The SKU's price versions, read-only: prices are added on the Price page or by import."""
+
+    model = Price
+    fields = readonly_fields = ("channel", "amount", "valid_from", "valid_to", "created_by")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = gettext_lazy("Prices")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel", "created_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """The audit trail of the price list: read-only, nobody adds, edits or deletes rows."""
+
+    list_display = (
+        "changed_at",
+        "sku",
+        "scope",
+        "action",
+        "old_amount",
+        "new_amount",
+        "valid_from",
+        "valid_to",
+        "changed_by",
+    )
+    list_filter = ("action", "channel")
+    search_fields = ("sku__code", "sku__name")
+    list_select_related = ("sku", "channel", "changed_by")
+    show_full_result_count = False
+
+    @admin.display(description=gettext_lazy("channel"), ordering="channel__code")
+    def scope(self, obj):
+        return _scope(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Catalog
+
+
+def _set_unified(modeladmin, request, unified: bool, call) -> None:
+    try:
+        result = call()
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, level=messages.ERROR)
+        return
+    if unified:
+        text = _("%(changed)d SKUs marked one product, one price (%(unchanged)d already were).")
+    else:
+        text = _("%(changed)d SKUs no longer one product, one price (%(unchanged)d already were not).")
+    modeladmin.message_user(request, text % {"changed": result.changed, "unchanged": result.unchanged})
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "parent")
+    search_fields = ("code", "name")
+    list_select_related = ("parent",)
+    autocomplete_fields = ("parent",)
+    actions = ("mark_unified", "unmark_unified")
+
+    @admin.action(
+        description=gettext_lazy("Mark all SKUs in category as one product, one price"),
+        permissions=["change"],
+    )
+    def mark_unified(self, request, queryset):
+        self._set(request, queryset, unified=True)
+
+    @admin.action(
+        description=gettext_lazy("Unmark all SKUs in category as one product, one price"),
+        permissions=["change"],
+    )
+    def unmark_unified(self, request, queryset):
+        self._set(request, queryset, unified=False)
+
+    def _set(self, request, queryset, *, unified: bool) -> None:
+        @transaction.atomic  # several categories: all or none, like the SKUs of one category
+        def call():
+            results = [
+                category_set_unified(category=category, unified=unified, user=request.user)
+                for category in queryset
+            ]
+            return UnifiedResult(
+                changed=sum(r.changed for r in results), unchanged=sum(r.unchanged for r in results)
+            )
+
+        _set_unified(self, request, unified, call)
+
+
+class SKUInline(admin.TabularInline):
+    model = SKU
+    fields = ("code", "name", "barcode", "serial_tracked", "dealer_cost", "is_active", "unified")
+    readonly_fields = ("unified",)
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Product)
+class ProductAdmin(HQImportExportAdmin):
+    resource_classes = [ProductResource]
+    list_display = ("code", "name", "brand", "category", "created_at")
+    list_filter = ("category", "brand")
+    search_fields = ("code", "name", "brand")
+    list_select_related = ("category",)
+    autocomplete_fields = ("category",)
+    inlines = (SKUInline,)
+
+
+@admin.register(SKU)
+class SKUAdmin(HQImportExportAdmin):
+    resource_classes = [SKUResource]
+    list_display = (
+        "code",
+        "name",
+        "product",
+        "category",
+        "barcode",
+        "unified",
+        "serial_tracked",
+        "is_active",
+    )
+    list_filter = ("unified", "serial_tracked", "is_active", "product__category")
+    search_fields = ("code", "barcode", "name")
+    list_select_related = ("product", "product__category")
+    autocomplete_fields = ("product",)
+    # The flag changes only through the actions below: marking is refused while channel prices exist.
+    readonly_fields = ("unified",)
+    inlines = (SKUPriceInline, SKUPriceChangeInline)
+    actions = ("mark_unified", "unmark_unified")
+    show_full_result_count = False
+
+    @admin.display(description=gettext_lazy("category"), ordering="product__category__name")
+    def category(self, obj):
+        return obj.product.category
+
+    @admin.action(description=gettext_lazy("Mark as one product, one price"), permissions=["change"])
+    def mark_unified(self, request, queryset):
+        skus = list(queryset.values_list("pk", flat=True))
+        _set_unified(self, request, True, lambda: sku_set_unified(skus=skus, unified=True, user=request.user))
+
+    @admin.action(description=gettext_lazy("Unmark one product, one price"), permissions=["change"])
+    def unmark_unified(self, request, queryset):
+        skus = list(queryset.values_list("pk", flat=True))
+        _set_unified(
+            self, request, False, lambda: sku_set_unified(skus=skus, unified=False, user=request.user)
+        )
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "margin_floor_percent", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("code", "name")
+
+
+# --- Prices
+
+
+class PriceAddForm(forms.ModelForm):
+    """A new price version. clean() asks price_set in a savepoint that is always rolled back,
+    so a refusal (unified SKU, overlap, margin floor) lands on the form; save_model writes."""
+
+    class Meta:
+        model = Price
+        fields = ("sku", "channel", "amount", "valid_from", "valid_to")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            with transaction.atomic():
+                price_set(
+                    sku=data["sku"],
+                    channel=data.get("channel"),
+                    amount=data["amount"],
+                    valid_from=data["valid_from"],
+                    valid_to=data.get("valid_to"),
+                )
+                raise _DryRun
+        except _DryRun:
+            pass
+        except DomainError as exc:
+            add_domain_error(self, exc)
+        return data
+
+
+class LiveNowFilter(admin.SimpleListFilter):
+    title = gettext_lazy("live now")
+    parameter_name = "live"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("Live now")), ("no", _("Ended or not started")))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        live = Q(valid_from__lte=now) & (Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        if self.value() == "yes":
+            return queryset.filter(live)
+        if self.value() == "no":
+            return queryset.exclude(live)
+        return queryset
+
+
+@admin.register(Price)
+class PriceAdmin(HQImportExportAdmin):
+    """New prices go through price_set; stored prices are read-only apart from "End now"."""
+
+    resource_classes = [PriceResource]
+    form = PriceAddForm
+    list_display = ("sku", "scope", "amount", "valid_from", "valid_to", "live", "created_by")
+    list_filter = (LiveNowFilter, "channel", "sku__unified")
+    search_fields = ("sku__code", "sku__barcode", "sku__name")
+    list_select_related = ("sku", "channel", "created_by")
+    autocomplete_fields = ("sku",)
+    inlines = (PriceChangeInline,)
+    actions = ("end_now",)
+    show_full_result_count = False
+
+    @admin.display(description=gettext_lazy("channel"), ordering="channel__code")
+    def scope(self, obj):
+        return _scope(obj)
+
+    @admin.display(description=gettext_lazy("live now"), boolean=True)
+    def live(self, obj):
+        return obj.is_live_at(timezone.now())
+
+    def get_changeform_initial_data(self, request):
+        return {"valid_from": timezone.now(), **super().get_changeform_initial_data(request)}
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else ()
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a price is never edited: a change is a new version
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail points at every price
+
+    def has_end_permission(self, request):
+        return self.has_add_permission(request)
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            raise PermissionDenied
+        # Validated by the form's dry run inside this same request transaction; a refusal
+        # here (a concurrent write in between) raises and rolls the whole request back.
+        price = price_set(
+            sku=obj.sku,
+            channel=obj.channel,
+            amount=obj.amount,
+            valid_from=obj.valid_from,
+            valid_to=obj.valid_to,
+            user=request.user,
+        )
+        for field in Price._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(price, field.attname))
+        obj._state.adding = False
+
+    @admin.action(description=gettext_lazy("End now"), permissions=["end"])
+    def end_now(self, request, queryset):
+        prices = list(queryset.select_related("sku", "channel"))
+        try:
+            with transaction.atomic():  # all selected prices end, or none
+                for price in prices:
+                    try:
+                        price_end(price=price, user=request.user)
+                    except DomainError as exc:
+                        exc.message = f"{price.sku.code} ({_scope(price)}): {exc.message}"
+                        raise
+        except DomainError as exc:
+            self.message_user(
+                request, _("No price was ended. %(reason)s") % {"reason": exc.message}, messages.ERROR
+            )
+            return
+        self.message_user(request, _("%(count)d prices ended.") % {"count": len(prices)})
