@@ -1,17 +1,55 @@
-"""Project-wide pages: the portal home that points each role to its work, and health."""
+"""Project-wide pages (the portal home that points each role to its work, health) and the helpers
+every portal view shares: pagination and showing a domain error on a form."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+
+from config.errors import DomainError
+
+PAGE_SIZE = 50
+HOME_STORES = 12
+
+
+def paginate(request, rows, *, per_page: int = PAGE_SIZE, param: str = "page") -> Page:
+    """One page of a queryset or list; a bad or too-high page number gives the nearest page."""
+    return Paginator(rows, per_page).get_page(request.GET.get(param))
+
+
+def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | None = None) -> None:
+    """Show a service's refusal on the form: under the fields it names, else above the form.
+
+    The message always reaches the page once: a field message equal to it is shown only there.
+    """
+    field_map = field_map or {}
+    placed: set[str] = set()
+    for key, messages in (error.fields or {}).items():
+        name = field_map.get(key, key)
+        if name in form.fields:
+            for message in messages:
+                form.add_error(name, str(message))
+                placed.add(str(message))
+    if error.message not in placed:
+        form.add_error(None, error.message)
 
 
 @login_required
 def portal_home(request):
     from stores.selectors import stores_visible_to
 
-    stores = stores_visible_to(request.user).select_related("partner").order_by("name")[:20]
-    return render(request, "portal/home.html", {"stores": stores})
+    visible = stores_visible_to(request.user)
+    stores = list(visible.select_related("partner").order_by("name")[: HOME_STORES + 1])
+    more = len(stores) > HOME_STORES
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "stores": stores[:HOME_STORES],
+            "store_total": visible.count() if more else len(stores),
+        },
+    )
 
 
 def health(request):
