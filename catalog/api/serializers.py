@@ -33,21 +33,29 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class IdOrCodeField(serializers.RelatedField):
-    """A related row given by its id or its code; shown as its code."""
+class IdOrCodeField(serializers.Field):
+    """A row given by its id or its code (a plain text input, never a select of every row)."""
 
     default_error_messages = {
         "does_not_exist": _("No %(model)s with id or code '%(value)s'."),
         "invalid": _("Give an id or a code."),
     }
 
+    def __init__(self, *, queryset, **kwargs):
+        self.queryset = queryset
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid")
         value = str(data).strip()
-        row = resolve_by_id_or_code(self.get_queryset(), [value]).get(value)
+        if not value:
+            if self.allow_null:
+                return None
+            self.fail("required")
+        row = resolve_by_id_or_code(self.queryset.all(), [value]).get(value)
         if row is None:
-            self.fail("does_not_exist", model=self.get_queryset().model._meta.verbose_name, value=value)
+            self.fail("does_not_exist", model=self.queryset.model._meta.verbose_name, value=value)
         return row
 
     def to_representation(self, value):
@@ -139,6 +147,7 @@ class PriceSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
         ]
+        read_only_fields = fields
 
     def get_currency(self, price) -> str:
         return settings.CURRENCY

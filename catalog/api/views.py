@@ -127,6 +127,12 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = PriceFilterSet
     permission_classes = [HQWritesOnly]
 
+    def get_serializer_class(self):
+        # The browsable API's form for POST shows the write fields, not the read-only rows.
+        if self.action == "create" or (self.action == "list" and self.request.method == "POST"):
+            return PriceSetSerializer
+        return PriceSerializer
+
     @extend_schema(
         summary="Set a price (a new price version)",
         description=(
@@ -148,7 +154,8 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             valid_to=data.get("valid_to"),
             user=request.user,
         )
-        return Response(self.get_serializer(price).data, status=status.HTTP_201_CREATED)
+        output = PriceSerializer(price, context=self.get_serializer_context())
+        return Response(output.data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="End a price",
@@ -161,7 +168,7 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         price = self.get_object()
         data = self._valid(PriceEndSerializer, request.data)
         price = price_end(price=price, at=data.get("at"), user=request.user)
-        return Response(self.get_serializer(price).data)
+        return Response(PriceSerializer(price, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="Live price of a SKU (or a batch of SKUs) on a channel at an instant",
