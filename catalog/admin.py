@@ -97,6 +97,10 @@ def _scope(price) -> str:
     return price.channel.name if price.channel_id else _("All channels")
 
 
+# Actions offered on the change list and, since Django 6.1, on the object's own page.
+BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
+
 class _DryRun(Exception):
     """Raised to roll back the savepoint of a validation-only service call."""
 
@@ -222,6 +226,7 @@ class CategoryAdmin(admin.ModelAdmin):
     @admin.action(
         description=gettext_lazy("Mark all SKUs in category as one product, one price"),
         permissions=["change"],
+        location=BOTH,
     )
     def mark_unified(self, request, queryset):
         self._set(request, queryset, unified=True)
@@ -229,6 +234,7 @@ class CategoryAdmin(admin.ModelAdmin):
     @admin.action(
         description=gettext_lazy("Unmark all SKUs in category as one product, one price"),
         permissions=["change"],
+        location=BOTH,
     )
     def unmark_unified(self, request, queryset):
         self._set(request, queryset, unified=False)
@@ -293,12 +299,16 @@ class SKUAdmin(HQImportExportAdmin):
     def category(self, obj):
         return obj.product.category
 
-    @admin.action(description=gettext_lazy("Mark as one product, one price"), permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Mark as one product, one price"), permissions=["change"], location=BOTH
+    )
     def mark_unified(self, request, queryset):
         skus = list(queryset.values_list("pk", flat=True))
         _set_unified(self, request, True, lambda: sku_set_unified(skus=skus, unified=True, user=request.user))
 
-    @admin.action(description=gettext_lazy("Unmark one product, one price"), permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Unmark one product, one price"), permissions=["change"], location=BOTH
+    )
     def unmark_unified(self, request, queryset):
         skus = list(queryset.values_list("pk", flat=True))
         _set_unified(
@@ -420,7 +430,7 @@ class PriceAdmin(HQImportExportAdmin):
             setattr(obj, field.attname, getattr(price, field.attname))
         obj._state.adding = False
 
-    @admin.action(description=gettext_lazy("End now"), permissions=["end"])
+    @admin.action(description=gettext_lazy("End now"), permissions=["end"], location=BOTH)
     def end_now(self, request, queryset):
         prices = list(queryset.select_related("sku", "channel"))
         try:
