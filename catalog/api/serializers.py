@@ -11,6 +11,14 @@ from catalog.models import SKU, Category, Channel, Price, Product
 from config.roles import is_hq
 
 MAX_BATCH_SKUS = 200
+MAX_PK = 2**63 - 1
+
+
+def _as_pk(value: str) -> int | None:
+    # isdigit() alone accepts "²" and other Unicode digits that int() refuses.
+    if value.isascii() and value.isdigit() and int(value) <= MAX_PK:
+        return int(value)
+    return None
 
 
 def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
@@ -20,7 +28,7 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     must not be shadowed by an unrelated row's primary key.
     """
     values = [v for v in dict.fromkeys(values) if v]
-    ids = [int(v) for v in values if v.isdigit()]
+    ids = [pk for pk in map(_as_pk, values) if pk is not None]
     rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
     by_code = {row.code: row for row in rows}
     by_id = {str(row.pk): row for row in rows}

@@ -1,6 +1,5 @@
 """Stores API: every queryset starts from stores.selectors, where a clerk's store boundary lives."""
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -8,6 +7,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catalog.api.serializers import resolve_by_id_or_code
 from config.api.errors import error_responses
 from config.errors import NotFound
 from stores.api.serializers import (
@@ -93,12 +93,7 @@ class StockViewSet(viewsets.ReadOnlyModelViewSet):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         wanted_store = query.validated_data["store"].strip()
-        lookup = (
-            Q(code=wanted_store) | Q(pk=int(wanted_store)) if wanted_store.isdigit() else Q(code=wanted_store)
-        )
-        stores = list(stores_visible_to(request.user).filter(lookup)[:2])
-        # A code match wins over an id match, as for SKUs and channels.
-        store = next((s for s in stores if s.code == wanted_store), stores[0] if stores else None)
+        store = resolve_by_id_or_code(stores_visible_to(request.user), [wanted_store]).get(wanted_store)
         if store is None:
             raise NotFound(
                 _("No store '%(store)s' that you may see.") % {"store": wanted_store},

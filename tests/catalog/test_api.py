@@ -472,6 +472,13 @@ def test_bad_live_price_query_is_400_with_field_errors(clerk_client, sku, mall, 
     assert_error(live(clerk_client, **params), 400, "invalid", field=field)
 
 
+@pytest.mark.parametrize("value", ["%C2%B2", "99999999999999999999999"])
+def test_odd_ids_in_a_live_price_query_are_field_errors_not_500(clerk_client, sku, mall, value):
+    # "²" passes str.isdigit() but not int(); a 23-digit id overflows a bigint.
+    body = assert_error(live(clerk_client, sku=value, channel=value), 400, "invalid", field="sku")
+    assert body["fields"]["channel"]
+
+
 def test_batch_live_prices_answer_in_the_order_asked_with_null_for_no_price(clerk_client, mall):
     a, b, c = SKUFactory(code="A-1"), SKUFactory(code="B-1"), SKUFactory(code="C-1")
     price_set(sku=a, channel=None, amount=Decimal("10"), valid_from=at())

@@ -314,6 +314,14 @@ def test_bad_availability_query_is_400_with_field_errors(clerk_a, stocked, query
         assert "NOPE" in body["fields"]["sku"][0]
 
 
+@pytest.mark.parametrize("store", ["%C2%B2", "99999999999999999999999", "BJ-Z"])
+def test_availability_of_an_odd_or_unknown_store_is_404_not_500(clerk_a, stocked, store):
+    # "²" passes str.isdigit() but not int(); a 23-digit id overflows a bigint.
+    assert_error(
+        clerk_a.get(f"/api/v1/stock/availability/?sku=TV-55&store={store}"), 404, "not_found", field="store"
+    )
+
+
 def test_availability_costs_the_same_queries_for_3_or_30_nearby_stores(
     clerk_a, network, tv, django_assert_num_queries
 ):
