@@ -79,6 +79,8 @@ def import_failure_message(result, limit: int = 10) -> str:
                     % {"row": row.number, "field": field, "error": text}
                 )
     shown = "; ".join(problems[:limit])
+    if len(problems) > limit:
+        shown += " " + _("(and %(count)d more)") % {"count": len(problems) - limit}
     return _("Nothing was imported: %(problems)s") % {"problems": shown}
 
 
