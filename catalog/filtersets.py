@@ -29,8 +29,13 @@ class ProductFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
 
 
+# Tables that grow to hundreds of thousands of rows are filtered by id: a choice filter would
+# render every row into the browsable API's and the portal's filter forms.
+
+
 class SKUFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Code, barcode or name")
+    product = django_filters.NumberFilter(field_name="product_id")
     category = django_filters.ModelChoiceFilter(
         field_name="product__category", queryset=Category.objects.all()
     )
@@ -46,6 +51,7 @@ class SKUFilterSet(django_filters.FilterSet):
 
 
 class PriceFilterSet(django_filters.FilterSet):
+    sku = django_filters.NumberFilter(field_name="sku_id")
     sku_code = django_filters.CharFilter(field_name="sku__code")
     all_channels = django_filters.BooleanFilter(field_name="channel", lookup_expr="isnull")
 
@@ -55,6 +61,8 @@ class PriceFilterSet(django_filters.FilterSet):
 
 
 class PriceChangeFilterSet(django_filters.FilterSet):
+    sku = django_filters.NumberFilter(field_name="sku_id")
+    changed_by = django_filters.NumberFilter(field_name="changed_by_id")
     changed_after = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
     changed_before = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="lt")
 

@@ -41,6 +41,22 @@ def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None 
     return price
 
 
+def live_prices_for(*, skus: list[SKU], channel: Channel, at: datetime) -> dict[int, Price]:
+    """`price_lookup` for many SKUs on one channel in one query: {sku id: price}, missing if none.
+
+    Rows come ordered so that the first seen per SKU is the answer (same rule as price_lookup).
+    """
+    rows = (
+        live_prices(at)
+        .filter(Q(channel_id=channel.pk) | Q(channel__isnull=True), sku_id__in=[s.pk for s in skus])
+        .order_by("sku_id", F("channel_id").asc(nulls_last=True), "-valid_from")
+    )
+    answer: dict[int, Price] = {}
+    for price in rows:
+        answer.setdefault(price.sku_id, price)
+    return answer
+
+
 @dataclass
 class ConsistencyRow:
     sku: SKU

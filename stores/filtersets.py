@@ -28,6 +28,7 @@ class NearForm(forms.Form):
 
 
 class StoreFilterSet(django_filters.FilterSet):
+    partner = django_filters.NumberFilter(field_name="partner_id")
     q = django_filters.CharFilter(method="search", label="Code, name or city")
     tier = django_filters.NumberFilter(field_name="city_tier")
     lat = django_filters.NumberFilter(method="noop", min_value=-90, max_value=90, label="Latitude")
@@ -60,7 +61,13 @@ class StoreFilterSet(django_filters.FilterSet):
         return queryset
 
 
+# Stores, SKUs and partners are filtered by id: a choice filter would render every row
+# (10,000 stores, 160,000 SKUs) into the filter forms.
+
+
 class StockFilterSet(django_filters.FilterSet):
+    location = django_filters.NumberFilter(field_name="location_id")
+    sku = django_filters.NumberFilter(field_name="sku_id")
     sku_code = django_filters.CharFilter(field_name="sku__code")
     barcode = django_filters.CharFilter(field_name="sku__barcode")
     available_min = django_filters.NumberFilter(method="available_at_least")
@@ -76,9 +83,11 @@ class StockFilterSet(django_filters.FilterSet):
 
 
 class StockMovementFilterSet(django_filters.FilterSet):
+    location = django_filters.NumberFilter(field_name="stock__location_id")
+    sku = django_filters.NumberFilter(field_name="stock__sku_id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = StockMovement
-        fields = ["stock__location", "stock__sku", "kind", "reference"]
+        fields = ["location", "sku", "kind", "reference"]

@@ -1,6 +1,6 @@
 """Catalog API: reference data is read-only; price writes are one endpoint -> one service call."""
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -33,7 +33,7 @@ from catalog.filtersets import (
     SKUFilterSet,
 )
 from catalog.models import SKU, Category, Channel, Price, Product
-from catalog.selectors import live_prices, price_lookup
+from catalog.selectors import live_prices_for, price_lookup
 from catalog.services import price_end, price_set
 from config.api.errors import error_responses
 from config.api.permissions import HQWritesOnly
@@ -86,25 +86,6 @@ class SKUViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = SKU.objects.select_related("product")
     serializer_class = SKUSerializer
     filterset_class = SKUFilterSet
-
-
-def live_prices_for(*, skus: list[SKU], channel: Channel, at) -> dict[int, Price]:
-    """The price_lookup answer for many SKUs on one channel, in one query.
-
-    Same rule as catalog.selectors.price_lookup (the channel's own price wins over the
-    all-channels price, then the latest start), applied to a batch: rows come ordered so that
-    the first one seen per SKU is the answer. Kept here because catalog/selectors.py belongs
-    to another change; it should move next to price_lookup.
-    """
-    rows = (
-        live_prices(at)
-        .filter(Q(channel_id=channel.pk) | Q(channel__isnull=True), sku_id__in=[s.pk for s in skus])
-        .order_by("sku_id", F("channel_id").asc(nulls_last=True), "-valid_from")
-    )
-    answer: dict[int, Price] = {}
-    for price in rows:
-        answer.setdefault(price.sku_id, price)
-    return answer
 
 
 LIVE_PRICE_ANSWER = PolymorphicProxySerializer(

@@ -188,6 +188,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind`; name their enums apart so the schema has no clashes.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "catalog.choices.ChannelKind",
+        "StoreKindEnum": "stores.choices.StoreKind",
+        "MovementKindEnum": "stores.choices.MovementKind",
+    },
 }
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import env_bool
+from .base import ImproperlyConfigured, env_bool
 
 if DEBUG:  # noqa: F405
     raise RuntimeError("DEBUG must be off in production settings.")
@@ -33,3 +33,16 @@ MAILERS = {
         },
     }
 }
+
+# Behind the load balancer every request comes from its address: tell allauth how many proxies
+# to skip in X-Forwarded-For, or one IP's failed logins would lock everyone out.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+
+# Rate limits and throttles count in the cache; per-process memory would multiply them by the
+# number of workers, so production needs the shared Redis cache.
+if not os.environ.get("REDIS_URL"):
+    raise ImproperlyConfigured("Set REDIS_URL in production: rate limits need a cache shared by all workers.")
+
+# An import's preview and its confirm may land on different app servers: keep the upload in
+# shared media storage, not a local temp folder.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"

@@ -44,11 +44,9 @@ class StoreSerializer(serializers.ModelSerializer):
 
 
 class StoreRefSerializer(serializers.ModelSerializer):
-    # No `kind` here: a second component carrying the StoreKind enum makes drf-spectacular warn
-    # about an enum name collision until settings get ENUM_NAME_OVERRIDES.
     class Meta:
         model = Store
-        fields = ["id", "code", "name", "city"]
+        fields = ["id", "code", "name", "kind", "city"]
 
 
 class SKURefSerializer(serializers.ModelSerializer):
