@@ -221,3 +221,48 @@ def segment_members(filters: dict, queryset: QuerySet[Member] | None = None) -> 
     if f.get("consent") not in (None, ""):
         qs = qs.filter(marketing_consent=f["consent"] in (True, "true", "1", 1))
     return qs
+
+
+# --- idempotent points requests (appended for the API) ---------------------------------------
+
+
+def points_replay(
+    *,
+    client_reference: str | None,
+    member: Member,
+    kind: str,
+    channel=None,
+    points: int | None = None,
+    paid_amount: Decimal | None = None,
+    reference: str | None = None,
+) -> PointsEntry | None:
+    """The entry a points request with this client reference already wrote, else None.
+
+    A retry must repeat its request exactly: the same member, kind, channel, points or amount
+    and reference. Anything else under a used client reference is a different request: Conflict.
+    (The services check member, kind and points; callers that know the whole request use this.)
+    """
+    from config.errors import Conflict
+    from config.money import quantize_money
+
+    if not client_reference:
+        return None
+    entry = PointsEntry.objects.filter(client_reference=client_reference).first()
+    if entry is None:
+        return None
+    same = (
+        entry.member_id == member.pk
+        and entry.kind == kind
+        and (channel is None or entry.channel_id == channel.pk)
+        and (points is None or entry.points == points)
+        and (paid_amount is None or entry.paid_amount == quantize_money(paid_amount))
+        and (reference is None or entry.reference == reference)
+    )
+    if not same:
+        raise Conflict(
+            _("Client reference %(ref)s was already used for a different points request.")
+            % {"ref": client_reference},
+            code="idempotency_conflict",
+            fields={"client_reference": [_("Already used with other parameters.")]},
+        )
+    return entry

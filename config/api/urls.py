@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from catalog.api import views as catalog_api
+from members.api import views as members_api
 from stores.api import views as stores_api
 
 router = DefaultRouter()
@@ -15,6 +16,8 @@ router.register("skus", catalog_api.SKUViewSet, basename="sku")
 router.register("prices", catalog_api.PriceViewSet, basename="price")
 router.register("stores", stores_api.StoreViewSet, basename="store")
 router.register("stock", stores_api.StockViewSet, basename="stock")
+router.register("members", members_api.MemberViewSet, basename="member")
+router.register("segments", members_api.SegmentViewSet, basename="segment")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
