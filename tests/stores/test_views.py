@@ -125,6 +125,7 @@ def test_clerk_gets_404_for_another_stores_pages(clerk_client, other_store, sku,
     response = clerk_client.get(reverse(name, args=args), {"q": sku.code})
     assert response.status_code == 404
     assert b"Shanghai Nanjing Road" not in response.content
+    assert b"Page not found" in response.content
 
 
 def test_an_unknown_store_is_the_same_404_as_a_hidden_one(clerk_client):
@@ -210,6 +211,7 @@ def test_clerk_cannot_post_an_adjustment_and_nothing_is_written(clerk_client, st
         {"kind": "adjustment", "sku": sku.code, "quantity": "-2", "reason": "Count"},
     )
     assert response.status_code == 403
+    assert b"managers and HQ can receive or adjust stock" in response.content
     assert Stock.objects.get(location=store, sku=sku).on_hand == 5
     assert StockMovement.objects.count() == 1
 
