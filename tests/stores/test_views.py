@@ -342,3 +342,34 @@ def test_lookup_query_count_is_flat(client, django_assert_max_num_queries, store
     with django_assert_max_num_queries(6):
         response = client.get(reverse("stores:lookup", args=[store.code]), {"q": sku.code})
     assert len(response.context["nearby"]) == neighbours
+
+
+def test_hq_with_more_stores_than_a_list_types_the_store_code(client, store, other_store, monkeypatch):
+    from stores import views
+
+    monkeypatch.setattr(views, "LOOKUP_STORE_CHOICES", 1)
+    client.force_login(hq_user())
+    page = client.get(reverse("stores:lookup_start")).content.decode()
+    assert '<input type="text" name="store"' in page
+    refused = client.get(reverse("stores:lookup_start"), {"store": "NOPE", "q": "TV55X"})
+    assert "None of your stores has this code." in refused.content.decode()
+    response = client.get(reverse("stores:lookup_start"), {"store": "SH001", "q": "TV55X"})
+    assert response["Location"] == reverse("stores:lookup", args=["SH001"]) + "?q=TV55X"
+
+
+# --- portal home (config.views.portal_home): the user's stores and the tiles of their role -------
+
+
+def test_portal_home_lists_the_clerks_stores_and_no_hq_tiles(clerk_client, store, other_store):
+    body = clerk_client.get(reverse("portal:home")).content.decode()
+    assert reverse("stores:detail", args=[store.code]) in body
+    assert reverse("stores:detail", args=[other_store.code]) not in body
+    assert reverse("catalog:consistency") not in body
+    assert reverse("admin:index") not in body
+
+
+def test_portal_home_gives_hq_the_hq_tiles_and_nav(client, store):
+    client.force_login(hq_user())
+    body = client.get(reverse("portal:home")).content.decode()
+    for name in ("catalog:consistency", "catalog:price_new", "catalog:categories", "admin:index"):
+        assert reverse(name) in body
