@@ -22,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include((portal_patterns, "portal"))),
     path("portal/stores/", include("stores.urls")),
+    path("portal/members/", include("members.urls")),
     path("hq/catalog/", include("catalog.urls")),
     path("api/v1/", include("config.api.urls")),
 ]
