@@ -540,12 +540,9 @@ def segment_export(*, filters: dict, queryset=None) -> SegmentExport:
 
 
 def _check_group_editor(*, group: StaticGroup, user) -> None:
-    from config.roles import is_hq
-    from stores.choices import StaffRole
+    from stores.selectors import manages_store
 
-    if is_hq(user):
-        return
-    if not group.store.memberships.filter(user=user, role=StaffRole.MANAGER).exists():
+    if not manages_store(user, group.store):
         raise GroupRefused(
             _("Only a manager of %(store)s can edit its list %(group)s.")
             % {"store": group.store.name, "group": group.name},

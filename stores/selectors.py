@@ -102,3 +102,12 @@ def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
         .filter(distance_km__lte=radius)
         .order_by("distance_km", "location__code")[:limit]
     )
+
+
+def manages_store(user, store: Store) -> bool:
+    """HQ, or a manager of this store: who may change its stock and keep its member lists."""
+    from stores.choices import StaffRole
+
+    if is_hq(user):
+        return True
+    return store.memberships.filter(user=user, role=StaffRole.MANAGER).exists()

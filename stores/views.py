@@ -15,13 +15,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.errors import DomainError
-from config.roles import is_hq
 from config.views import add_domain_error, paginate
-from stores.choices import MovementKind, StaffRole
+from stores.choices import MovementKind
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
 from stores.forms import LookupStartForm, StockChangeForm, StockLookupForm
-from stores.models import StaffMembership, Store
-from stores.selectors import sku_find, stock_nearby, stock_visible_to, stores_visible_to
+from stores.models import Store
+from stores.selectors import manages_store, sku_find, stock_nearby, stock_visible_to, stores_visible_to
 from stores.services import stock_adjust, stock_receive
 
 # Up to this many stores the lookup offers a list to pick from; past it (HQ), a store code field.
@@ -31,13 +30,6 @@ LOOKUP_SESSION_KEY = "stock_lookup_store"
 
 def _store_or_404(request, code: str) -> Store:
     return get_object_or_404(stores_visible_to(request.user).select_related("partner"), code=code)
-
-
-def _may_change_stock(user, store: Store) -> bool:
-    """HQ and the store's own managers receive and adjust stock; clerks look it up only."""
-    if is_hq(user):
-        return True
-    return StaffMembership.objects.filter(user=user, store=store, role=StaffRole.MANAGER).exists()
 
 
 def _label_empty_choice(form, labels: dict[str, str]) -> None:
@@ -74,7 +66,7 @@ def store_detail(request, code):
             "store": store,
             "filterset": filterset,
             "page_obj": paginate(request, filterset.qs),
-            "may_change_stock": _may_change_stock(request.user, store),
+            "may_change_stock": manages_store(request.user, store),
         },
     )
 
@@ -98,7 +90,7 @@ def stock_ledger(request, code, sku_code):
             "stock": stock,
             "filterset": filterset,
             "page_obj": paginate(request, filterset.qs),
-            "may_change_stock": _may_change_stock(request.user, store),
+            "may_change_stock": manages_store(request.user, store),
         },
     )
 
@@ -178,7 +170,7 @@ def _redirect_to_lookup(code: str, query: str):
 def stock_change(request, code):
     """Record a receipt or a count adjustment through the stock ledger services."""
     store = _store_or_404(request, code)
-    if not _may_change_stock(request.user, store):
+    if not manages_store(request.user, store):
         raise PermissionDenied(_("Only the store's managers and HQ can receive or adjust stock."))
     form = StockChangeForm(request.POST or None, initial={"sku": request.GET.get("sku", "")})
     if request.method == "POST" and form.is_valid():
