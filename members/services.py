@@ -579,6 +579,7 @@ def segment_filters_check(filters) -> None:
     Each filter is evaluated on its own (`segment_members({key: value}).exists()`), so a bad value
     the selector only notices in the database (a store id that is not a number) is caught too.
     """
+    from django.core.exceptions import ValidationError
     from django.db import DatabaseError
 
     from members.selectors import SegmentInvalid, segment_members
@@ -599,7 +600,7 @@ def segment_filters_check(filters) -> None:
                 segment_members({key: value}).exists()
         except SegmentInvalid as exc:
             problems.extend(f"{name}: {message}" for name, msgs in exc.fields.items() for message in msgs)
-        except (ValueError, TypeError, ArithmeticError, DatabaseError):
+        except (ValueError, TypeError, ArithmeticError, ValidationError, DatabaseError):
             problems.append(f"{key}: {_('Not a valid value for this filter.')}")
     if problems:
         raise SegmentInvalid(

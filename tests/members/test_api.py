@@ -571,7 +571,13 @@ def test_segment_with_bad_filters_is_400_naming_each_and_saves_nothing(hq_client
             "/api/v1/segments/",
             {
                 "name": "Broken",
-                "filters": {"colour": "red", "spend_min": "lots", "home_store": ["abc"], "city": ["X"]},
+                "filters": {
+                    "colour": "red",
+                    "spend_min": "lots",
+                    "spend_max": "Infinity",
+                    "home_store": ["abc"],
+                    "city": ["X"],
+                },
             },
         ),
         400,
@@ -582,6 +588,7 @@ def test_segment_with_bad_filters_is_400_naming_each_and_saves_nothing(hq_client
     problems = " ".join(body["fields"]["filters"])
     assert "colour" in problems
     assert "spend_min" in problems
+    assert "spend_max" in problems
     assert "home_store" in problems
     assert "city" not in problems
     assert not Segment.objects.exists()
