@@ -256,20 +256,39 @@ def points_rule_for(channel: Channel | None) -> PointsRule | None:
     return rules.order_by(F("channel_id").asc(nulls_last=True)).first()
 
 
-def _replayed(client_reference: str | None, *, member: Member, kind: str, points: int | None = None):
-    """Idempotency by client reference: a replay returns the first entry, a different request conflicts."""
+def _replayed(
+    client_reference: str | None,
+    *,
+    member: Member,
+    kind: str,
+    channel: Channel | None = None,
+    points: int | None = None,
+    paid_amount: Decimal | None = None,
+    reference: str | None = None,
+) -> PointsEntry | None:
+    """Idempotency by client reference: a retry that repeats its request exactly gets the first
+    entry back (marked `replayed`); anything else under a used reference is a Conflict."""
     if not client_reference:
         return None
     entry = PointsEntry.objects.filter(client_reference=client_reference).first()
     if entry is None:
         return None
-    if entry.member_id != member.pk or entry.kind != kind or (points is not None and entry.points != points):
+    same = (
+        entry.member_id == member.pk
+        and entry.kind == kind
+        and (channel is None or entry.channel_id == channel.pk)
+        and (points is None or entry.points == points)
+        and (paid_amount is None or entry.paid_amount == quantize_money(paid_amount))
+        and (reference is None or entry.reference == reference)
+    )
+    if not same:
         raise Conflict(
             _("Client reference %(ref)s was already used for a different points request.")
             % {"ref": client_reference},
             code="idempotency_conflict",
             fields={"client_reference": [_("Already used with other parameters.")]},
         )
+    entry.replayed = True
     return entry
 
 
@@ -326,7 +345,15 @@ def points_earn(
         raise PointsRefused(
             _("The paid amount must be above zero."), fields={"paid_amount": [_("Must be above zero.")]}
         )
-    if (replay := _replayed(client_reference, member=member, kind=PointsKind.EARN)) is not None:
+    replay = _replayed(
+        client_reference,
+        member=member,
+        kind=PointsKind.EARN,
+        channel=channel,
+        paid_amount=paid_amount,
+        reference=reference,
+    )
+    if replay is not None:
         return replay
     rule = points_rule_for(channel)
     points = math.floor(paid_amount * rule.points_per_yuan) if rule else 0
@@ -368,9 +395,15 @@ def points_redeem(
         raise PointsRefused(
             _("Redeem a whole number of points above zero."), fields={"points": [_("Must be above zero.")]}
         )
-    if (
-        replay := _replayed(client_reference, member=member, kind=PointsKind.REDEEM, points=-points)
-    ) is not None:
+    replay = _replayed(
+        client_reference,
+        member=member,
+        kind=PointsKind.REDEEM,
+        channel=channel,
+        points=-points,
+        reference=reference,
+    )
+    if replay is not None:
         return replay
     entry = PointsEntry(
         member_id=member.pk,

@@ -10,4 +10,5 @@ class StoresConfig(AppConfig):
     def ready(self):
         from config.roles import ensure_role_groups
 
-        post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="ensure_role_groups")
+        # After every app migrates (not just this one), so HQ also gets apps migrated later.
+        post_migrate.connect(ensure_role_groups, dispatch_uid="ensure_role_groups")

@@ -38,7 +38,6 @@ from members.api.serializers import (
     SegmentDetailSerializer,
     SegmentSerializer,
 )
-from members.choices import PointsKind
 from members.errors import PointsRefused
 from members.filtersets import MemberFilterSet, PointsEntryFilterSet, SegmentFilterSet
 from members.models import Member, PointsEntry, Segment
@@ -46,7 +45,6 @@ from members.selectors import (
     duplicate_candidates,
     member_lookup,
     members_visible_to,
-    points_replay,
     segment_members,
 )
 from members.services import (
@@ -250,16 +248,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         member = _live_member(pk)
         data = self._valid(PointsEarnSerializer, request.data)
         client_reference = data.get("client_reference") or None
-        replay = points_replay(
-            client_reference=client_reference,
-            member=member,
-            kind=PointsKind.EARN,
-            channel=data["channel"],
-            paid_amount=data["paid_amount"],
-            reference=data["reference"],
-        )
-        if replay is not None:
-            return _points_answer(member, replay, replayed=True)
         entry = points_earn(
             member=member,
             channel=data["channel"],
@@ -267,7 +255,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             reference=data["reference"],
             client_reference=client_reference,
         )
-        return _points_answer(member, entry, replayed=False)
+        return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
     @extend_schema(
         summary="Redeem points on any channel",
@@ -292,16 +280,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         member = _live_member(pk)
         data = self._valid(PointsRedeemSerializer, request.data)
         client_reference = data.get("client_reference") or None
-        replay = points_replay(
-            client_reference=client_reference,
-            member=member,
-            kind=PointsKind.REDEEM,
-            channel=data["channel"],
-            points=-data["points"],
-            reference=data["reference"],
-        )
-        if replay is not None:
-            return _points_answer(member, replay, replayed=True)
         entry = points_redeem(
             member=member,
             points=data["points"],
@@ -310,7 +288,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             client_reference=client_reference,
             user=request.user,
         )
-        return _points_answer(member, entry, replayed=False)
+        return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
     @extend_schema(
         summary="Adjust a member's points (HQ only)",
@@ -333,7 +311,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         member = _live_member(pk)
         data = self._valid(PointsAdjustSerializer, request.data)
         entry = points_adjust(member=member, points=data["points"], reason=data["reason"], user=request.user)
-        return _points_answer(member, entry, replayed=False)
+        return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
     # --- duplicates and merges (HQ) ---
 

@@ -17,6 +17,13 @@ def test_hq_admin_group_holds_the_catalog_and_store_permissions():
 
 
 @pytest.mark.django_db
+def test_hq_admin_group_also_holds_permissions_of_apps_migrated_after_stores():
+    # The groups are filled after every app's migrate, not only the stores app's.
+    perms = set(Group.objects.get(name=Role.HQ_ADMIN).permissions.values_list("codename", flat=True))
+    assert {"view_member", "change_member", "add_pointsentry", "view_segment"} <= perms
+
+
+@pytest.mark.django_db
 def test_only_hq_admins_and_superusers_are_hq():
     assert is_hq(hq_user())
     assert is_hq(UserFactory(is_superuser=True))

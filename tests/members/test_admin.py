@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config.roles import ensure_role_groups
 from members.choices import PointsKind
 from members.models import (
     ExternalIdentity,
@@ -27,14 +26,6 @@ from members.services import member_merge, member_set_consent, member_upsert, po
 from tests.factories import ChannelFactory, MemberFactory, StoreFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def hq_group_permissions(db):
-    # Workaround: stores/apps.py runs ensure_role_groups on the *stores* app's post_migrate, before
-    # the members app's permissions exist, so on a fresh database the HQ group lacks them
-    # (reported; the fix belongs in stores/apps.py). Run it again as a second migrate would.
-    ensure_role_groups()
 
 
 def page(response) -> str:
