@@ -2,11 +2,8 @@
 report (page and CSV), and one product, one price per category. HQ only: anyone else gets 403."""
 
 import csv
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,21 +17,7 @@ from catalog.models import SKU, Category, Channel
 from catalog.selectors import live_prices, price_consistency_report
 from catalog.services import category_set_unified, price_set
 from config.errors import DomainError
-from config.roles import is_hq
-from config.views import add_domain_error, paginate
-
-
-def hq_required(view):
-    """Anonymous users go to the login page; signed-in users who are not HQ get 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not is_hq(request.user):
-            raise PermissionDenied(_("This page is for HQ."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+from config.views import add_domain_error, hq_required, paginate
 
 
 def _scope(channel) -> str:

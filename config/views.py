@@ -1,13 +1,18 @@
 """Project-wide pages (the portal home that points each role to its work, health) and the helpers
 every portal view shares: pagination and showing a domain error on a form."""
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from config.errors import DomainError
+from config.roles import is_hq
 
 PAGE_SIZE = 50
 HOME_STORES = 12
@@ -56,3 +61,16 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def hq_required(view):
+    """Anonymous users go to the login page; signed-in users who are not HQ get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not is_hq(request.user):
+            raise PermissionDenied(_("This page is for HQ."))
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -584,6 +584,22 @@ def _check_group_editor(*, group: StaticGroup, user) -> None:
 
 
 @transaction.atomic
+def static_group_create(*, name: str, store, user) -> StaticGroup:
+    """A new hand-kept list for a store (that store's managers or HQ)."""
+    group = StaticGroup(name=(name or "").strip(), store=store)
+    _check_group_editor(group=group, user=user)
+    if StaticGroup.objects.filter(store=store, name=group.name).exists():
+        raise GroupRefused(
+            _("%(store)s already has a list with this name (%(name)s). Pick another name.")
+            % {"store": store.name, "name": group.name},
+            fields={"name": [_("Already used in this store.")]},
+        )
+    group.full_clean()
+    group.save()
+    return group
+
+
+@transaction.atomic
 def static_group_add(*, group: StaticGroup, member: Member, user) -> None:
     """Put a member on a store's hand-kept list (that store's managers only)."""
     _check_group_editor(group=group, user=user)

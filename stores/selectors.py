@@ -104,10 +104,16 @@ def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
     )
 
 
-def manages_store(user, store: Store) -> bool:
-    """HQ, or a manager of this store: who may change its stock and keep its member lists."""
+def stores_managed_by(user) -> QuerySet[Store]:
+    """Stores whose stock and member lists the user may change: HQ all, managers their own."""
     from stores.choices import StaffRole
 
+    if not user.is_authenticated:
+        return Store.objects.none()
     if is_hq(user):
-        return True
-    return store.memberships.filter(user=user, role=StaffRole.MANAGER).exists()
+        return Store.objects.all()
+    return Store.objects.filter(memberships__user=user, memberships__role=StaffRole.MANAGER)
+
+
+def manages_store(user, store: Store) -> bool:
+    return is_hq(user) or stores_managed_by(user).filter(pk=store.pk).exists()
