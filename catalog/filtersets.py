@@ -2,6 +2,7 @@
 
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import SKU, Category, Channel, Price, PriceChange, Product
 
@@ -19,7 +20,7 @@ class CategoryFilterSet(django_filters.FilterSet):
 
 
 class ProductFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Code or name contains")
+    q = django_filters.CharFilter(method="search", label=_("Code or name contains"))
 
     class Meta:
         model = Product
@@ -34,7 +35,7 @@ class ProductFilterSet(django_filters.FilterSet):
 
 
 class SKUFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Code, barcode or name")
+    q = django_filters.CharFilter(method="search", label=_("Code, barcode or name"))
     product = django_filters.NumberFilter(field_name="product_id")
     category = django_filters.ModelChoiceFilter(
         field_name="product__category", queryset=Category.objects.all()
@@ -45,9 +46,7 @@ class SKUFilterSet(django_filters.FilterSet):
         fields = ["product", "category", "unified", "serial_tracked", "is_active", "barcode"]
 
     def search(self, queryset, name, value):
-        return queryset.filter(
-            Q(code__icontains=value) | Q(barcode=value) | Q(name__icontains=value)
-        )
+        return queryset.filter(Q(code__icontains=value) | Q(barcode=value) | Q(name__icontains=value))
 
 
 class PriceFilterSet(django_filters.FilterSet):

@@ -1,6 +1,8 @@
 """The one domain exception hierarchy. The API maps it to {"code", "message", "fields"},
 the portal to a message on the page."""
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     """A business rule refused the request; says which rule and, where known, which fields."""
@@ -36,6 +38,11 @@ class IllegalTransition(Conflict):
 
     def __init__(self, *, current: str, wanted: str, what: str = "record"):
         super().__init__(
-            f"Cannot move {what} from '{current}' to '{wanted}'.",
-            fields={"status": [f"current: {current}, wanted: {wanted}"]},
+            _("Cannot move %(what)s from “%(current)s” to “%(wanted)s”.")
+            % {"what": what, "current": current, "wanted": wanted},
+            fields={
+                "status": [
+                    _("current: %(current)s, wanted: %(wanted)s") % {"current": current, "wanted": wanted}
+                ]
+            },
         )

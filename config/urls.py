@@ -1,14 +1,15 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from config import views
 
 # The admin's login goes through allauth's, so its rate limits and MFA apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "O2O back office"
-admin.site.site_title = "O2O HQ"
+admin.site.site_header = _("O2O back office")
+admin.site.site_title = _("O2O HQ")
 
 portal_patterns = [
     path("", views.portal_home, name="home"),

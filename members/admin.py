@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from catalog.admin import add_domain_error
 from config.errors import DomainError
@@ -179,7 +179,7 @@ class MemberAdmin(admin.ModelAdmin):
             gettext_lazy("Points and tier (kept by the points services)"),
             {"fields": ("tier", "points_balance", "total_spend", "last_purchase_at", "points_links")},
         ),
-        (gettext_lazy("Record"), {"fields": ("merged_into", "created_at", "updated_at")}),
+        (pgettext_lazy("admin fieldset", "Record"), {"fields": ("merged_into", "created_at", "updated_at")}),
     )
     inlines = (IdentityInline, PointsEntryInline)
     actions = ("merge_into_oldest",)

@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from stores.models import Partner, Stock, StockMovement, Store
 from stores.selectors import MAX_SEARCH_RADIUS_KM, stores_near
@@ -21,20 +22,20 @@ class NearForm(forms.Form):
         data = super().clean()
         given = [data.get(k) is not None for k in ("lat", "lng")]
         if any(given) and not all(given):
-            raise forms.ValidationError({"lat": "Give both lat and lng to search near a point."})
+            raise forms.ValidationError({"lat": _("Give both lat and lng to search near a point.")})
         if data.get("radius_km") is not None and data.get("lat") is None:
-            raise forms.ValidationError({"radius_km": "radius_km needs lat and lng."})
+            raise forms.ValidationError({"radius_km": _("radius_km needs lat and lng.")})
         return data
 
 
 class StoreFilterSet(django_filters.FilterSet):
     partner = django_filters.NumberFilter(field_name="partner_id")
-    q = django_filters.CharFilter(method="search", label="Code, name or city")
+    q = django_filters.CharFilter(method="search", label=_("Code, name or city"))
     tier = django_filters.NumberFilter(field_name="city_tier")
-    lat = django_filters.NumberFilter(method="noop", min_value=-90, max_value=90, label="Latitude")
-    lng = django_filters.NumberFilter(method="noop", min_value=-180, max_value=180, label="Longitude")
+    lat = django_filters.NumberFilter(method="noop", min_value=-90, max_value=90, label=_("Latitude"))
+    lng = django_filters.NumberFilter(method="noop", min_value=-180, max_value=180, label=_("Longitude"))
     radius_km = django_filters.NumberFilter(
-        method="noop", min_value=0.1, max_value=MAX_SEARCH_RADIUS_KM, label="Radius (km), default 10"
+        method="noop", min_value=0.1, max_value=MAX_SEARCH_RADIUS_KM, label=_("Radius (km), default 10")
     )
 
     class Meta:

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -42,7 +43,7 @@ def exception_handler(exc, context):
         return error_response(exc.code, exc.message, exc.fields, exc.status)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return error_response("invalid", "The request is not valid.", fields, status.HTTP_400_BAD_REQUEST)
+        return error_response("invalid", _("The request is not valid."), fields, status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -53,7 +54,7 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         return error_response(
-            "invalid", "The request is not valid.", _fields_from(exc.detail), response.status_code
+            "invalid", _("The request is not valid."), _fields_from(exc.detail), response.status_code
         )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
