@@ -35,7 +35,7 @@ def stock_visible_to(user) -> QuerySet[Stock]:
     return Stock.objects.filter(location__in=stores_visible_to(user).values("pk"))
 
 
-def _distance_km(lat: float, lng: float, lat_field: str, lng_field: str):
+def distance_km_expression(lat: float, lng: float, lat_field: str, lng_field: str):
     """Haversine distance as a database expression (SQLite gets these functions from Django)."""
     lat1, lng1 = math.radians(lat), math.radians(lng)
     lat2 = Radians(Cast(F(lat_field), FloatField()))
@@ -44,7 +44,7 @@ def _distance_km(lat: float, lng: float, lat_field: str, lng_field: str):
     return 2 * EARTH_RADIUS_KM * ASin(Sqrt(a))
 
 
-def _bounding_box(lat: float, lng: float, radius_km: float, prefix: str = "") -> Q:
+def bounding_box(lat: float, lng: float, radius_km: float, prefix: str = "") -> Q:
     """A cheap indexed pre-filter before the exact distance: degrees covering the radius."""
     dlat = radius_km / KM_PER_DEGREE_LAT
     dlng = radius_km / (KM_PER_DEGREE_LAT * max(math.cos(math.radians(lat)), 0.01))
@@ -68,8 +68,8 @@ def stores_near(*, latitude: float, longitude: float, radius_km: float, queryset
     radius_km = min(float(radius_km), MAX_SEARCH_RADIUS_KM)
     queryset = Store.objects.all() if queryset is None else queryset
     return (
-        queryset.filter(_bounding_box(latitude, longitude, radius_km))
-        .annotate(distance_km=_distance_km(latitude, longitude, "latitude", "longitude"))
+        queryset.filter(bounding_box(latitude, longitude, radius_km))
+        .annotate(distance_km=distance_km_expression(latitude, longitude, "latitude", "longitude"))
         .filter(distance_km__lte=radius_km)
         .order_by("distance_km", "code")
     )
@@ -93,12 +93,16 @@ def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
     radius = float(store.service_radius_km)
     return list(
         Stock.objects.filter(
-            _bounding_box(latitude, longitude, radius, prefix="location__"),
+            bounding_box(latitude, longitude, radius, prefix="location__"),
             Q(location_id=store.pk) | Q(location__status=StoreStatus.OPEN),
             sku=sku,
         )
         .select_related("location")
-        .annotate(distance_km=_distance_km(latitude, longitude, "location__latitude", "location__longitude"))
+        .annotate(
+            distance_km=distance_km_expression(
+                latitude, longitude, "location__latitude", "location__longitude"
+            )
+        )
         .filter(distance_km__lte=radius)
         .order_by("distance_km", "location__code")[:limit]
     )

@@ -124,3 +124,12 @@ class MemberFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"139{n:08d}")
     name = factory.Sequence(lambda n: f"Member {n}")
     city = "Beijing"
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def warehouse(**kwargs):
+    from stores.choices import StoreKind
+
+    return StoreFactory(kind=StoreKind.WAREHOUSE, service_radius_km=200, **kwargs)

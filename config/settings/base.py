@@ -205,3 +205,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Orders: how long a store has to accept a routed order before it moves to the next one.
+ORDERS_ACCEPT_MINUTES = int(os.environ.get("ORDERS_ACCEPT_MINUTES", "30"))

@@ -1,0 +1,43 @@
+"""Reads of orders. Every view starts from `orders_visible_to(user)`: a clerk sees the orders
+of their stores (placed there or fulfilled there), never another store's."""
+
+from django.db.models import Q, QuerySet, Sum
+
+from config.roles import is_hq
+from orders.choices import AssignmentStatus, OrderStatus
+from orders.models import Order, RevenueShare, StoreAssignment
+from stores.models import Store
+
+
+def orders_visible_to(user) -> QuerySet[Order]:
+    if not user.is_authenticated:
+        return Order.objects.none()
+    if is_hq(user):
+        return Order.objects.all()
+    from stores.selectors import stores_visible_to
+
+    stores = stores_visible_to(user).values("pk")
+    return Order.objects.filter(Q(fulfilling_location__in=stores) | Q(origin_store__in=stores))
+
+
+def store_queue(*, store: Store) -> dict[str, QuerySet]:
+    """A store's work today: offers to accept, accepted orders to ship or prepare, pickups waiting."""
+    orders = Order.objects.select_related("channel", "member").order_by("created_at")
+    return {
+        "offers": StoreAssignment.objects.filter(store=store, status=AssignmentStatus.OFFERED)
+        .select_related("order__channel", "order__member")
+        .order_by("respond_by"),
+        "to_fulfil": orders.filter(fulfilling_location=store, status=OrderStatus.ACCEPTED),
+        "pickups": orders.filter(fulfilling_location=store, status=OrderStatus.READY_FOR_PICKUP),
+    }
+
+
+def store_revenue(*, store: Store, since=None, until=None) -> dict:
+    """A store's statement: its fulfilment fees and origin shares (reversals included), one query."""
+    shares = RevenueShare.objects.filter(store=store)
+    if since:
+        shares = shares.filter(created_at__gte=since)
+    if until:
+        shares = shares.filter(created_at__lt=until)
+    rows = shares.values("party").annotate(total=Sum("amount"))
+    return {row["party"]: row["total"] for row in rows}

@@ -1,0 +1,528 @@
+"""Every write to an order: create, pay, cancel. Store-side steps (accept, reject, ship, pickup)
+are in orders/fulfilment.py; where an order goes is decided by orders/routing.py.
+
+Hot path (flash sales): an order is a handful of statements and the stock rows are touched
+last, in SKU order, so two orders never deadlock and a hot row is locked only until COMMIT.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.errors import NoPrice
+from catalog.models import SKU, Channel
+from catalog.selectors import live_prices_for
+from config.money import quantize_money
+from members.models import Member
+from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentKind, PaymentMethod, ShareParty
+from orders.errors import (
+    IdempotencyConflict,
+    NoFulfilmentLocation,
+    OrderRefused,
+    PaymentRefused,
+    PriceMismatch,
+)
+from orders.models import (
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Payment,
+    RevenueRule,
+    RevenueShare,
+    RoutingDecision,
+)
+from orders.routing import Candidate, route_candidates
+from orders.states import order_transition
+from stores.choices import StoreKind, StoreStatus
+from stores.errors import InsufficientStock
+from stores.models import Store
+from stores.services import stock_release, stock_reserve
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: SKU
+    quantity: int
+    unit_price: Decimal | None = None  # what the caller expects to pay; checked against the price list
+
+
+def request_fingerprint(payload: dict) -> str:
+    """A stable hash of a request body, to tell a replay from a different request under one key."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _new_number(at: datetime) -> str:
+    return f"{timezone.localtime(at):%y%m%d}{secrets.token_hex(5).upper()}"
+
+
+def _replay(
+    *, channel: Channel, external_reference: str | None, idempotency_key: str | None, fingerprint: str
+):
+    """The order a retried request already made, or None. A different body under the same key: 409."""
+    existing = None
+    if idempotency_key:
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None and external_reference:
+        existing = Order.objects.filter(channel=channel, external_reference=external_reference).first()
+    if existing is None:
+        return None
+    if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):
+        raise IdempotencyConflict(
+            _("Order %(number)s was already made with this key or reference but a different request.")
+            % {"number": existing.number},
+            fields={"idempotency_key" if idempotency_key else "external_reference": [_("Already used.")]},
+        )
+    existing.replayed = True
+    return existing
+
+
+def _check_lines(lines: list[LineRequest]) -> dict[int, int]:
+    if not lines:
+        raise OrderRefused(
+            _("An order needs at least one line."), fields={"lines": [_("This field is required.")]}
+        )
+    quantities: dict[int, int] = {}
+    for index, line in enumerate(lines):
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise OrderRefused(
+                _("Line %(n)s: quantity must be a whole number above zero.") % {"n": index + 1},
+                fields={f"lines[{index}].quantity": [_("Must be above zero.")]},
+            )
+        if not line.sku.is_active:
+            raise OrderRefused(
+                _("Line %(n)s: %(sku)s is no longer sold.") % {"n": index + 1, "sku": line.sku.code},
+                fields={f"lines[{index}].sku": [_("Not sold.")]},
+            )
+        if line.sku.pk in quantities:
+            raise OrderRefused(
+                _("%(sku)s appears twice; put it on one line with the total quantity.")
+                % {"sku": line.sku.code},
+                fields={f"lines[{index}].sku": [_("Duplicate.")]},
+            )
+        quantities[line.sku.pk] = line.quantity
+    return quantities
+
+
+def _priced(lines: list[LineRequest], channel: Channel, at: datetime) -> list[OrderLine]:
+    prices = live_prices_for(skus=[line.sku for line in lines], channel=channel, at=at)
+    priced = []
+    for index, line in enumerate(lines):
+        price = prices.get(line.sku.pk)
+        if price is None:
+            raise NoPrice(
+                _("%(sku)s has no price on %(channel)s now.")
+                % {"sku": line.sku.code, "channel": channel.name},
+                fields={f"lines[{index}].sku": [_("No live price.")]},
+            )
+        if line.unit_price is not None and quantize_money(line.unit_price) != price.amount:
+            raise PriceMismatch(
+                _("%(sku)s costs %(live)s on %(channel)s, not %(asked)s.")
+                % {
+                    "sku": line.sku.code,
+                    "live": price.amount,
+                    "channel": channel.name,
+                    "asked": line.unit_price,
+                },
+                fields={f"lines[{index}].unit_price": [_("Does not match the live price.")]},
+            )
+        priced.append(
+            OrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=price.amount,
+                price=price,
+                line_total=price.amount * line.quantity,
+            )
+        )
+    return priced
+
+
+def _check_delivery(
+    *, delivery_method, origin, origin_store, pickup_store, latitude, longitude, address
+) -> None:
+    if delivery_method == DeliveryMethod.CARRY_OUT and (origin_store is None or origin != Origin.IN_STORE):
+        raise OrderRefused(
+            _("Carry-out orders are placed in a store by its staff."),
+            fields={"delivery_method": [_("Not here.")]},
+        )
+    if delivery_method == DeliveryMethod.PICKUP:
+        if (
+            pickup_store is None
+            or pickup_store.status != StoreStatus.OPEN
+            or pickup_store.kind == StoreKind.WAREHOUSE
+        ):
+            raise OrderRefused(
+                _("Choose an open store for pickup."), fields={"pickup_store": [_("This field is required.")]}
+            )
+    if delivery_method == DeliveryMethod.SHIP:
+        errors = {}
+        if not (address or "").strip():
+            errors["address"] = [_("This field is required.")]
+        if latitude is None or not (-90 <= float(latitude) <= 90):
+            errors["latitude"] = [_("Give the address's latitude (-90 to 90).")]
+        if longitude is None or not (-180 <= float(longitude) <= 180):
+            errors["longitude"] = [_("Give the address's longitude (-180 to 180).")]
+        if errors:
+            raise OrderRefused(_("Shipping needs an address with its coordinates."), fields=errors)
+
+
+def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user) -> None:
+    # SKU order: two orders sharing SKUs lock their stock rows in the same order, never deadlock.
+    for line in sorted(lines, key=lambda line: line.sku_id):
+        stock_reserve(location=location, sku=line.sku, quantity=line.quantity, reference=number, user=user)
+
+
+def _reserve_somewhere(*, candidates: list[Candidate], lines, number: str, user) -> Candidate | None:
+    """Reserve at the first candidate that still has everything (another order may have just
+    taken the last units); each try in a savepoint so a failed one leaves nothing behind."""
+    for candidate in candidates:
+        try:
+            with transaction.atomic():
+                _reserve_all(location=candidate.store, lines=lines, number=number, user=user)
+            return candidate
+        except InsufficientStock:
+            continue
+    return None
+
+
+@transaction.atomic
+def order_create(
+    *,
+    channel: Channel,
+    lines: list[LineRequest],
+    delivery_method: str,
+    origin: str = Origin.ONLINE,
+    member: Member | None = None,
+    origin_store: Store | None = None,
+    pickup_store: Store | None = None,
+    placed_by=None,
+    recipient_name: str = "",
+    recipient_phone: str = "",
+    address: str = "",
+    city: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    external_reference: str | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    at: datetime | None = None,
+) -> Order:
+    """Create an order priced from the price list, decide where it is fulfilled, reserve its stock.
+
+    Idempotent: the same Idempotency-Key or (channel, external reference) returns the first order
+    (marked `replayed`); the same key with a different request is refused.
+    """
+    at = at or timezone.now()
+    if idempotency_key or external_reference:
+        replay = _replay(
+            channel=channel,
+            external_reference=external_reference,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        if replay is not None:
+            return replay
+    if member is not None and member.is_merged:
+        raise OrderRefused(
+            _("Member %(id)s was merged into member %(into)s; order for that member.")
+            % {"id": member.pk, "into": member.merged_into_id},
+            fields={"member": [_("Merged.")]},
+        )
+    quantities = _check_lines(lines)
+    _check_delivery(
+        delivery_method=delivery_method,
+        origin=origin,
+        origin_store=origin_store,
+        pickup_store=pickup_store,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+    )
+    order_lines = _priced(lines, channel, at)
+    subtotal = sum((line.line_total for line in order_lines), Decimal(0))
+
+    if delivery_method == DeliveryMethod.CARRY_OUT:
+        choices = [Candidate(origin_store, 0.0, True)]
+        reason_for = _("Carried out of the store where it was sold")
+        record: list = []
+    elif delivery_method == DeliveryMethod.PICKUP:
+        choices = [Candidate(pickup_store, 0.0, True)]
+        reason_for = _("Picked up at the store the customer chose")
+        record = []
+    else:
+        prefer = tuple(s.pk for s in (origin_store,) if s is not None)
+        route = route_candidates(
+            latitude=latitude, longitude=longitude, lines=quantities, prefer_store_ids=prefer
+        )
+        choices = route.candidates or route.warehouses
+        record = [c.as_record() for c in choices]
+        reason_for = None
+
+    number = _new_number(at)
+    order = Order(
+        number=number,
+        channel=channel,
+        member=member,
+        origin=origin,
+        origin_store=origin_store,
+        placed_by=placed_by,
+        fulfilling_location=choices[0].store if choices else None,
+        delivery_method=delivery_method,
+        recipient_name=recipient_name,
+        recipient_phone=recipient_phone,
+        address=address,
+        city=city,
+        latitude=latitude,
+        longitude=longitude,
+        subtotal=subtotal,
+        discount_total=Decimal(0),
+        total=subtotal,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:  # the same key or reference committed a moment ago by a concurrent retry
+        replay = _replay(
+            channel=channel,
+            external_reference=external_reference,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        if replay is not None:
+            return replay
+        raise
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)
+
+    # Stock last: the rows other buyers wait on are held for the shortest time.
+    chosen = _reserve_somewhere(candidates=choices, lines=order_lines, number=number, user=placed_by)
+    if chosen is None:
+        raise NoFulfilmentLocation(
+            _("No store within reach of this address and no warehouse has every line in stock.")
+            if delivery_method == DeliveryMethod.SHIP
+            else _("%(store)s does not have every line in stock.") % {"store": choices[0].store.name},
+            fields={"lines": [_("Out of stock.")]},
+        )
+    if chosen.store.pk != order.fulfilling_location_id:
+        order.fulfilling_location = chosen.store
+        order.save(update_fields=["fulfilling_location"])
+    RoutingDecision.objects.create(
+        order=order,
+        attempt=1,
+        location=chosen.store,
+        reason=reason_for or _route_reason(chosen),
+        candidates=record,
+    )
+    return order
+
+
+def _route_reason(chosen: Candidate) -> str:
+    if chosen.store.kind == StoreKind.WAREHOUSE:
+        return _("No store within its service radius had every line; nearest warehouse with stock")
+    if chosen.preferred:
+        return _("Preferred store (where the customer ordered) has every line, %(km)s km away") % {
+            "km": round(chosen.distance_km, 1)
+        }
+    return _("Nearest store with every line in stock, %(km)s km away (within its %(r)s km radius)") % {
+        "km": round(chosen.distance_km, 1),
+        "r": chosen.store.service_radius_km,
+    }
+
+
+# --- paying -----------------------------------------------------------------------------------
+
+
+def revenue_split(
+    *, line: OrderLine, rule: RevenueRule | None, fulfilling_store, origin_store
+) -> list[RevenueShare]:
+    """Who gets what of one line: fulfilling store's fee, origin store's share, the brand the rest.
+
+    Each share is rounded half-up to cents and the brand takes the remainder, so the shares
+    always sum exactly to the line total.
+    """
+    total = line.line_total
+    fee = Decimal(0)
+    share = Decimal(0)
+    if rule is not None:
+        if fulfilling_store is not None and fulfilling_store.kind != StoreKind.WAREHOUSE:
+            fee = min(
+                total, quantize_money(total * rule.fulfilling_fee_percent / 100) + rule.fulfilling_fee_fixed
+            )
+        if origin_store is not None:
+            share = min(total - fee, quantize_money(total * rule.origin_share_percent / 100))
+    shares = []
+    if fee:
+        shares.append(
+            RevenueShare(line=line, party=ShareParty.FULFILLING_STORE, store=fulfilling_store, amount=fee)
+        )
+    if share:
+        shares.append(
+            RevenueShare(line=line, party=ShareParty.ORIGIN_STORE, store=origin_store, amount=share)
+        )
+    shares.append(RevenueShare(line=line, party=ShareParty.BRAND, store=None, amount=total - fee - share))
+    return shares
+
+
+def _lock(order: Order) -> Order:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("channel", "fulfilling_location", "member")
+        .get(pk=order.pk)
+    )
+
+
+@transaction.atomic
+def order_pay(
+    *, order: Order, amount: Decimal, method: str, external_reference: str | None = None, user=None
+) -> Payment:
+    """Record the payment of the whole total; then points, the revenue split, and the store offer.
+
+    The same payment reference again returns the first payment; a second payment is refused.
+    """
+    from members.services import points_earn
+    from orders.fulfilment import offer_to_store, sell_reserved
+
+    if method not in PaymentMethod.values:
+        raise PaymentRefused(
+            _("Unknown payment method %(m)s.") % {"m": method}, fields={"method": [_("Unknown.")]}
+        )
+    if external_reference:
+        existing = Payment.objects.filter(external_reference=external_reference).first()
+        if existing is not None:
+            if existing.order_id == order.pk and existing.amount == quantize_money(amount):
+                existing.replayed = True
+                return existing
+            raise PaymentRefused(
+                _("Payment reference %(ref)s was already used.") % {"ref": external_reference},
+                fields={"external_reference": [_("Already used.")]},
+            )
+    order = _lock(order)
+    if order.status != OrderStatus.CREATED:
+        raise PaymentRefused(
+            _("Order %(number)s is already %(status)s; it cannot be paid again.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            fields={"order": [_("Already paid.")]},
+        )
+    amount = quantize_money(amount)
+    if amount != order.total:
+        raise PaymentRefused(
+            _("Order %(number)s totals %(total)s; a payment of %(amount)s does not settle it.")
+            % {"number": order.number, "total": order.total, "amount": amount},
+            fields={"amount": [_("Must equal the order total.")]},
+        )
+    payment = Payment.objects.create(
+        order=order,
+        kind=PaymentKind.PAYMENT,
+        method=method,
+        amount=amount,
+        external_reference=external_reference,
+        created_by=user,
+    )
+    now = timezone.now()
+    order.paid_at = now
+    order_transition(order=order, to=OrderStatus.PAID, user=user, extra_fields=["paid_at"])
+
+    lines = list(order.lines.all())
+    rule = RevenueRule.objects.filter(channel_id=order.channel_id).first()
+    RevenueShare.objects.bulk_create(
+        [
+            share
+            for line in lines
+            for share in revenue_split(
+                line=line,
+                rule=rule,
+                fulfilling_store=order.fulfilling_location,
+                origin_store=order.origin_store,
+            )
+        ]
+    )
+    if order.member_id:
+        points_earn(
+            member=order.member, channel=order.channel, paid_amount=amount, reference=order.number, at=now
+        )
+
+    if order.delivery_method == DeliveryMethod.CARRY_OUT:
+        sell_reserved(order=order, lines=lines, user=user)
+        order_transition(order=order, to=OrderStatus.COMPLETED, user=user, reason=_("Carried out"))
+    else:
+        offer_to_store(order=order, user=user)
+    return payment
+
+
+# --- cancelling -------------------------------------------------------------------------------
+
+CANCELLABLE = {
+    OrderStatus.CREATED,
+    OrderStatus.PAID,
+    OrderStatus.ALLOCATED,
+    OrderStatus.ACCEPTED,
+    OrderStatus.READY_FOR_PICKUP,
+}
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, reason: str, user=None) -> Order:
+    """Cancel before the goods leave: release the stock, refund what was paid, reverse points
+    and the revenue split, withdraw the store's offer — all in one transaction."""
+    from members.models import PointsEntry
+    from members.services import points_reverse
+    from orders.fulfilment import withdraw_offer
+
+    if not reason or not reason.strip():
+        raise OrderRefused(
+            _("Say why the order is cancelled."), fields={"reason": [_("This field is required.")]}
+        )
+    order = _lock(order)
+    if order.status not in CANCELLABLE:
+        from config.errors import IllegalTransition
+
+        raise IllegalTransition(
+            current=OrderStatus(order.status).label,
+            wanted=OrderStatus.CANCELLED.label,
+            what=f"order {order.number}",
+        )
+    lines = list(order.lines.select_related("sku"))
+    if order.fulfilling_location_id:
+        for line in sorted(lines, key=lambda line: line.sku_id):
+            stock_release(
+                location=order.fulfilling_location,
+                sku=line.sku,
+                quantity=line.quantity,
+                reference=order.number,
+                user=user,
+            )
+    payments = list(order.payments.filter(kind=PaymentKind.PAYMENT))
+    for payment in payments:
+        Payment.objects.create(
+            order=order,
+            kind=PaymentKind.REFUND,
+            method=payment.method,
+            amount=payment.amount,
+            reverses=payment,
+            created_by=user,
+        )
+    for earned in PointsEntry.objects.filter(reference=order.number, kind="earn"):
+        points_reverse(earned=earned, reference=order.number, user=user)
+    shares = list(
+        RevenueShare.objects.filter(line__order=order, reverses__isnull=True, reversed_by__isnull=True)
+    )
+    RevenueShare.objects.bulk_create(
+        [
+            RevenueShare(line_id=s.line_id, party=s.party, store_id=s.store_id, amount=-s.amount, reverses=s)
+            for s in shares
+        ]
+    )
+    withdraw_offer(order=order, user=user, reason=reason)
+    return order_transition(order=order, to=OrderStatus.CANCELLED, user=user, reason=reason.strip())
