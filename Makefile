@@ -36,9 +36,7 @@ run: seed
 	@echo "  O2O back office: http://127.0.0.1:$(PORT)/"
 	@echo "  Django admin:    http://127.0.0.1:$(PORT)/admin/"
 	@echo "  API docs:        http://127.0.0.1:$(PORT)/api/v1/docs/"
-	@echo "  Demo logins (password: demo-pass-2026):"
-	@echo "    hq@demo.o2o (HQ admin)  manager@demo.o2o (store manager)  clerk@demo.o2o (store clerk)"
-	@echo "    partner@demo.o2o (partner)  guide@demo.o2o (guide)"
+	@echo "  Demo logins: printed by seed_demo above (password demo-pass-2026), also in README.md"
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
