@@ -41,3 +41,12 @@ def store_revenue(*, store: Store, since=None, until=None) -> dict:
         shares = shares.filter(created_at__lt=until)
     rows = shares.values("party").annotate(total=Sum("amount"))
     return {row["party"]: row["total"] for row in rows}
+
+
+def order_open_assignment(*, order: Order) -> StoreAssignment | None:
+    """The offer a store still has to answer for this order, with its store, or None."""
+    return (
+        StoreAssignment.objects.filter(order=order, status=AssignmentStatus.OFFERED)
+        .select_related("store")
+        .first()
+    )

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api import views as catalog_api
 from members.api import views as members_api
+from orders.api import views as orders_api
 from stores.api import views as stores_api
 
 router = DefaultRouter()
@@ -18,6 +19,7 @@ router.register("stores", stores_api.StoreViewSet, basename="store")
 router.register("stock", stores_api.StockViewSet, basename="stock")
 router.register("members", members_api.MemberViewSet, basename="member")
 router.register("segments", members_api.SegmentViewSet, basename="segment")
+router.register("orders", orders_api.OrderViewSet, basename="order")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,0 +1,490 @@
+"""Serializers of the orders API. They translate; every rule lives in orders.services and
+orders.fulfilment (quantities, prices, delivery, stock, states)."""
+
+from decimal import ROUND_HALF_UP
+
+from django.conf import settings
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
+from catalog.models import SKU, Channel
+from config.roles import is_hq
+from members.api.serializers import MemberIdField
+from orders.choices import (
+    AssignmentStatus,
+    DeliveryMethod,
+    OrderStatus,
+    Origin,
+    PaymentKind,
+    PaymentMethod,
+    ShareParty,
+)
+from orders.models import (
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Payment,
+    RevenueShare,
+    RoutingDecision,
+    StoreAssignment,
+)
+from stores.api.serializers import StoreRefSerializer
+from stores.models import Store
+
+MAX_LINES = 200
+MAX_LINE_QUANTITY = 100_000  # an input bound (the column and the money total stay in range)
+
+
+def _money(**kwargs):
+    return serializers.DecimalField(
+        max_digits=settings.MONEY_MAX_DIGITS, decimal_places=settings.MONEY_DECIMAL_PLACES, **kwargs
+    )
+
+
+def _named_choice_field(choices_class):
+    """A ChoiceField whose choice set is one named schema component (e.g. `OrderStatusEnum`).
+
+    `status` means three different choice sets (order, store offer, store); without a name of
+    its own drf-spectacular would invent one and warn.
+    """
+    values = list(choices_class.values)
+    description = lazy(
+        lambda: "\n".join(f"* `{value}` - {label}" for value, label in choices_class.choices), str
+    )()
+
+    @extend_schema_field(
+        {"type": "string", "enum": values, "description": description},
+        component_name=f"{choices_class.__name__}Enum",
+    )
+    class NamedChoiceField(serializers.ChoiceField):
+        def __init__(self, **kwargs):
+            super().__init__(choices=choices_class.choices, **kwargs)
+
+        def to_representation(self, value):
+            return value or None  # a blank choice (the first history row's `from_status`) is null
+
+    NamedChoiceField.__name__ = f"{choices_class.__name__}Field"
+    return NamedChoiceField
+
+
+OrderStatusField = _named_choice_field(OrderStatus)
+AssignmentStatusField = _named_choice_field(AssignmentStatus)
+DeliveryMethodField = _named_choice_field(DeliveryMethod)
+OriginField = _named_choice_field(Origin)
+PaymentKindField = _named_choice_field(PaymentKind)
+PaymentMethodField = _named_choice_field(PaymentMethod)
+SharePartyField = _named_choice_field(ShareParty)
+
+
+def _coordinate(limit: int, **kwargs):
+    # More decimals than the column keeps are rounded (GPS gives 7-15), not refused.
+    return serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        rounding=ROUND_HALF_UP,
+        min_value=-limit,
+        max_value=limit,
+        required=False,
+        allow_null=True,
+        **kwargs,
+    )
+
+
+# --- input: creating an order -----------------------------------------------------------------
+
+
+class _PercentMessagesMixin:
+    """IdOrCodeField and MemberIdField write their messages with %-placeholders, which DRF's
+    `fail()` (str.format) leaves unfilled; fill them, so the error names the value given."""
+
+    def fail(self, key, **kwargs):
+        message = str(self.error_messages[key])
+        message = message % kwargs if "%(" in message else message.format(**kwargs)
+        raise serializers.ValidationError(message, code=key)
+
+
+class _IdOrCodeField(_PercentMessagesMixin, IdOrCodeField):
+    pass
+
+
+class _MemberIdField(_PercentMessagesMixin, MemberIdField):
+    pass
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text=_("SKU id or code."))
+    quantity = serializers.IntegerField(
+        max_value=MAX_LINE_QUANTITY, help_text=_("How many (a whole number above zero).")
+    )
+    unit_price = _money(
+        required=False,
+        allow_null=True,
+        help_text=_("The price you expect; refused (`price_mismatch`) if the live price differs."),
+    )
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    """Input of POST /orders/: parsed here, judged by orders.services.order_create."""
+
+    channel = _IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
+    lines = OrderLineInputSerializer(many=True, max_length=MAX_LINES, allow_empty=False)
+    delivery_method = DeliveryMethodField()
+    origin = OriginField(default=Origin.ONLINE)
+    member = _MemberIdField(required=False, allow_null=True, help_text=_("Member id."))
+    member_phone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text=_("The customer's mobile, any format: the member is found or registered."),
+    )
+    origin_store = _IdOrCodeField(
+        queryset=Store.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=_("Store id or code the sale is credited to; one of your stores."),
+    )
+    pickup_store = _IdOrCodeField(
+        queryset=Store.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=_("Store id or code where the customer picks up (delivery_method `pickup`)."),
+    )
+    recipient_name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    recipient_phone = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
+    address = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    city = serializers.CharField(required=False, allow_blank=True, max_length=40, default="")
+    latitude = _coordinate(90, help_text=_("Delivery address latitude (needed to ship)."))
+    longitude = _coordinate(180, help_text=_("Delivery address longitude (needed to ship)."))
+    external_reference = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("Your order id on this channel: a retry with it returns the first order."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            from stores.selectors import stores_visible_to
+
+            # A sale is credited only to a store the caller works at (HQ: any store).
+            self.fields["origin_store"].queryset = stores_visible_to(request.user)
+            self.fields["origin_store"].error_messages["does_not_exist"] = _(
+                "No store with id or code '%(value)s' that you work at."
+            )
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_flatten_line_errors(exc.detail)) from None
+
+    def validate(self, data):
+        # Every SKU of the order in one query; an unknown one is named with its line.
+        lines = data["lines"]
+        skus = resolve_by_id_or_code(SKU.objects.all(), [line["sku"].strip() for line in lines])
+        errors = {}
+        for index, line in enumerate(lines):
+            sku = skus.get(line["sku"].strip())
+            if sku is None:
+                errors[f"lines[{index}].sku"] = [
+                    _("No SKU with id or code '%(value)s'.") % {"value": line["sku"]}
+                ]
+            line["sku"] = sku
+        if data.get("member") and data.get("member_phone"):
+            errors["member_phone"] = [_("Give a member id or a mobile, not both.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        data["external_reference"] = data.get("external_reference") or None
+        return data
+
+
+def _flatten_line_errors(detail):
+    """`{"lines": [{}, {"quantity": [...]}]}` -> `{"lines[1].quantity": [...]}`, the key the
+    services use, so a client sees one naming whichever layer refused the line."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("lines"), list | dict):
+        return detail
+    flat = {key: value for key, value in detail.items() if key != "lines"}
+    loose = []
+    lines = detail["lines"]
+    items = lines.items() if isinstance(lines, dict) else enumerate(lines)  # DRF gives either
+    for index, item in items:
+        if isinstance(item, dict):
+            for field, messages in item.items():
+                flat[f"lines[{index}].{field}"] = messages
+        elif item:
+            loose.extend(item if isinstance(item, list) else [item])
+    if loose:
+        flat["lines"] = loose
+    return flat
+
+
+def fingerprint_payload(data: dict) -> dict:
+    """The validated body as plain JSON (rows by id), so `"mall"` and its id are the same request."""
+
+    def pk(row):
+        return row.pk if row is not None else None
+
+    def text(value):
+        return None if value is None else str(value)
+
+    return {
+        "channel": data["channel"].pk,
+        "lines": [
+            {"sku": line["sku"].pk, "quantity": line["quantity"], "unit_price": text(line.get("unit_price"))}
+            for line in data["lines"]
+        ],
+        "delivery_method": data["delivery_method"],
+        "origin": data["origin"],
+        "member": pk(data.get("member")),
+        "member_phone": data.get("member_phone") or "",
+        "origin_store": pk(data.get("origin_store")),
+        "pickup_store": pk(data.get("pickup_store")),
+        "recipient_name": data["recipient_name"],
+        "recipient_phone": data["recipient_phone"],
+        "address": data["address"],
+        "city": data["city"],
+        "latitude": text(data.get("latitude")),
+        "longitude": text(data.get("longitude")),
+        "external_reference": data.get("external_reference"),
+    }
+
+
+# --- input: actions ---------------------------------------------------------------------------
+
+
+class PayInputSerializer(serializers.Serializer):
+    amount = _money(help_text=_("The order total, in yuan."))
+    method = PaymentMethodField()
+    external_reference = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=64,
+        help_text=_("The payment provider's reference: a retry with it returns the first payment."),
+    )
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255, help_text=_("Why."))
+
+
+class ShipInputSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField(max_length=64, help_text=_("The carrier's tracking number."))
+
+
+class CollectInputSerializer(serializers.Serializer):
+    pickup_code = serializers.CharField(max_length=8, help_text=_("The code the customer shows."))
+
+
+class QueueQuerySerializer(serializers.Serializer):
+    store = serializers.CharField(max_length=64, help_text=_("Store id or code (a store you work at)."))
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code", read_only=True)
+    sku_name = serializers.CharField(source="sku.name", read_only=True)
+
+    class Meta:
+        model = OrderLine
+        fields = ["id", "sku", "sku_code", "sku_name", "quantity", "unit_price", "discount", "line_total"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """A row of an order list: the order, its stores and its lines (a page is three queries)."""
+
+    channel = serializers.CharField(source="channel.code", read_only=True, help_text=_("Channel code."))
+    origin_store = StoreRefSerializer(read_only=True, allow_null=True)
+    fulfilling_location = StoreRefSerializer(read_only=True, allow_null=True)
+    origin = OriginField(read_only=True)
+    delivery_method = DeliveryMethodField(read_only=True)
+    status = OrderStatusField(read_only=True)
+    lines = OrderLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "channel",
+            "member",
+            "origin",
+            "origin_store",
+            "fulfilling_location",
+            "delivery_method",
+            "status",
+            "subtotal",
+            "discount_total",
+            "total",
+            "external_reference",
+            "lines",
+            "created_at",
+            "paid_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    kind = PaymentKindField(read_only=True)
+    method = PaymentMethodField(read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
+    )
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "kind",
+            "method",
+            "amount",
+            "external_reference",
+            "reverses",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    from_status = OrderStatusField(read_only=True, allow_null=True, help_text=_("Null on the first row."))
+    to_status = OrderStatusField(read_only=True)
+    changed_by = serializers.CharField(
+        source="changed_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
+    )
+
+    class Meta:
+        model = OrderStatusChange
+        fields = ["from_status", "to_status", "reason", "changed_by", "changed_at"]
+        read_only_fields = fields
+
+
+class RoutingDecisionSerializer(serializers.ModelSerializer):
+    location = StoreRefSerializer(read_only=True, allow_null=True)
+    candidates = serializers.JSONField(
+        read_only=True, help_text=_("Stores considered: code, distance_km, preferred, radius_km.")
+    )
+
+    class Meta:
+        model = RoutingDecision
+        fields = ["attempt", "location", "reason", "candidates", "decided_at"]
+        read_only_fields = fields
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    store = StoreRefSerializer(read_only=True)
+    status = AssignmentStatusField(read_only=True)
+    responded_by = serializers.CharField(
+        source="responded_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
+    )
+
+    class Meta:
+        model = StoreAssignment
+        fields = [
+            "id",
+            "store",
+            "status",
+            "offered_at",
+            "respond_by",
+            "responded_at",
+            "responded_by",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+class RevenueShareSerializer(serializers.ModelSerializer):
+    party = SharePartyField(read_only=True)
+    store_code = serializers.CharField(source="store.code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = RevenueShare
+        fields = ["id", "line", "party", "store", "store_code", "amount", "reverses", "created_at"]
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    """One order with all five flows: lines, payments, history, routing, the store's offer, shares.
+
+    The pickup code is shown to HQ only: a clerk checks the code the customer shows, so the
+    clerk's own screen must not give it away.
+    """
+
+    placed_by = serializers.CharField(
+        source="placed_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
+    )
+    pickup_code = serializers.SerializerMethodField(help_text=_("HQ only; null for everyone else."))
+    payments = PaymentSerializer(many=True, read_only=True)
+    status_history = StatusChangeSerializer(source="status_changes", many=True, read_only=True)
+    routing_decisions = RoutingDecisionSerializer(many=True, read_only=True)
+    assignment = serializers.SerializerMethodField(help_text=_("The latest store offer, if any."))
+    revenue_shares = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = [
+            *OrderSerializer.Meta.fields,
+            "placed_by",
+            "recipient_name",
+            "recipient_phone",
+            "address",
+            "city",
+            "latitude",
+            "longitude",
+            "tracking_number",
+            "pickup_code",
+            "payments",
+            "status_history",
+            "routing_decisions",
+            "assignment",
+            "revenue_shares",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_pickup_code(self, order) -> str | None:
+        request = self.context.get("request")
+        if request is None or not is_hq(request.user):
+            return None
+        return order.pickup_code or None
+
+    @extend_schema_field(AssignmentSerializer(allow_null=True))
+    def get_assignment(self, order):
+        assignments = list(order.assignments.all())  # prefetched, newest first
+        return AssignmentSerializer(assignments[0]).data if assignments else None
+
+    @extend_schema_field(RevenueShareSerializer(many=True))
+    def get_revenue_shares(self, order):
+        shares = [share for line in order.lines.all() for share in line.shares.all()]
+        return RevenueShareSerializer(shares, many=True).data
+
+
+class PaymentResultSerializer(serializers.Serializer):
+    payment = PaymentSerializer()
+    order = OrderDetailSerializer()
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    order = OrderSerializer(read_only=True)
+
+    class Meta:
+        model = StoreAssignment
+        fields = ["id", "offered_at", "respond_by", "order"]
+        read_only_fields = fields
+
+
+class QueueSerializer(serializers.Serializer):
+    """A store's work: offers to answer (soonest deadline first), orders to ship or prepare,
+    pickups waiting for their customer."""
+
+    store = StoreRefSerializer()
+    offers = OfferSerializer(many=True)
+    to_fulfil = OrderSerializer(many=True)
+    pickups = OrderSerializer(many=True)
