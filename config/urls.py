@@ -24,6 +24,8 @@ urlpatterns = [
     path("portal/", include((portal_patterns, "portal"))),
     path("portal/stores/", include("stores.urls")),
     path("portal/members/", include("members.urls")),
+    path("portal/orders/", include("orders.urls")),
+    path("s/", include("orders.public_urls")),
     path("hq/catalog/", include("catalog.urls")),
     path("api/v1/", include("config.api.urls")),
 ]

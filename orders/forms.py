@@ -1,0 +1,236 @@
+"""Forms of the order pages: the store queue's actions, the clerk's order and payment, cancel, and
+the public QR order form. They parse input; every rule about orders lives in orders.services and
+orders.fulfilment (a refusal comes back as a DomainError and is shown on the form)."""
+
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from members.errors import InvalidPhone
+from members.phones import normalise_phone
+from orders.choices import DeliveryMethod, PaymentMethod
+from stores.forms import SKUField
+
+MAX_LINES = 5
+_NO_AUTOCORRECT = {"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+
+
+def client_reference() -> str:
+    """A fresh token for a form, so that a double tap or a resent form makes one order/payment."""
+    return uuid.uuid4().hex
+
+
+# --- order lines --------------------------------------------------------------------------------
+
+
+class LineForm(forms.Form):
+    """One line: a SKU typed or scanned, and how many."""
+
+    sku = SKUField(required=False)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        initial=1,
+        min_value=1,
+        max_value=999,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "qty"}),
+        error_messages={"min_value": _("At least 1.")},
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and data.get("sku") is None:
+            self.add_error("sku", _("Type or scan a SKU, or clear the quantity."))
+        return data
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        if not self.lines():
+            raise forms.ValidationError(_("Add at least one SKU."), code="no_lines")
+
+    def line_forms(self) -> list[LineForm]:
+        """The filled-in rows, in the order they are passed to the service (for its error keys)."""
+        return [f for f in self.forms if f.has_changed() and f.is_valid() and f.cleaned_data.get("sku")]
+
+    def lines(self) -> list[tuple]:
+        return [(f.cleaned_data["sku"], f.cleaned_data["quantity"]) for f in self.line_forms()]
+
+
+LineFormSet = forms.formset_factory(
+    LineForm, formset=BaseLineFormSet, extra=MAX_LINES, max_num=MAX_LINES, validate_max=True
+)
+
+
+# --- the clerk's order (endless aisle) ----------------------------------------------------------
+
+
+class ClerkOrderForm(forms.Form):
+    """Who orders and where it goes. The lines come in a LineFormSet beside it."""
+
+    member = forms.CharField(
+        label=_("Member's mobile or card"),
+        max_length=128,
+        required=False,
+        help_text=_("Leave empty for a customer who is not a member."),
+        widget=forms.TextInput(attrs={**_NO_AUTOCORRECT, "inputmode": "search", "class": "big-input"}),
+    )
+    delivery_method = forms.ChoiceField(
+        label=_("Delivery"), choices=DeliveryMethod.choices, widget=forms.RadioSelect
+    )
+    recipient_name = forms.CharField(label=_("Recipient"), max_length=100, required=False)
+    recipient_phone = forms.CharField(
+        label=_("Recipient's mobile"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={**_NO_AUTOCORRECT, "type": "tel", "inputmode": "tel"}),
+    )
+    address = forms.CharField(label=_("Delivery address"), max_length=255, required=False)
+    city = forms.CharField(label=_("City"), max_length=40, required=False)
+    use_store_location = forms.BooleanField(
+        label=_("Use the store's location (delivery near the store)"), required=False
+    )
+    latitude = forms.DecimalField(
+        label=_("Latitude"), max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
+    )
+    longitude = forms.DecimalField(
+        label=_("Longitude"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=-180,
+        max_value=180,
+        required=False,
+    )
+    client_reference = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, store, carry_out: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.store = store
+        if not carry_out:
+            self.fields["delivery_method"].choices = [
+                choice for choice in DeliveryMethod.choices if choice[0] != DeliveryMethod.CARRY_OUT
+            ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("delivery_method") == DeliveryMethod.SHIP and data.get("use_store_location"):
+            # A delivery near the store: its own coordinates stand for the address's.
+            data["latitude"] = self.store.latitude
+            data["longitude"] = self.store.longitude
+            data["city"] = data.get("city") or self.store.city
+        return data
+
+
+class PaymentForm(forms.Form):
+    """The customer pays the whole total at the counter."""
+
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "class": "big-input", "step": "0.01"}),
+    )
+    method = forms.ChoiceField(
+        label=_("Paid by"),
+        choices=[c for c in PaymentMethod.choices if c[0] != PaymentMethod.MARKETPLACE],
+        widget=forms.RadioSelect,
+    )
+    reference = forms.CharField(
+        label=_("Payment reference"),
+        max_length=64,
+        required=False,
+        help_text=_("The terminal's receipt or transaction number, if there is one."),
+        widget=forms.TextInput(attrs=_NO_AUTOCORRECT),
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the order cancelled?"),
+        max_length=255,
+        widget=forms.TextInput(attrs={"class": "big-input"}),
+    )
+
+
+# --- the store queue -------------------------------------------------------------------------
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+
+
+class ShipForm(forms.Form):
+    tracking_number = forms.CharField(
+        label=_("Tracking number"), max_length=64, required=False, widget=forms.TextInput(_NO_AUTOCORRECT)
+    )
+
+
+class CollectForm(forms.Form):
+    pickup_code = forms.CharField(
+        label=_("Customer's pickup code"),
+        max_length=8,
+        required=False,
+        widget=forms.TextInput(attrs={**_NO_AUTOCORRECT, "inputmode": "numeric", "class": "big-input"}),
+    )
+
+
+# --- the public QR order page ------------------------------------------------------------------
+
+
+class PublicOrderForm(forms.Form):
+    """What a customer types on their phone after scanning the store's QR code."""
+
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={**_NO_AUTOCORRECT, "type": "tel", "inputmode": "tel", "autocomplete": "tel"}
+        ),
+    )
+    name = forms.CharField(
+        label=_("Name"), max_length=100, required=False, widget=forms.TextInput({"autocomplete": "name"})
+    )
+    address = forms.CharField(
+        label=_("Delivery address"),
+        max_length=255,
+        widget=forms.TextInput({"autocomplete": "street-address"}),
+    )
+    city = forms.CharField(
+        label=_("City"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput({"autocomplete": "address-level2"}),
+    )
+    latitude = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+    longitude = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
+    client_reference = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def clean_phone(self):
+        try:
+            return normalise_phone(self.cleaned_data["phone"])
+        except InvalidPhone as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+    def clean(self):
+        data = super().clean()
+        data["latitude"] = _coordinate(data.get("latitude"), 90)
+        data["longitude"] = _coordinate(data.get("longitude"), 180)
+        if data["latitude"] is None or data["longitude"] is None:
+            data["latitude"] = data["longitude"] = None  # the view falls back to the store's location
+        return data
+
+
+def _coordinate(raw, bound: int) -> Decimal | None:
+    """The browser's position, rounded to the model's six places; nonsense counts as not given
+    (the customer cannot see or fix a hidden field)."""
+    try:
+        value = Decimal(str(raw).strip())
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if not value.is_finite() or not (-bound <= value <= bound):
+        return None
+    return value.quantize(Decimal("0.000001"))

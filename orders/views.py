@@ -1,0 +1,572 @@
+"""Staff portal order pages: a store's queue on the tablet (accept, reject, ship, ready, collect),
+the order page with all five flows, the orders list, the clerk's order for home delivery
+("endless aisle") with its payment step, and the store's printable QR code.
+
+Every page starts from stores_visible_to / orders_visible_to, so another store's queue or order
+is a 404. Every write goes through orders.services / orders.fulfilment; a refusal is shown on the
+page with what to do next, and the service's transaction leaves nothing half-written.
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.forms import CheckboxSelectMultiple
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog.choices import ChannelKind
+from catalog.models import Channel
+from catalog.selectors import live_prices_for
+from config.errors import DomainError
+from config.roles import is_hq
+from config.views import add_domain_error, paginate
+from members.phones import normalise_phone_or_blank
+from members.selectors import member_lookup
+from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentMethod
+from orders.filtersets import OrderFilterSet
+from orders.forms import (
+    CancelForm,
+    ClerkOrderForm,
+    CollectForm,
+    LineFormSet,
+    PaymentForm,
+    RejectForm,
+    ShipForm,
+    client_reference,
+)
+from orders.fulfilment import (
+    assignment_accept,
+    assignment_reject,
+    order_collect,
+    order_ready_for_pickup,
+    order_ship,
+)
+from orders.models import Order, OrderLine, RevenueShare
+from orders.qr import qr_png, qr_svg
+from orders.selectors import orders_visible_to, store_queue
+from orders.services import (
+    CANCELLABLE,
+    LineRequest,
+    order_cancel,
+    order_create,
+    order_pay,
+    request_fingerprint,
+)
+from stores.choices import StoreKind, StoreStatus
+from stores.models import StaffMembership, Stock, Store
+from stores.selectors import stock_nearby, stores_visible_to
+
+# A queue longer than this shows its oldest rows and the full count: the tablet stays fast.
+QUEUE_LIMIT = 100
+# The sales channel of an order placed in a store, by the store's kind (own store if none matches).
+STORE_CHANNEL_KIND = {
+    StoreKind.OWN_FLAGSHIP: ChannelKind.OWN_STORE,
+    StoreKind.PARTNER: ChannelKind.PARTNER_STORE,
+    StoreKind.DEALER: ChannelKind.DEALER,
+}
+NEARBY_SHOWN = 5
+
+
+def _store_or_404(request, code: str) -> Store:
+    return get_object_or_404(stores_visible_to(request.user), code=code)
+
+
+def _works_at(user, *stores: Store | None) -> bool:
+    """HQ, or staff (manager or clerk) of one of these stores: who acts for a store's customers."""
+    ids = [store.pk for store in stores if store is not None]
+    return is_hq(user) or (bool(ids) and StaffMembership.objects.filter(user=user, store_id__in=ids).exists())
+
+
+def store_channel(store: Store) -> Channel | None:
+    """The channel a sale in this store (clerk's tablet or the store's QR code) is made on."""
+    kind = STORE_CHANNEL_KIND.get(store.kind, ChannelKind.OWN_STORE)
+    channels: dict[str, Channel] = {}
+    for channel in Channel.objects.filter(kind__in={kind, ChannelKind.OWN_STORE}, is_active=True):
+        channels.setdefault(channel.kind, channel)  # ordered by code: the first of each kind
+    return channels.get(kind) or channels.get(ChannelKind.OWN_STORE)
+
+
+def no_channel_error(store: Store) -> DomainError:
+    return DomainError(
+        _("%(store)s has no active sales channel for store orders. Ask HQ to set up the store channel.")
+        % {"store": store.name}
+    )
+
+
+def show_order_error(form, lines, error: DomainError, *, field_map: dict | None = None) -> None:
+    """A refusal of order_create on the page: "lines[i].x" under the i-th filled-in line, the rest
+    on the main form (its message always above the form)."""
+    line_forms = lines.line_forms()
+    other = {}
+    for key, messages_ in (error.fields or {}).items():
+        if key.startswith("lines[") and "]." in key:
+            index, name = key[len("lines[") :].split("].", 1)
+            if index.isdigit() and int(index) < len(line_forms) and name in ("sku", "quantity"):
+                for message in messages_:
+                    line_forms[int(index)].add_error(name, str(message))
+                continue
+        if key != "lines":  # "Out of stock" for all lines: the message above the form says which
+            other[key] = messages_
+    add_domain_error(form, DomainError(error.message, fields=other), field_map=field_map)
+
+
+# --- the store's queue ------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def queue_start(request):
+    """The nav's "Order queue": straight to the user's one store, else a list to pick from."""
+    stores = stores_visible_to(request.user).order_by("code")
+    only = list(stores.values_list("code", flat=True)[:2])
+    if len(only) == 1:
+        return redirect("orders:queue", code=only[0])
+    return render(request, "orders/queue_start.html", {"page_obj": paginate(request, stores)})
+
+
+@dataclass
+class QueueFailure:
+    number: str
+    action: str
+    message: str
+    hint: str
+    fields: dict = field(default_factory=dict)
+
+
+HINTS = {
+    "pickup_code_wrong": gettext_lazy(
+        "Ask the customer for the code in their pickup message and type it again."
+    ),
+    "assignment_refused": gettext_lazy(
+        "The offer may have timed out or gone to another store. The queue below is up to date."
+    ),
+    "illegal_transition": gettext_lazy(
+        "Someone may have changed this order a moment ago. The queue below is up to date."
+    ),
+}
+
+
+QUEUE_INPUTS = {"reason", "tracking_number"}
+
+
+def _hint(error: DomainError) -> str:
+    """What to do next. A missing input is the clerk's to fix; otherwise the order moved on."""
+    hint = None if QUEUE_INPUTS & set(error.fields or {}) else HINTS.get(error.code)
+    return str(hint) if hint else _("Nothing was changed. Correct it and try again.")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def queue(request, code):
+    store = _store_or_404(request, code)
+    failure = _queue_action(request, store) if request.method == "POST" else None
+    if request.method == "POST" and failure is None:
+        return redirect("orders:queue", code=store.code)
+    context = {"store": store, "failure": failure, "now": timezone.now(), **_queue_lists(store)}
+    return render(request, "orders/queue.html", context)
+
+
+def _capped(rows) -> tuple[list, int]:
+    """At most QUEUE_LIMIT rows and the full count (a second query only when there are more)."""
+    shown = list(rows[: QUEUE_LIMIT + 1])
+    if len(shown) <= QUEUE_LIMIT:
+        return shown, len(shown)
+    return shown[:QUEUE_LIMIT], rows.count()
+
+
+def _queue_lists(store: Store) -> dict:
+    lists = store_queue(store=store)
+    lines = OrderLine.objects.select_related("sku")
+    offers, offer_count = _capped(lists["offers"].prefetch_related(Prefetch("order__lines", queryset=lines)))
+    to_fulfil, fulfil_count = _capped(lists["to_fulfil"].prefetch_related(Prefetch("lines", queryset=lines)))
+    pickups, pickup_count = _capped(lists["pickups"].prefetch_related(Prefetch("lines", queryset=lines)))
+    now = timezone.now()
+    for offer in offers:
+        left = (offer.respond_by - now).total_seconds()
+        offer.overdue = left <= 0
+        offer.hurry = 0 < left < 5 * 60
+    return {
+        "offers": offers,
+        "offer_count": offer_count,
+        "to_ship": [o for o in to_fulfil if o.delivery_method == DeliveryMethod.SHIP],
+        "to_prepare": [o for o in to_fulfil if o.delivery_method != DeliveryMethod.SHIP],
+        "fulfil_count": fulfil_count,
+        "pickups": pickups,
+        "pickup_count": pickup_count,
+        "limit": QUEUE_LIMIT,
+    }
+
+
+def _queue_action(request, store: Store) -> QueueFailure | None:
+    """Run one button of the queue through its service; None when it went through."""
+    action = request.POST.get("action", "")
+    number = (request.POST.get("order") or "").strip()
+    order = orders_visible_to(request.user).filter(number=number).first() if number else None
+    if order is None:
+        return QueueFailure(
+            number,
+            action,
+            _("There is no order %(number)s in this store's queue.") % {"number": number or "—"},
+            _("Reload the queue and pick the order again."),
+        )
+    user = request.user
+    try:
+        if action == "accept":
+            assignment_accept(order=order, store=store, user=user)
+            done = _("Order %(number)s accepted. Ship it or put it aside for pickup below.")
+        elif action == "reject":
+            form = RejectForm(request.POST)
+            form.is_valid()
+            assignment_reject(order=order, store=store, reason=form.cleaned_data.get("reason", ""), user=user)
+            done = _("Order %(number)s rejected. It goes on to the next store that has the goods.")
+        elif action == "ship":
+            form = ShipForm(request.POST)
+            form.is_valid()
+            order_ship(
+                order=order,
+                store=store,
+                tracking_number=form.cleaned_data.get("tracking_number", ""),
+                user=user,
+            )
+            done = _("Order %(number)s shipped. The stock has left the store.")
+        elif action == "ready":
+            order_ready_for_pickup(order=order, store=store, user=user)
+            done = _("Order %(number)s is ready for pickup. The customer collects it with their pickup code.")
+        elif action == "collect":
+            form = CollectForm(request.POST)
+            form.is_valid()
+            order_collect(
+                order=order, store=store, pickup_code=form.cleaned_data.get("pickup_code", ""), user=user
+            )
+            done = _("Order %(number)s handed over to the customer. It is complete.")
+        else:
+            return QueueFailure(number, action, _("Unknown action."), _("Use the buttons on the queue."))
+    except DomainError as error:
+        return QueueFailure(number, action, error.message, _hint(error), error.fields)
+    messages.success(request, done % {"number": order.number})
+    return None
+
+
+# --- the order page and the list ----------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def order_list(request):
+    orders = (
+        orders_visible_to(request.user)
+        .select_related("channel", "member", "origin_store", "fulfilling_location")
+        .order_by("-created_at", "-id")
+    )
+    filterset = OrderFilterSet(request.GET, queryset=orders)
+    filterset.form.fields["status"].widget = CheckboxSelectMultiple(choices=OrderStatus.choices)
+    return render(
+        request, "orders/list.html", {"filterset": filterset, "page_obj": paginate(request, filterset.qs)}
+    )
+
+
+def _order_or_404(request, number: str) -> Order:
+    return get_object_or_404(
+        orders_visible_to(request.user).select_related(
+            "channel", "member", "origin_store", "fulfilling_location", "placed_by"
+        ),
+        number=number,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def order_detail(request, number):
+    order = _order_or_404(request, number)
+    may_act = _works_at(request.user, order.origin_store, order.fulfilling_location)
+    cancel_form = None
+    if may_act and order.status in CANCELLABLE:
+        cancel_form = CancelForm(request.POST or None)
+        if request.method == "POST" and cancel_form.is_valid():
+            try:
+                order_cancel(order=order, reason=cancel_form.cleaned_data["reason"], user=request.user)
+            except DomainError as error:
+                add_domain_error(cancel_form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Order %(number)s cancelled: its stock is released and any payment refunded.")
+                    % {"number": order.number},
+                )
+                return redirect("orders:detail", number=order.number)
+    elif request.method == "POST":
+        if not may_act:
+            raise PermissionDenied(_("Only HQ and the staff of the order's stores can cancel it."))
+        messages.error(
+            request,
+            _("Order %(number)s is “%(status)s” now and can no longer be cancelled. Nothing was changed.")
+            % {"number": order.number, "status": order.get_status_display()},
+        )
+        return redirect("orders:detail", number=order.number)
+    return render(
+        request,
+        "orders/detail.html",
+        {**_order_context(order), "cancel_form": cancel_form, "may_act": may_act},
+    )
+
+
+def _order_context(order: Order) -> dict:
+    """Everything the order page shows, one query per kind of row."""
+    decisions = list(order.routing_decisions.select_related("location"))
+    codes = {c.get("store") for d in decisions for c in d.candidates if isinstance(c, dict)}
+    names = dict(Store.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    for decision in decisions:
+        decision.rows = [
+            {**c, "name": names.get(c.get("store"), "")} for c in decision.candidates if isinstance(c, dict)
+        ]
+    return {
+        "order": order,
+        "lines": list(order.lines.select_related("sku")),
+        "history": list(order.status_changes.select_related("changed_by")),
+        "decisions": decisions,
+        "assignments": list(
+            order.assignments.select_related("store", "responded_by").order_by("offered_at", "id")
+        ),
+        "payments": list(order.payments.select_related("created_by")),
+        "shares": list(
+            RevenueShare.objects.filter(line__order=order)
+            .select_related("store", "line__sku")
+            .order_by("line_id", "id")
+        ),
+    }
+
+
+# --- the clerk's order (endless aisle) and its payment ------------------------------------------
+
+
+@dataclass
+class LineStock:
+    sku: object
+    quantity: int
+    price: object = None
+    here: object = None
+    nearby: list = field(default_factory=list)
+    warehouses: list = field(default_factory=list)
+
+    @property
+    def available_here(self) -> int:
+        return self.here.available if self.here else 0
+
+    @property
+    def enough_here(self) -> bool:
+        return self.available_here >= self.quantity
+
+    @property
+    def total(self):
+        return self.price.amount * self.quantity if self.price else None
+
+
+def _line_stock(store: Store, channel: Channel | None, lines: list[tuple]) -> list[LineStock]:
+    """For each SKU: its price on the store's channel, stock here, in nearby stores, in warehouses."""
+    skus = [sku for sku, _q in lines]
+    if not skus:
+        return []
+    prices = live_prices_for(skus=skus, channel=channel, at=timezone.now()) if channel else {}
+    warehouses: dict[int, list] = {}
+    for row in (
+        Stock.objects.filter(
+            sku__in=skus, location__kind=StoreKind.WAREHOUSE, location__status=StoreStatus.OPEN
+        )
+        .select_related("location")
+        .order_by("location__code")
+    ):
+        warehouses.setdefault(row.sku_id, []).append(row)
+    result = []
+    for sku, quantity in lines:
+        info = LineStock(sku, quantity, prices.get(sku.pk), warehouses=warehouses.get(sku.pk, []))
+        for row in stock_nearby(sku=sku, store=store):
+            if row.location_id == store.pk:
+                info.here = row
+            elif row.location.kind != StoreKind.WAREHOUSE and len(info.nearby) < NEARBY_SHOWN:
+                info.nearby.append(row)
+        result.append(info)
+    return result
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def order_new(request, code):
+    """Step 1: member, SKUs with their stock here / nearby / in warehouses, delivery -> order_create."""
+    store = _store_or_404(request, code)
+    if not _works_at(request.user, store):
+        raise PermissionDenied(_("Only this store's staff and HQ place orders for it."))
+    posted = request.POST if request.method == "POST" else None
+    channel = store_channel(store)
+    lines = LineFormSet(posted, prefix="lines")
+    lines.is_valid()  # the stock of every valid line shows, even when another line has an error
+    checked = _line_stock(store, channel, lines.lines()) if posted is not None else []
+    carry_out = not checked or all(info.enough_here for info in checked)
+    form = ClerkOrderForm(
+        posted,
+        store=store,
+        carry_out=carry_out,
+        initial={"client_reference": client_reference(), "delivery_method": DeliveryMethod.SHIP},
+    )
+    member, register_phone = None, ""
+    if posted is not None and form.is_valid():
+        query = form.cleaned_data["member"].strip()
+        if query:
+            member = member_lookup(query)
+            if member is None:
+                form.add_error(
+                    "member", _("No member has this mobile or card number. Check it, or register them first.")
+                )
+                register_phone = normalise_phone_or_blank(query)
+    if posted is not None and request.POST.get("step") == "place" and form.is_valid() and lines.is_valid():
+        order = _place_clerk_order(request, store, channel, form, lines, member)
+        if order is not None:
+            return redirect("orders:pay", number=order.number)
+    return render(
+        request,
+        "orders/new.html",
+        {
+            "store": store,
+            "form": form,
+            "lines": lines,
+            "checked": checked,
+            "estimate": sum(info.total for info in checked) if all(i.total for i in checked) else None,
+            "carry_out": carry_out,
+            "member": member,
+            "register_phone": register_phone,
+            "channel": channel,
+        },
+    )
+
+
+def _place_clerk_order(request, store, channel, form, lines, member) -> Order | None:
+    data = form.cleaned_data
+    if channel is None:
+        add_domain_error(form, no_channel_error(store))
+        return None
+    method = data["delivery_method"]
+    requested = lines.lines()
+    try:
+        return order_create(
+            channel=channel,
+            lines=[LineRequest(sku, quantity) for sku, quantity in requested],
+            delivery_method=method,
+            origin=Origin.IN_STORE,
+            member=member,
+            origin_store=store,
+            pickup_store=store if method == DeliveryMethod.PICKUP else None,
+            placed_by=request.user,
+            recipient_name=data["recipient_name"].strip() or (member.name if member else ""),
+            recipient_phone=data["recipient_phone"].strip() or (member.phone or "" if member else ""),
+            address=data["address"].strip() if method == DeliveryMethod.SHIP else "",
+            city=data["city"].strip() if method == DeliveryMethod.SHIP else "",
+            latitude=data["latitude"] if method == DeliveryMethod.SHIP else None,
+            longitude=data["longitude"] if method == DeliveryMethod.SHIP else None,
+            # A double tap or a resent form returns the order the first tap made.
+            idempotency_key=f"portal-{data['client_reference']}",
+            fingerprint=request_fingerprint(
+                {
+                    "store": store.code,
+                    "member": member.pk if member else None,
+                    "lines": [(sku.code, quantity) for sku, quantity in requested],
+                    "delivery": method,
+                    "address": data["address"],
+                    "latitude": data["latitude"],
+                    "longitude": data["longitude"],
+                }
+            ),
+        )
+    except DomainError as error:
+        show_order_error(form, lines, error, field_map={"pickup_store": "delivery_method"})
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def order_pay_view(request, number):
+    """Step 2 of the clerk's order: the customer pays the total at the counter -> order_pay."""
+    order = _order_or_404(request, number)
+    if not _works_at(request.user, order.origin_store, order.fulfilling_location):
+        raise PermissionDenied(_("Only HQ and the staff of the order's stores take its payment."))
+    if order.status != OrderStatus.CREATED:
+        messages.info(request, _("Order %(number)s is already paid or closed.") % {"number": order.number})
+        return redirect("orders:detail", number=order.number)
+    form = PaymentForm(request.POST or None, initial={"amount": order.total, "method": PaymentMethod.WECHAT})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            order_pay(
+                order=order,
+                amount=data["amount"],
+                method=data["method"],
+                external_reference=data["reference"].strip() or None,
+                user=request.user,
+            )
+        except DomainError as error:
+            add_domain_error(form, error, field_map={"external_reference": "reference"})
+        else:
+            order.refresh_from_db(fields=["status", "fulfilling_location"])
+            if order.status == OrderStatus.COMPLETED:
+                done = _("Paid. Hand the goods to the customer: order %(number)s is complete.")
+            else:
+                done = _("Paid. Order %(number)s went to %(store)s, which prepares it.")
+            messages.success(
+                request,
+                done
+                % {
+                    "number": order.number,
+                    "store": order.fulfilling_location.name if order.fulfilling_location else "—",
+                },
+            )
+            return redirect("orders:detail", number=order.number)
+    return render(
+        request,
+        "orders/pay.html",
+        {"order": order, "form": form, "lines": list(order.lines.select_related("sku"))},
+    )
+
+
+# --- the store's QR code ----------------------------------------------------------------------
+
+
+def public_url(request, store: Store) -> str:
+    return request.build_absolute_uri(reverse("orders_public:store", kwargs={"code": store.code}))
+
+
+@require_GET
+@login_required
+def qr_card(request, code):
+    store = _store_or_404(request, code)
+    return render(
+        request,
+        "orders/qr_card.html",
+        {"store": store, "url": public_url(request, store), "is_open": store.status == StoreStatus.OPEN},
+    )
+
+
+def _qr_response(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@login_required
+def qr_png_view(request, code):
+    store = _store_or_404(request, code)
+    return _qr_response(qr_png(public_url(request, store)), "image/png", f"order-qr-{store.code}.png")
+
+
+@require_GET
+@login_required
+def qr_svg_view(request, code):
+    store = _store_or_404(request, code)
+    return _qr_response(qr_svg(public_url(request, store)), "image/svg+xml", f"order-qr-{store.code}.svg")
