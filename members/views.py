@@ -26,8 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.choices import ChannelKind
-from catalog.models import Channel
+from catalog.selectors import channel_for_store
 from config.errors import DomainError
 from config.roles import Role, is_hq, role_names
 from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate
@@ -61,7 +60,7 @@ from members.services import (
     static_group_create,
     static_group_remove,
 )
-from stores.choices import StaffRole, StoreKind
+from stores.choices import StaffRole
 from stores.models import StaffMembership, Store
 from stores.selectors import stores_managed_by, stores_visible_to
 
@@ -71,11 +70,6 @@ HQ_RECENT_MEMBERS = 500
 LEDGER_PAGE_SIZE = 20
 STAFF_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER}
 # The sales channel a consent given at a store's counter is recorded under.
-STORE_CHANNEL_KIND = {
-    StoreKind.OWN_FLAGSHIP: ChannelKind.OWN_STORE,
-    StoreKind.PARTNER: ChannelKind.PARTNER_STORE,
-    StoreKind.DEALER: ChannelKind.DEALER,
-}
 # The same session key as the stock lookup: the store the clerk last served from.
 LAST_STORE_SESSION_KEY = "stock_lookup_store"
 
@@ -97,10 +91,6 @@ def staff_required(view):
 def _member_url(member_id: int, lookup_query: str | None = None) -> str:
     url = reverse("members:detail", args=[member_id])
     return f"{url}?{urlencode({'via': 'lookup', 'q': lookup_query})}" if lookup_query else url
-
-
-def _channel_of_kind(kind: str) -> Channel | None:
-    return Channel.objects.filter(kind=kind, is_active=True).order_by("code").first()
 
 
 # --- lookup and member page ---------------------------------------------------------------------
@@ -173,7 +163,7 @@ def member_detail(request, pk):
                 entry = points_redeem(
                     member=member,
                     points=data["points"],
-                    channel=_channel_of_kind(ChannelKind.OWN_STORE),
+                    channel=channel_for_store(None),
                     reference=data["reference"].strip(),
                     client_reference=data["client_reference"],
                     user=request.user,
@@ -244,7 +234,7 @@ def register(request):
                     transaction.set_rollback(True)
                 elif data["consent"]:
                     member_set_consent(
-                        member=result.member, consent=True, channel=_store_channel(data["home_store"])
+                        member=result.member, consent=True, channel=channel_for_store(data["home_store"])
                     )
         except DomainError as error:
             add_domain_error(form, error, field_map={"home_store_id": "home_store"})
@@ -267,14 +257,6 @@ def _already_a_member(request, member: Member, phone: str):
         % {"phone": phone},
     )
     return redirect(_member_url(member.pk, phone))
-
-
-def _store_channel(store: Store | None) -> Channel | None:
-    """The channel a consent given in this store is recorded under (own store if none matches)."""
-    kind = STORE_CHANNEL_KIND.get(store.kind, ChannelKind.OWN_STORE) if store else ChannelKind.OWN_STORE
-    return _channel_of_kind(kind) or (
-        _channel_of_kind(ChannelKind.OWN_STORE) if kind != ChannelKind.OWN_STORE else None
-    )
 
 
 # --- HQ segments --------------------------------------------------------------------------------

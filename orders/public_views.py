@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from catalog.selectors import channel_for_store
 from config.errors import DomainError
 from members.services import member_upsert
 from orders.choices import DeliveryMethod, Origin
 from orders.forms import LineFormSet, PublicOrderForm, client_reference
 from orders.models import Order
 from orders.services import LineRequest, order_create, request_fingerprint
-from orders.views import no_channel_error, show_order_error, store_channel
+from orders.views import no_channel_error, show_order_error
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
 
@@ -79,7 +80,7 @@ def store_order(request, code):
 def _place(store: Store, form, lines) -> Order | None:
     """Find or create the member by mobile, then the order; a refusal of either writes nothing."""
     data = form.cleaned_data
-    channel = store_channel(store)
+    channel = channel_for_store(store)
     if channel is None:
         form.add_error(None, no_channel_error(store).message)
         return None

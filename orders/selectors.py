@@ -1,5 +1,5 @@
 """Reads of orders. Every view starts from `orders_visible_to(user)`: a clerk sees the orders
-of their stores (placed there or fulfilled there), never another store's."""
+of their stores (placed there or fulfilled there) and the ones they placed, never another store's."""
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -17,7 +17,9 @@ def orders_visible_to(user) -> QuerySet[Order]:
     from stores.selectors import stores_visible_to
 
     stores = stores_visible_to(user).values("pk")
-    return Order.objects.filter(Q(fulfilling_location__in=stores) | Q(origin_store__in=stores))
+    return Order.objects.filter(
+        Q(fulfilling_location__in=stores) | Q(origin_store__in=stores) | Q(placed_by=user)
+    )
 
 
 def store_queue(*, store: Store) -> dict[str, QuerySet]:

@@ -45,6 +45,10 @@ from stores.errors import InsufficientStock
 from stores.models import Store
 from stores.services import stock_release, stock_reserve
 
+# Bounds that keep every line and total inside the money columns, whoever calls.
+MAX_LINES = 200
+MAX_LINE_QUANTITY = 100_000
+
 
 @dataclass(frozen=True)
 class LineRequest:
@@ -88,12 +92,22 @@ def _check_lines(lines: list[LineRequest]) -> dict[int, int]:
         raise OrderRefused(
             _("An order needs at least one line."), fields={"lines": [_("This field is required.")]}
         )
+    if len(lines) > MAX_LINES:
+        raise OrderRefused(
+            _("An order has at most %(n)s lines.") % {"n": MAX_LINES},
+            fields={"lines": [_("Too many lines.")]},
+        )
     quantities: dict[int, int] = {}
     for index, line in enumerate(lines):
-        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+        if (
+            not isinstance(line.quantity, int)
+            or isinstance(line.quantity, bool)
+            or not 0 < line.quantity <= MAX_LINE_QUANTITY
+        ):
             raise OrderRefused(
-                _("Line %(n)s: quantity must be a whole number above zero.") % {"n": index + 1},
-                fields={f"lines[{index}].quantity": [_("Must be above zero.")]},
+                _("Line %(n)s: quantity must be a whole number from 1 to %(max)s.")
+                % {"n": index + 1, "max": MAX_LINE_QUANTITY},
+                fields={f"lines[{index}].quantity": [_("Out of range.")]},
             )
         if not line.sku.is_active:
             raise OrderRefused(

@@ -22,9 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.choices import ChannelKind
 from catalog.models import Channel
-from catalog.selectors import live_prices_for
+from catalog.selectors import channel_for_store, live_prices_for
 from config.errors import DomainError
 from config.roles import is_hq
 from config.views import add_domain_error, paginate
@@ -67,11 +66,6 @@ from stores.selectors import stock_nearby, stores_visible_to
 # A queue longer than this shows its oldest rows and the full count: the tablet stays fast.
 QUEUE_LIMIT = 100
 # The sales channel of an order placed in a store, by the store's kind (own store if none matches).
-STORE_CHANNEL_KIND = {
-    StoreKind.OWN_FLAGSHIP: ChannelKind.OWN_STORE,
-    StoreKind.PARTNER: ChannelKind.PARTNER_STORE,
-    StoreKind.DEALER: ChannelKind.DEALER,
-}
 NEARBY_SHOWN = 5
 
 
@@ -83,15 +77,6 @@ def _works_at(user, *stores: Store | None) -> bool:
     """HQ, or staff (manager or clerk) of one of these stores: who acts for a store's customers."""
     ids = [store.pk for store in stores if store is not None]
     return is_hq(user) or (bool(ids) and StaffMembership.objects.filter(user=user, store_id__in=ids).exists())
-
-
-def store_channel(store: Store) -> Channel | None:
-    """The channel a sale in this store (clerk's tablet or the store's QR code) is made on."""
-    kind = STORE_CHANNEL_KIND.get(store.kind, ChannelKind.OWN_STORE)
-    channels: dict[str, Channel] = {}
-    for channel in Channel.objects.filter(kind__in={kind, ChannelKind.OWN_STORE}, is_active=True):
-        channels.setdefault(channel.kind, channel)  # ordered by code: the first of each kind
-    return channels.get(kind) or channels.get(ChannelKind.OWN_STORE)
 
 
 def no_channel_error(store: Store) -> DomainError:
@@ -404,7 +389,7 @@ def order_new(request, code):
     if not _works_at(request.user, store):
         raise PermissionDenied(_("Only this store's staff and HQ place orders for it."))
     posted = request.POST if request.method == "POST" else None
-    channel = store_channel(store)
+    channel = channel_for_store(store)
     lines = LineFormSet(posted, prefix="lines")
     lines.is_valid()  # the stock of every valid line shows, even when another line has an error
     checked = _line_stock(store, channel, lines.lines()) if posted is not None else []

@@ -45,7 +45,8 @@ class IdOrCodeField(serializers.Field):
     """A row given by its id or its code (a plain text input, never a select of every row)."""
 
     default_error_messages = {
-        "does_not_exist": _("No %(model)s with id or code '%(value)s'."),
+        # DRF fills these with str.format: {model}, {value}.
+        "does_not_exist": _("No {model} with id or code '{value}'."),
         "invalid": _("Give an id or a code."),
     }
 

@@ -193,6 +193,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "catalog.choices.ChannelKind",
         "StoreKindEnum": "stores.choices.StoreKind",
         "MovementKindEnum": "stores.choices.MovementKind",
+        "OrderStatusEnum": "orders.choices.OrderStatus",
+        "AssignmentStatusEnum": "orders.choices.AssignmentStatus",
     },
 }
 

@@ -91,7 +91,7 @@ class MemberIdField(serializers.Field):
 
     default_error_messages = {
         "invalid": _("Give a member id."),
-        "does_not_exist": _("No member with id %(value)s."),
+        "does_not_exist": _("No member with id {value}."),  # DRF fills it with str.format
     }
 
     def to_internal_value(self, data):

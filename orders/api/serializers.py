@@ -31,11 +31,9 @@ from orders.models import (
     RoutingDecision,
     StoreAssignment,
 )
+from orders.services import MAX_LINE_QUANTITY, MAX_LINES
 from stores.api.serializers import StoreRefSerializer
 from stores.models import Store
-
-MAX_LINES = 200
-MAX_LINE_QUANTITY = 100_000  # an input bound (the column and the money total stay in range)
 
 
 def _money(**kwargs):
@@ -96,24 +94,6 @@ def _coordinate(limit: int, **kwargs):
 # --- input: creating an order -----------------------------------------------------------------
 
 
-class _PercentMessagesMixin:
-    """IdOrCodeField and MemberIdField write their messages with %-placeholders, which DRF's
-    `fail()` (str.format) leaves unfilled; fill them, so the error names the value given."""
-
-    def fail(self, key, **kwargs):
-        message = str(self.error_messages[key])
-        message = message % kwargs if "%(" in message else message.format(**kwargs)
-        raise serializers.ValidationError(message, code=key)
-
-
-class _IdOrCodeField(_PercentMessagesMixin, IdOrCodeField):
-    pass
-
-
-class _MemberIdField(_PercentMessagesMixin, MemberIdField):
-    pass
-
-
 class OrderLineInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text=_("SKU id or code."))
     quantity = serializers.IntegerField(
@@ -129,24 +109,24 @@ class OrderLineInputSerializer(serializers.Serializer):
 class OrderCreateSerializer(serializers.Serializer):
     """Input of POST /orders/: parsed here, judged by orders.services.order_create."""
 
-    channel = _IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
+    channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
     lines = OrderLineInputSerializer(many=True, max_length=MAX_LINES, allow_empty=False)
     delivery_method = DeliveryMethodField()
     origin = OriginField(default=Origin.ONLINE)
-    member = _MemberIdField(required=False, allow_null=True, help_text=_("Member id."))
+    member = MemberIdField(required=False, allow_null=True, help_text=_("Member id."))
     member_phone = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=32,
         help_text=_("The customer's mobile, any format: the member is found or registered."),
     )
-    origin_store = _IdOrCodeField(
+    origin_store = IdOrCodeField(
         queryset=Store.objects.all(),
         required=False,
         allow_null=True,
         help_text=_("Store id or code the sale is credited to; one of your stores."),
     )
-    pickup_store = _IdOrCodeField(
+    pickup_store = IdOrCodeField(
         queryset=Store.objects.all(),
         required=False,
         allow_null=True,
@@ -175,7 +155,7 @@ class OrderCreateSerializer(serializers.Serializer):
             # A sale is credited only to a store the caller works at (HQ: any store).
             self.fields["origin_store"].queryset = stores_visible_to(request.user)
             self.fields["origin_store"].error_messages["does_not_exist"] = _(
-                "No store with id or code '%(value)s' that you work at."
+                "No store with id or code '{value}' that you work at."
             )
 
     def to_internal_value(self, data):
