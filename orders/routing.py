@@ -9,10 +9,11 @@ Reads only; the reservation that makes the choice real happens in orders.service
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, IntegerField, Max, Q, Value, When
+from django.core.cache import cache
+from django.db.models import Case, Exists, F, IntegerField, Max, OuterRef, Value, When
 
 from stores.choices import StoreKind, StoreStatus
-from stores.models import Store
+from stores.models import Stock, Store
 from stores.selectors import bounding_box, distance_km_expression
 
 CANDIDATES_KEPT = 10
@@ -41,12 +42,30 @@ class Route:
     in_radius_without_stock: int = 0
 
 
-def _has_all_lines(lines: dict[int, int]) -> Q:
-    """A filter for Count(stock): one matching stock row per line with enough available."""
-    q = Q()
-    for sku_id, quantity in lines.items():
-        q |= Q(stock__sku_id=sku_id, stock__on_hand__gte=F("stock__reserved") + quantity)
-    return q
+def _has_all_lines(lines: dict[int, int]):
+    """True where the store has every line available: one EXISTS per line, each a lookup on the
+    (location, sku) unique index, so a store's other thousands of SKUs cost nothing."""
+    checks = [
+        Exists(
+            Stock.objects.filter(
+                location_id=OuterRef("pk"), sku_id=sku_id, on_hand__gte=F("reserved") + quantity
+            )
+        )
+        for sku_id, quantity in lines.items()
+    ]
+    combined = checks[0]
+    for check in checks[1:]:
+        combined = combined & check
+    return combined
+
+
+def max_service_radius_km() -> int:
+    """The widest radius of any open store: how far around an address to look. Cached a minute."""
+    return cache.get_or_set(
+        "orders:max_service_radius_km",
+        lambda: Store.objects.filter(status=StoreStatus.OPEN).aggregate(r=Max("service_radius_km"))["r"] or 0,
+        timeout=60,
+    )
 
 
 def route_candidates(
@@ -60,7 +79,7 @@ def route_candidates(
     """Stores that can fulfil every line within their service radius, best first (two queries),
     and the warehouses that could (one more query, only when no store can)."""
     lat, lng = float(latitude), float(longitude)
-    max_radius = Store.objects.filter(status=StoreStatus.OPEN).aggregate(r=Max("service_radius_km"))["r"] or 0
+    max_radius = max_service_radius_km()
     nearby = (
         Store.objects.filter(bounding_box(lat, lng, max_radius), status=StoreStatus.OPEN)
         .exclude(kind=StoreKind.WAREHOUSE)
@@ -68,18 +87,18 @@ def route_candidates(
         .annotate(distance_km=distance_km_expression(lat, lng, "latitude", "longitude"))
         .filter(distance_km__lte=F("service_radius_km"))
         .annotate(
-            lines_in_stock=Count("stock", filter=_has_all_lines(lines)),
+            has_all_lines=_has_all_lines(lines),
             preferred=Case(
                 When(pk__in=prefer_store_ids or [0], then=Value(0)),
                 default=Value(1),
                 output_field=IntegerField(),
             ),
         )
-        .order_by("-lines_in_stock", "preferred", "distance_km", "code")
+        .order_by("-has_all_lines", "preferred", "distance_km", "code")
     )
     route = Route()
     for store in nearby[:50]:
-        if store.lines_in_stock < len(lines):
+        if not store.has_all_lines:
             route.in_radius_without_stock += 1
             continue
         if len(route.candidates) < CANDIDATES_KEPT:
@@ -100,9 +119,8 @@ def warehouse_candidates(
         .exclude(pk__in=exclude)
         .annotate(
             distance_km=distance_km_expression(latitude, longitude, "latitude", "longitude"),
-            lines_in_stock=Count("stock", filter=_has_all_lines(lines)),
         )
-        .filter(lines_in_stock=len(lines))
+        .filter(_has_all_lines(lines))
         .order_by("distance_km", "code")[:CANDIDATES_KEPT]
     )
     return [Candidate(store, store.distance_km, False) for store in rows]

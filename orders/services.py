@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -70,11 +71,12 @@ def _replay(
     *, channel: Channel, external_reference: str | None, idempotency_key: str | None, fingerprint: str
 ):
     """The order a retried request already made, or None. A different body under the same key: 409."""
-    existing = None
+    match = Q()
     if idempotency_key:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is None and external_reference:
-        existing = Order.objects.filter(channel=channel, external_reference=external_reference).first()
+        match |= Q(idempotency_key=idempotency_key)
+    if external_reference:
+        match |= Q(channel=channel, external_reference=external_reference)
+    existing = Order.objects.filter(match).first()  # one query for both ways of retrying
     if existing is None:
         return None
     if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):
@@ -195,10 +197,15 @@ def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user) 
 
 def _reserve_somewhere(*, candidates: list[Candidate], lines, number: str, user) -> Candidate | None:
     """Reserve at the first candidate that still has everything (another order may have just
-    taken the last units); each try in a savepoint so a failed one leaves nothing behind."""
-    for candidate in candidates:
+    taken the last units). A multi-line try that can fall back to another candidate runs in a
+    savepoint, so its reserved lines are undone; a refused single line has written nothing."""
+    for index, candidate in enumerate(candidates):
+        fallback = index + 1 < len(candidates)
         try:
-            with transaction.atomic():
+            if fallback and len(lines) > 1:
+                with transaction.atomic():
+                    _reserve_all(location=candidate.store, lines=lines, number=number, user=user)
+            else:  # nothing to undo: a refused line wrote nothing, and a failure ends the order
                 _reserve_all(location=candidate.store, lines=lines, number=number, user=user)
             return candidate
         except InsufficientStock:
@@ -303,7 +310,8 @@ def order_create(
         request_fingerprint=fingerprint,
     )
     try:
-        with transaction.atomic():
+        # A savepoint only when a concurrent retry could collide on the key or reference.
+        with transaction.atomic(savepoint=bool(idempotency_key or external_reference)):
             order.save()
     except IntegrityError:  # the same key or reference committed a moment ago by a concurrent retry
         replay = _replay(
@@ -319,8 +327,17 @@ def order_create(
         line.order = order
     OrderLine.objects.bulk_create(order_lines)
     OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)
+    decision = RoutingDecision(
+        order=order,
+        attempt=1,
+        location=order.fulfilling_location,
+        reason=reason_for or (_route_reason(choices[0]) if choices else ""),
+        candidates=record,
+    )
+    if choices:
+        decision.save()  # before the stock: everything else is written while no hot row is locked
 
-    # Stock last: the rows other buyers wait on are held for the shortest time.
+    # Stock last: the rows other buyers wait on are held only from here to COMMIT.
     chosen = _reserve_somewhere(candidates=choices, lines=order_lines, number=number, user=placed_by)
     if chosen is None:
         raise NoFulfilmentLocation(
@@ -329,16 +346,12 @@ def order_create(
             else _("%(store)s does not have every line in stock.") % {"store": choices[0].store.name},
             fields={"lines": [_("Out of stock.")]},
         )
-    if chosen.store.pk != order.fulfilling_location_id:
+    if chosen.store.pk != order.fulfilling_location_id:  # the first choice sold out meanwhile
         order.fulfilling_location = chosen.store
         order.save(update_fields=["fulfilling_location"])
-    RoutingDecision.objects.create(
-        order=order,
-        attempt=1,
-        location=chosen.store,
-        reason=reason_for or _route_reason(chosen),
-        candidates=record,
-    )
+        decision.location = chosen.store
+        decision.reason = reason_for or _route_reason(chosen)
+        decision.save(update_fields=["location", "reason"])
     return order
 
 

@@ -1,12 +1,12 @@
 """Every stock change goes through the movement ledger here, so on hand is always explainable.
 
-Each change is one conditional UPDATE (`... WHERE on_hand + d >= 0 AND ...`) plus one ledger
-insert: no read-modify-write, so concurrent sales cannot oversell, and the CHECK constraints
+Each change is one conditional UPDATE (`... WHERE on_hand + d >= 0 AND ... RETURNING id`) plus
+one ledger insert: no read-modify-write, so concurrent sales cannot oversell, and the CHECK constraints
 on Stock back the rule up in the database.
 """
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import SKU
@@ -15,14 +15,28 @@ from stores.errors import InsufficientStock, StockRefused
 from stores.models import Stock, StockMovement, Store
 
 
-def _stock_row(*, location: Store, sku: SKU, create: bool) -> Stock | None:
-    if create:
-        # ON CONFLICT DO NOTHING: two first receipts at once must not collide on the unique key.
-        Stock.objects.bulk_create([Stock(location=location, sku=sku)], ignore_conflicts=True)
-    return Stock.objects.filter(location=location, sku=sku).first()
+def _insufficient(
+    *, location: Store, sku: SKU, kind, on_hand_delta: int, reserved_delta: int
+) -> InsufficientStock:
+    """The refusal, with the numbers as they are now."""
+    current = Stock.objects.filter(location=location, sku=sku).first()
+    message = _(
+        "Not enough stock of %(sku)s at %(store)s: %(on_hand)s on hand, %(reserved)s reserved, "
+        "%(available)s available; the %(kind)s needs %(on_hand_delta)+d on hand and "
+        "%(reserved_delta)+d reserved."
+    ) % {
+        "sku": sku.code,
+        "store": location.code,
+        "on_hand": current.on_hand if current else 0,
+        "reserved": current.reserved if current else 0,
+        "available": current.available if current else 0,
+        "kind": MovementKind(kind).label,
+        "on_hand_delta": on_hand_delta,
+        "reserved_delta": reserved_delta,
+    }
+    return InsufficientStock(message, fields={"quantity": [message]})
 
 
-@transaction.atomic
 def stock_move(
     *,
     location: Store,
@@ -40,46 +54,53 @@ def stock_move(
         raise StockRefused(_("A stock movement must change something."), fields={"quantity": [_("Zero.")]})
     if not reason or not reason.strip():
         raise StockRefused(_("Say why the stock changes."), fields={"reason": [_("This field is required.")]})
-    stock = _stock_row(location=location, sku=sku, create=on_hand_delta > 0)
-    updated = 0
-    if stock is not None:
-        # The WHERE clause is the rule: after the change on hand >= 0, reserved >= 0 and
-        # reserved <= on hand (i.e. available never negative).
-        updated = Stock.objects.filter(
-            Q(on_hand__gte=F("reserved") + (reserved_delta - on_hand_delta)),
-            pk=stock.pk,
-            on_hand__gte=-on_hand_delta,
-            reserved__gte=-reserved_delta,
-        ).update(on_hand=F("on_hand") + on_hand_delta, reserved=F("reserved") + reserved_delta)
-    if not updated:
-        current = Stock.objects.filter(location=location, sku=sku).first()
-        message = _(
-            "Not enough stock of %(sku)s at %(store)s: %(on_hand)s on hand, %(reserved)s reserved, "
-            "%(available)s available; the %(kind)s needs %(on_hand_delta)+d on hand and "
-            "%(reserved_delta)+d reserved."
-        ) % {
-            "sku": sku.code,
-            "store": location.code,
-            "on_hand": current.on_hand if current else 0,
-            "reserved": current.reserved if current else 0,
-            "available": current.available if current else 0,
-            "kind": MovementKind(kind).label,
-            "on_hand_delta": on_hand_delta,
-            "reserved_delta": reserved_delta,
-        }
-        raise InsufficientStock(message, fields={"quantity": [message]})
-    movement = StockMovement(
-        stock=stock,
-        kind=kind,
-        on_hand_delta=on_hand_delta,
-        reserved_delta=reserved_delta,
-        reason=reason.strip(),
-        reference=reference,
-        reverses=reverses,
-        created_by=user,
-    )
-    movement.full_clean(exclude=["stock", "reverses"])
-    movement.save()
+    # No savepoint: a refused UPDATE writes nothing, so the refusal is raised after the block and
+    # a caller's transaction stays usable (a savepoint would cost two round trips per line).
+    with transaction.atomic(savepoint=False):
+        if on_hand_delta > 0:
+            # ON CONFLICT DO NOTHING: two first receipts at once must not collide on the unique key.
+            Stock.objects.bulk_create([Stock(location=location, sku=sku)], ignore_conflicts=True)
+        # One statement: the WHERE clause is the rule (after the change on hand >= 0, reserved >= 0,
+        # reserved <= on hand) and RETURNING gives the row for the ledger, so a hot row costs one
+        # round trip. Raw SQL because the ORM's update() cannot return the id.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Stock._meta.db_table} SET on_hand = on_hand + %s, reserved = reserved + %s, "  # noqa: S608
+                "updated_at = %s WHERE location_id = %s AND sku_id = %s AND on_hand + %s >= 0 "
+                "AND reserved + %s >= 0 AND on_hand + %s >= reserved + %s RETURNING id",
+                [
+                    on_hand_delta,
+                    reserved_delta,
+                    timezone.now(),
+                    location.pk,
+                    sku.pk,
+                    on_hand_delta,
+                    reserved_delta,
+                    on_hand_delta,
+                    reserved_delta,
+                ],
+            )
+            row = cursor.fetchone()
+        movement = None
+        if row is not None:
+            movement = StockMovement(
+                stock_id=row[0],
+                kind=kind,
+                on_hand_delta=on_hand_delta,
+                reserved_delta=reserved_delta,
+                reason=reason.strip(),
+                reference=reference,
+                reverses=reverses,
+                created_by=user,
+            )
+            # Field checks only: the database's CHECK constraints are the constraint check here,
+            # which saves a round trip per movement on the hottest path there is.
+            movement.full_clean(exclude=["stock", "reverses"], validate_constraints=False)
+            movement.save()
+    if movement is None:
+        raise _insufficient(
+            location=location, sku=sku, kind=kind, on_hand_delta=on_hand_delta, reserved_delta=reserved_delta
+        )
     return movement
 
 

@@ -25,3 +25,13 @@ def hq(db):
 def hq_client(client, hq):
     client.force_login(hq)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (rate limits, cached routing radius)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -391,6 +391,16 @@ class RevenueShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OrderCreatedSerializer(OrderSerializer):
+    """The answer to creating an order (and to its replays): the order, its lines and where it
+    was routed and why. Three queries; the full detail is at /orders/{number}/."""
+
+    routing_decisions = RoutingDecisionSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "routing_decisions"]
+
+
 class OrderDetailSerializer(OrderSerializer):
     """One order with all five flows: lines, payments, history, routing, the store's offer, shares.
 

@@ -18,6 +18,7 @@ from members.errors import InvalidPhone
 from members.services import member_upsert
 from orders.api.serializers import (
     CollectInputSerializer,
+    OrderCreatedSerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
     OrderSerializer,
@@ -192,7 +193,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         parameters=[IDEMPOTENCY_PARAM, REPLAYED_PARAM],
         request=OrderCreateSerializer,
         responses={
-            201: OrderDetailSerializer,
+            201: OrderCreatedSerializer,
             **_errors(
                 400,
                 403,
@@ -239,7 +240,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                     _("This external reference was already used on this channel."),
                     fields={"external_reference": [_("Already used.")]},
                 )
-        return self._detail(order, status.HTTP_201_CREATED, replayed=replayed)
+        created = (
+            _list_queryset(Order.objects.all())
+            .prefetch_related(
+                Prefetch("routing_decisions", RoutingDecision.objects.select_related("location"))
+            )
+            .get(pk=order.pk)
+        )
+        return Response(
+            OrderCreatedSerializer(created, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+            headers={REPLAYED_HEADER: "true"} if replayed else None,
+        )
 
     def _idempotency_key(self, request) -> str | None:
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()

@@ -1,0 +1,413 @@
+"""Demo orders for `manage.py seed_demo`: revenue rules and orders in every stage, made through
+the order services, so every ledger they touch (stock movements, points, payments, revenue
+shares, status history, routing decisions) is exactly what real use would have written.
+
+That makes orders the slow part of the seed (~50 ms an order through order_create, order_pay
+and the store's steps), so the order counts stay modest: 60 / 2,000 and, at large scale,
+capped at LARGE_ORDER_CAP rather than faking rows. Times are the services' own (now); the
+choices are drawn from the seeded rng, only order numbers and pickup codes are random.
+"""
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, F
+
+from catalog.models import SKU, Channel
+from config.errors import DomainError
+from members.demo import demo_people
+from members.models import Member
+from members.services import tiers_refresh
+from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentMethod
+from orders.fulfilment import (
+    assignment_accept,
+    assignment_reject,
+    order_collect,
+    order_complete,
+    order_ready_for_pickup,
+    order_ship,
+)
+from orders.models import Order, RevenueRule
+from orders.services import LineRequest, order_cancel, order_create, order_pay
+from stores.choices import StoreKind, StoreStatus
+from stores.demo import STREETS
+from stores.models import Stock, Store
+
+LARGE_ORDER_CAP = 5_000  # through the services at ~50 ms each: about five minutes
+# Small is what `make run` shows and what the test suite seeds again and again: 60 orders keep it
+# to a few seconds and still give the demo clerk a full queue.
+ORDERS_PER_SCALE = {"small": 60, "medium": 2_000, "large": LARGE_ORDER_CAP}
+# The demo clerk's own queue: the same mix at every scale, a little more at the bigger ones.
+CLERK_SCALE = {"small": 1, "medium": 2, "large": 3}
+
+# channel code -> (fulfilling store fee %, fixed fee per line, origin store share %)
+REVENUE_RULES = {
+    "own-mall": ("8.00", "0.00", "5.00"),
+    "tmall": ("8.00", "0.00", "3.00"),
+    "jd": ("8.00", "0.00", "3.00"),
+    "own-stores": ("8.00", "0.00", "5.00"),
+    "partner-stores": ("10.00", "5.00", "5.00"),
+    "dealer-north": ("12.00", "0.00", "0.00"),
+    "dealer-south": ("12.00", "0.00", "0.00"),
+}
+ONLINE = (("own-mall", 35), ("tmall", 25), ("jd", 20))
+PAYMENT = {"tmall": PaymentMethod.MARKETPLACE, "jd": PaymentMethod.MARKETPLACE}
+EXTERNAL_PREFIX = {"tmall": "TM", "jd": "JD"}
+# What happens to an order after it is placed, with weights (the generic mix).
+STAGES = (
+    ("created", 7),
+    ("allocated", 10),
+    ("accepted", 8),
+    ("shipped", 15),
+    ("completed", 40),
+    ("cancelled", 10),
+    ("rerouted", 4),
+)
+CANCEL_REASONS = (
+    "Customer changed their mind",
+    "Customer ordered the wrong colour",
+    "Paid twice by mistake; this one cancelled",
+    "Customer found it cheaper and cancelled",
+)
+REJECT_REASONS = (
+    "Last unit is the display model; box missing",
+    "Stock count wrong: the unit is not on the shelf",
+    "No one to deliver today, staff short",
+)
+
+
+def loaded_scale() -> str | None:
+    """The scale already loaded, if the demo revenue rules are there (the marker), else None."""
+    if not RevenueRule.objects.filter(channel__code__in=REVENUE_RULES).exists():
+        return None
+    orders = Order.objects.count()
+    return min(ORDERS_PER_SCALE, key=lambda scale: abs(ORDERS_PER_SCALE[scale] - orders))
+
+
+def _jitter(rng: random.Random, lat, lng, km: float) -> tuple[Decimal, Decimal]:
+    """A point within `km` of (lat, lng)."""
+    lat, lng = float(lat), float(lng)
+    distance = km * math.sqrt(rng.random())
+    bearing = rng.uniform(0, 2 * math.pi)
+    dlat = distance * math.cos(bearing) / 111.32
+    dlng = distance * math.sin(bearing) / (111.32 * math.cos(math.radians(lat)))
+    return Decimal(f"{lat + dlat:.6f}"), Decimal(f"{lng + dlng:.6f}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One order to place: where its stock comes from, how it is delivered, how far it goes."""
+
+    store: Store  # the store whose shelves the lines are picked from (and the address is near)
+    channel: str
+    stage: str
+    delivery: str = DeliveryMethod.SHIP
+    origin: str = Origin.ONLINE
+    origin_store: Store | None = None
+    placed_by: object = None
+    member_id: int | None = None
+    skus_elsewhere: bool = False  # endless aisle: lines this store does not have
+    near_km: float = 3.0
+
+
+class _OrderSeeder:
+    """Places the demo orders one by one through the services, keeping the running counts."""
+
+    def __init__(self, rng: random.Random, log: Callable[[str], None]):
+        self.rng = rng
+        self.log = log
+        self.serial = 0
+        self.skus: dict[int, SKU] = {}
+        self.counts = {"revenue rules": 0, "orders": 0, "of them stopped short (a step was refused)": 0}
+        self.counts["plans skipped (nothing left to sell there)"] = 0
+        self.counts["plans skipped (refused by a service)"] = 0
+
+    def run(self, scale: str) -> dict[str, int]:
+        self.people = demo_people()
+        self.channels = {c.code: c for c in Channel.objects.filter(code__in=REVENUE_RULES)}
+        rules = [
+            RevenueRule(
+                channel=self.channels[code],
+                fulfilling_fee_percent=Decimal(fee),
+                fulfilling_fee_fixed=Decimal(fixed),
+                origin_share_percent=Decimal(share),
+            )
+            for code, (fee, fixed, share) in REVENUE_RULES.items()
+            if code in self.channels
+        ]
+        RevenueRule.objects.bulk_create(rules)
+        self.counts["revenue rules"] = len(rules)
+
+        open_stores = list(Store.objects.filter(status=StoreStatus.OPEN).order_by("code"))
+        self.stores = [s for s in open_stores if s.kind != StoreKind.WAREHOUSE]
+        self.warehouses = [s for s in open_stores if s.kind == StoreKind.WAREHOUSE]
+        self.stores_by_city: dict[str, list[Store]] = {}
+        for store in self.stores:
+            self.stores_by_city.setdefault(store.city, []).append(store)
+        self.members_by_city: dict[str, list[int]] = {}
+        for pk, city in (
+            Member.objects.filter(merged_into__isnull=True, phone__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "city")
+        ):
+            self.members_by_city.setdefault(city, []).append(pk)
+        self.home_members = list(
+            Member.objects.filter(home_store=self.people.store, merged_into__isnull=True, phone__isnull=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+        plans = self._clerk_plans(CLERK_SCALE[scale])
+        total = ORDERS_PER_SCALE[scale]
+        stage_names, stage_weights = zip(*STAGES, strict=True)
+        while len(plans) < total:
+            plans.append(self._generic_plan(self.rng.choices(stage_names, stage_weights)[0]))
+        for n, plan in enumerate(plans, start=1):
+            self._run(plan)
+            if n % 500 == 0:
+                self.log(f"  orders: {n:,} of {total:,}")
+        return self.counts
+
+    # --- what to place ----------------------------------------------------------------------
+
+    def _clerk_plans(self, m: int) -> list[_Plan]:
+        """The demo clerk's day: offers to answer, parcels to ship, pickups waiting, orders taken
+        on the tablet for walk-in members, and a few the store turned down."""
+        store, clerk = self.people.store, self.people.clerk
+        online = [code for code, _w in ONLINE]
+
+        def near(stage, **kw):
+            return _Plan(store=store, channel=self.rng.choice(online), stage=stage, near_km=1.0, **kw)
+
+        def walk_in(stage, **kw):
+            member = self.rng.choice(self.home_members) if self.home_members else None
+            return _Plan(
+                store=store,
+                channel="own-stores",
+                stage=stage,
+                origin=Origin.IN_STORE,
+                origin_store=store,
+                placed_by=clerk,
+                member_id=member,
+                **kw,
+            )
+
+        plans = [near("allocated") for _ in range(6 * m)]
+        plans += [near("accepted") for _ in range(2 * m)]
+        plans += [near(stage) for stage in ("shipped", "completed") for _ in range(m)]
+        plans += [near("rerouted") for _ in range(2 * m)]
+        plans += [near("ready_for_pickup", delivery=DeliveryMethod.PICKUP) for _ in range(2 * m)]
+        plans += [near("completed", delivery=DeliveryMethod.PICKUP) for _ in range(m)]
+        # Endless aisle: the walk-in wants what this store does not have, delivered home.
+        plans += [walk_in("created", skus_elsewhere=True), walk_in("refunded", skus_elsewhere=True)]
+        plans += [walk_in(stage, skus_elsewhere=True) for stage in ("allocated", "shipped") for _ in range(m)]
+        plans += [walk_in("completed", delivery=DeliveryMethod.CARRY_OUT) for _ in range(m)]
+        plans += [walk_in("ready_for_pickup", delivery=DeliveryMethod.PICKUP) for _ in range(m)]
+        plans += [
+            _Plan(
+                store=store,
+                channel="own-stores",
+                stage=stage,
+                origin=Origin.QR_SCAN,
+                origin_store=store,
+                near_km=4.0,
+            )
+            for stage in ("allocated", "completed")
+            for _ in range(m)
+        ]
+        return plans
+
+    def _generic_plan(self, stage: str) -> _Plan:
+        rng = self.rng
+        store = rng.choice(self.stores)
+        roll = rng.random()
+        if roll < 0.75:  # online, mostly delivered, some collected in a store
+            delivery = DeliveryMethod.PICKUP if rng.random() < 0.2 else DeliveryMethod.SHIP
+            names, weights = zip(*ONLINE, strict=True)
+            return _Plan(store=store, channel=rng.choices(names, weights)[0], stage=stage, delivery=delivery)
+        channel = self._store_channel(store)
+        if roll < 0.8:  # a customer scanned the store's QR code
+            return _Plan(store=store, channel=channel, stage=stage, origin=Origin.QR_SCAN, origin_store=store)
+        delivery = rng.choice((DeliveryMethod.SHIP, DeliveryMethod.SHIP, DeliveryMethod.CARRY_OUT))
+        if delivery == DeliveryMethod.CARRY_OUT and stage != "created":
+            stage = "completed"  # carried out of the store: complete once paid
+        return _Plan(
+            store=store,
+            channel=channel,
+            stage=stage,
+            delivery=delivery,
+            origin=Origin.IN_STORE,
+            origin_store=store,
+            skus_elsewhere=delivery == DeliveryMethod.SHIP and rng.random() < 0.5,
+        )
+
+    def _store_channel(self, store: Store) -> str:
+        if store.kind == StoreKind.PARTNER:
+            return "partner-stores"
+        if store.kind == StoreKind.DEALER:
+            return "dealer-north" if store.latitude >= 32 else "dealer-south"
+        return "own-stores"
+
+    # --- placing and moving an order ---------------------------------------------------------
+
+    def _lines(self, plan: _Plan) -> list[LineRequest]:
+        """One or two SKUs with units available where the order should come from."""
+        rng = self.rng
+        available = Stock.objects.filter(on_hand__gt=F("reserved"), sku__is_active=True)
+        if plan.skus_elsewhere:
+            # Endless aisle: something another store in town (or else a warehouse) has and this one lacks.
+            here = Stock.objects.filter(location=plan.store, on_hand__gt=F("reserved")).values("sku_id")
+            others = [s for s in self.stores_by_city.get(plan.store.city, ()) if s.pk != plan.store.pk]
+            pool = others or self.warehouses
+            if not pool:
+                return []
+            elsewhere = rng.choice(pool)
+            rows = list(
+                available.filter(location=elsewhere)
+                .exclude(sku_id__in=here)
+                .order_by("sku_id")
+                .values_list("sku_id", flat=True)[:200]
+            )
+            wanted = [(sku_id, 1) for sku_id in rng.sample(rows, min(len(rows), 1))]
+        else:
+            rows = list(
+                available.filter(location=plan.store)
+                .order_by("sku_id")
+                .values_list("sku_id", F("on_hand") - F("reserved"))
+            )
+            count = 2 if rng.random() < 0.2 else 1
+            wanted = [
+                (sku_id, 2 if free >= 6 and rng.random() < 0.2 else 1)
+                for sku_id, free in rng.sample(rows, min(len(rows), count))
+            ]
+        missing = [sku_id for sku_id, _q in wanted if sku_id not in self.skus]
+        self.skus.update(SKU.objects.in_bulk(missing))
+        return [LineRequest(sku=self.skus[sku_id], quantity=quantity) for sku_id, quantity in wanted]
+
+    def _run(self, plan: _Plan) -> None:
+        """Place and move one order; a service's refusal is the seed's answer too, not a crash
+        (each service call is atomic, so a refused step leaves the order where it was)."""
+        lines = self._lines(plan)
+        if not lines:
+            self.counts["plans skipped (nothing left to sell there)"] += 1
+            return
+        try:
+            order = self._place(plan, lines)
+        except DomainError:
+            self.counts["plans skipped (refused by a service)"] += 1
+            return
+        self.counts["orders"] += 1
+        try:
+            self._advance(order, plan)
+        except DomainError:
+            self.counts["of them stopped short (a step was refused)"] += 1
+
+    def _place(self, plan: _Plan, lines: list[LineRequest]) -> Order:
+        rng = self.rng
+        self.serial += 1
+        store = plan.store
+        member_id = plan.member_id
+        if member_id is None and rng.random() < 0.8:
+            candidates = self.members_by_city.get(store.city)
+            member_id = rng.choice(candidates) if candidates else None
+        member = Member.objects.get(pk=member_id) if member_id else None
+        address = {}
+        if plan.delivery == DeliveryMethod.SHIP:
+            lat, lng = _jitter(
+                rng, store.latitude, store.longitude, min(plan.near_km, store.service_radius_km / 2)
+            )
+            address = {
+                "address": f"{rng.randint(1, 999)} {rng.choice(STREETS)} Road, {store.city}",
+                "city": store.city,
+                "latitude": lat,
+                "longitude": lng,
+            }
+        prefix = EXTERNAL_PREFIX.get(plan.channel)
+        return order_create(
+            channel=self.channels[plan.channel],
+            lines=lines,
+            delivery_method=plan.delivery,
+            origin=plan.origin,
+            member=member,
+            origin_store=plan.origin_store,
+            pickup_store=store if plan.delivery == DeliveryMethod.PICKUP else None,
+            placed_by=plan.placed_by,
+            recipient_name=member.name if member else "",
+            recipient_phone=member.phone if member else "",
+            external_reference=f"{prefix}{rng.randrange(10**9):09d}{self.serial:06d}" if prefix else None,
+            **address,
+        )
+
+    def _actor(self, order: Order):
+        """Who answers for the fulfilling store: the demo clerk at their stores, else nobody named."""
+        clerk_stores = {s.pk for s in self.people.clerk_stores}
+        return self.people.clerk if order.fulfilling_location_id in clerk_stores else None
+
+    def _advance(self, order: Order, plan: _Plan) -> None:
+        rng, stage = self.rng, plan.stage
+        if stage == "created":
+            return
+        if stage == "cancelled" and rng.random() < 0.4:  # never paid; "refunded" is cancelled once paid
+            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), user=plan.placed_by)
+            return
+        self.serial += 1
+        method = PAYMENT.get(plan.channel) or rng.choice(
+            (PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD)
+        )
+        order_pay(
+            order=order,
+            amount=order.total,
+            method=method,
+            external_reference=f"PAY{self.serial:08d}{rng.randrange(10**6):06d}",
+            user=plan.placed_by,
+        )
+        order.refresh_from_db()
+        if stage in ("cancelled", "refunded"):
+            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), user=plan.placed_by)
+            return
+        if stage == "rerouted" and order.status == OrderStatus.ALLOCATED:
+            assignment_reject(
+                order=order,
+                store=order.fulfilling_location,
+                reason=rng.choice(REJECT_REASONS),
+                user=self._actor(order),
+            )
+            order.refresh_from_db()
+            stage = rng.choice(("allocated", "accepted", "shipped"))
+        if stage == "allocated" or order.status in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
+            return
+        store = order.fulfilling_location
+        user = self._actor(order)
+        if order.status == OrderStatus.ALLOCATED:
+            assignment_accept(order=order, store=store, user=user)
+        if stage == "accepted":
+            return
+        if order.delivery_method == DeliveryMethod.PICKUP:
+            ready = order_ready_for_pickup(order=order, store=store, user=user)
+            if stage == "completed":
+                order_collect(order=order, store=store, pickup_code=ready.pickup_code, user=user)
+            return
+        order_ship(order=order, store=store, tracking_number=f"SF{rng.randrange(10**12):012d}", user=user)
+        if stage == "completed":
+            order_complete(order=order)
+
+
+def seed(*, scale: str, rng: random.Random, log: Callable[[str], None] = print) -> dict[str, int]:
+    """Create the demo revenue rules and orders for `scale` through the order services; returns
+    the number of rows created per kind."""
+    made = _OrderSeeder(rng, log).run(scale)
+    tiers_refresh()  # the nightly job, so tiers include the spend of the orders just paid
+    by_status = dict(Order.objects.values_list("status").annotate(n=Count("pk")))
+    counts = {"revenue rules": made.pop("revenue rules"), "orders": made.pop("orders")}
+    for status in (
+        OrderStatus.ALLOCATED,
+        OrderStatus.READY_FOR_PICKUP,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+    ):
+        counts[f"of them {OrderStatus(status).label.lower()}"] = by_status.get(status, 0)
+    counts.update({label: n for label, n in made.items() if n})  # refusals, if any
+    return counts
