@@ -60,6 +60,7 @@ from members.services import (
     static_group_create,
     static_group_remove,
 )
+from orders.selectors import orders_of_member
 from stores.choices import StaffRole
 from stores.models import StaffMembership, Store
 from stores.selectors import stores_managed_by, stores_visible_to
@@ -193,6 +194,7 @@ def member_detail(request, pk):
             "identities": list(member.identities.order_by("source", "external_id")),
             "page_obj": paginate(request, ledger, per_page=LEDGER_PAGE_SIZE),
             "redeem_form": form,
+            "orders": orders_of_member(member=member, user=request.user),
         },
     )
 

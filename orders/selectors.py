@@ -52,3 +52,17 @@ def order_open_assignment(*, order: Order) -> StoreAssignment | None:
         .select_related("store")
         .first()
     )
+
+
+def orders_of_member(*, member, user, limit: int = 20) -> list[Order]:
+    """A member's latest orders on every channel (one customer, one history), each marked
+    `openable` when the user may open its page. Two queries."""
+    orders = list(
+        Order.objects.filter(member=member).select_related("channel", "origin_store", "fulfilling_location")[
+            :limit
+        ]
+    )
+    visible = set(orders_visible_to(user).filter(pk__in=[o.pk for o in orders]).values_list("pk", flat=True))
+    for order in orders:
+        order.openable = order.pk in visible
+    return orders

@@ -519,3 +519,48 @@ def test_lookup_list_query_count_is_flat(client, store, gold, django_assert_max_
     with django_assert_max_num_queries(5):
         response = client.get(reverse("members:lookup"))
     assert len(response.context["page_obj"].object_list) == rows
+
+
+def test_member_page_lists_orders_from_every_channel_linking_only_the_ones_the_clerk_may_open(client):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from catalog.services import price_set
+    from orders.choices import DeliveryMethod, Origin
+    from orders.services import LineRequest, order_create
+    from stores.services import stock_receive
+    from tests.factories import ChannelFactory, SKUFactory
+
+    mall = ChannelFactory(code="mall-x", name="Own mall X")
+    sku = SKUFactory()
+    price_set(
+        sku=sku, channel=None, amount=Decimal("10"), valid_from=timezone.now() - timezone.timedelta(hours=1)
+    )
+    mine, other = (
+        StoreFactory(code="MINE"),
+        StoreFactory(code="OTHER", latitude=Decimal("31.2"), longitude=Decimal("121.4")),
+    )
+    for store in (mine, other):
+        stock_receive(location=store, sku=sku, quantity=5, reason="Delivery")
+    member = MemberFactory(home_store=mine)
+    here = order_create(
+        channel=mall,
+        lines=[LineRequest(sku, 1)],
+        delivery_method=DeliveryMethod.PICKUP,
+        pickup_store=mine,
+        member=member,
+    )
+    elsewhere = order_create(
+        channel=mall,
+        lines=[LineRequest(sku, 1)],
+        delivery_method=DeliveryMethod.PICKUP,
+        pickup_store=other,
+        member=member,
+        origin=Origin.ONLINE,
+    )
+    client.force_login(clerk_at(mine))
+    body = client.get(f"/portal/members/{member.pk}/").content.decode()
+    assert here.number in body and elsewhere.number in body
+    assert f"/portal/orders/{here.number}/" in body
+    assert f"/portal/orders/{elsewhere.number}/" not in body
