@@ -359,21 +359,26 @@ class _StoreSeeder:
         return list(zip(partners, homes, strict=True))
 
     def _stock(self, stores: list[Store]) -> None:
+        """Opening stock: rows first, then one receipt per row with units, then the odd sale or hold."""
         now = timezone.now()
         first_sku = SKU.objects.order_by("pk").values_list("pk", flat=True).first()
         for warehouse in (s for s in stores if s.kind == StoreKind.WAREHOUSE):
             self._stock_warehouse(warehouse, first_sku, now)
+        later: list[StockMovement] = []
         batch: list[tuple[int, int, int, int, int]] = []
         for row in self._store_stock_plan([s for s in stores if s.kind != StoreKind.WAREHOUSE]):
             batch.append(row)
             if len(batch) >= BATCH_SIZE:
-                self._write_store_stock(batch, now)
+                later.extend(self._write_store_stock(batch))
                 batch = []
         if batch:
-            self._write_store_stock(batch, now)
+            later.extend(self._write_store_stock(batch))
+        self._receipts(min(s.pk for s in stores), max(s.pk for s in stores), now)
+        StockMovement.objects.bulk_create(later, batch_size=BATCH_SIZE)
+        self.counts["stock movements"] += len(later)
 
     def _stock_warehouse(self, warehouse: Store, first_sku: int, now) -> None:
-        """A warehouse carries the whole catalog: two INSERT ... SELECT, no row passes through Python.
+        """A warehouse carries the whole catalog: one INSERT ... SELECT, no row passes through Python.
 
         Quantities are a hash of the SKU's place in the catalog and a per-warehouse salt, so they
         vary and are reproducible: 20-200 of a serial-tracked (big) item, 20-800 of anything else.
@@ -388,11 +393,16 @@ class _StoreSeeder:
                 [warehouse.pk, first_sku, self.rng.randrange(10**6), _db_datetime(now)],
             )
             self.counts["stock rows"] += cursor.rowcount
-        self._receipts(f"{_column(Stock, 'location')} = %s", [warehouse.pk], now)
         self.log(f"  stores: {self.counts['stock rows']:,} stock rows")
 
-    def _receipts(self, where: str, params: list, now) -> None:
-        """An opening receipt of its whole on hand for each stock row in `where` that has any."""
+    def _receipts(self, first_store: int, last_store: int, now) -> None:
+        """An opening receipt of its whole on hand for every new stock row with units: one statement.
+
+        New rows are the ones without a ledger yet (every other row has one: the invariant), at
+        the stores just created. One set-wide statement, not one per batch: the planner's row
+        estimates for a table growing inside this transaction are stale, and a per-batch lookup
+        could turn into a scan of the whole table each time.
+        """
         columns = _columns(
             StockMovement,
             "stock",
@@ -403,13 +413,27 @@ class _StoreSeeder:
             "reference",
             "created_at",
         )
-        on_hand = _column(Stock, "on_hand")
+        stock, ledger = _table(Stock), _table(StockMovement)
+        stock_id, on_hand, location = (
+            _column(Stock, "id"),
+            _column(Stock, "on_hand"),
+            _column(Stock, "location"),
+        )
+        ledger_stock = _column(StockMovement, "stock")
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {_table(StockMovement)} ({columns}) "  # noqa: S608 (see _table)
-                f"SELECT {_column(Stock, 'id')}, %s, {on_hand}, 0, %s, %s, %s "
-                f"FROM {_table(Stock)} WHERE {on_hand} > 0 AND {where}",
-                [MovementKind.RECEIPT.value, OPENING_REASON, OPENING_REFERENCE, _db_datetime(now), *params],
+                f"INSERT INTO {ledger} ({columns}) "  # noqa: S608 (see _table)
+                f"SELECT s.{stock_id}, %s, s.{on_hand}, 0, %s, %s, %s FROM {stock} s "
+                f"WHERE s.{on_hand} > 0 AND s.{location} BETWEEN %s AND %s "
+                f"AND NOT EXISTS (SELECT 1 FROM {ledger} m WHERE m.{ledger_stock} = s.{stock_id})",
+                [
+                    MovementKind.RECEIPT.value,
+                    OPENING_REASON,
+                    OPENING_REFERENCE,
+                    _db_datetime(now),
+                    first_store,
+                    last_store,
+                ],
             )
             self.counts["stock movements"] += cursor.rowcount
 
@@ -433,7 +457,8 @@ class _StoreSeeder:
                 reserved = rng.randint(1, min(2, received)) if 0.04 <= roll < 0.08 else 0
                 yield store.pk, sku_id, received, sold, reserved
 
-    def _write_store_stock(self, plan: list[tuple[int, int, int, int, int]], now) -> None:
+    def _write_store_stock(self, plan: list[tuple[int, int, int, int, int]]) -> list[StockMovement]:
+        """Insert a batch of store stock rows; returns the movements that go after the receipts."""
         stock = [
             Stock(location_id=loc, sku_id=sku, on_hand=received - sold, reserved=reserved)
             for loc, sku, received, sold, reserved in plan
@@ -442,10 +467,9 @@ class _StoreSeeder:
         if stock[-1].pk is None:  # PostgreSQL and SQLite 3.35+ return them
             raise RuntimeError("This database does not return primary keys from bulk inserts.")
         self.counts["stock rows"] += len(stock)
-        # Rows with units on hand get their receipt in one INSERT ... SELECT; the few sold-out
-        # and reserved rows get their other movements here.
-        placeholders = ", ".join(["%s"] * len(stock))
-        self._receipts(f"{_column(Stock, 'id')} IN ({placeholders})", [row.pk for row in stock], now)
+        if self.counts["stock rows"] % 100_000 < len(stock):
+            self.log(f"  stores: {self.counts['stock rows']:,} stock rows")
+        # A sold-out row has nothing on hand for the set-wide receipt: it gets its own, then the sale.
         movements = []
         for row, (_loc, _sku, received, sold, reserved) in zip(stock, plan, strict=True):
             if sold:
@@ -453,10 +477,7 @@ class _StoreSeeder:
                 movements.append(_movement(row, MovementKind.SALE, on_hand_delta=-sold))
             if reserved:
                 movements.append(_movement(row, MovementKind.RESERVATION, reserved_delta=reserved))
-        StockMovement.objects.bulk_create(movements, batch_size=BATCH_SIZE)
-        self.counts["stock movements"] += len(movements)
-        if self.counts["stock rows"] % 100_000 < len(stock):
-            self.log(f"  stores: {self.counts['stock rows']:,} stock rows")
+        return movements
 
 
 MOVEMENT_REASONS = {
