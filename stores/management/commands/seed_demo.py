@@ -66,5 +66,7 @@ class Command(BaseCommand):
             )
         if len(loaded_before) == len(DEMO_APPS):
             self.stdout.write(f"demo data already loaded (scale {loaded_before[0]})")
+            if loaded_before[0] != scale:
+                self.stdout.write(f"To load the {scale} scale instead, start from an empty database.")
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS))
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
