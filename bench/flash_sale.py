@@ -253,7 +253,9 @@ def main():
                     reset_hot(hot, store)
                     run = f"{scenario}-{clients}-{secrets.token_hex(3)}"
                     if scenario == "hot":
-                        bodies = [_body(channel, [(hot.code, 1)], f"{run}-{n}") for n in range(args.hot_buyers)]
+                        bodies = [
+                            _body(channel, [(hot.code, 1)], f"{run}-{n}") for n in range(args.hot_buyers)
+                        ]
                     else:
                         bodies = [
                             _body(
