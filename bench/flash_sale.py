@@ -233,10 +233,13 @@ def main():
         user, channel, hot, spread, store = make_data()
         cookie = session_cookie(user)
         port = free_port()
+        # LOG_LEVEL=ERROR: a sold-out 409 is an answer here, not something to log 2,000 times.
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.dev",
             "DEBUG": "0",
+            "LOG_LEVEL": "ERROR",
+            "PYTHONWARNINGS": "ignore::UserWarning",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONPATH": str(ROOT),
         }
