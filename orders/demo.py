@@ -2,10 +2,11 @@
 the order services, so every ledger they touch (stock movements, points, payments, revenue
 shares, status history, routing decisions) is exactly what real use would have written.
 
-That makes orders the slow part of the seed (~50 ms an order through order_create, order_pay
-and the store's steps), so the order counts stay modest: 60 / 2,000 and, at large scale,
-capped at LARGE_ORDER_CAP rather than faking rows. Times are the services' own (now); the
-choices are drawn from the seeded rng, only order numbers and pickup codes are random.
+That makes orders the slow part of the seed (50-150 ms an order through order_create, order_pay
+and the store's steps; 2,000 medium orders took 290 s on SQLite on a busy 2-core machine), so
+the counts stay modest: 60 small, 2,000 medium and, at large scale, capped at LARGE_ORDER_CAP
+rather than faking rows. Times are the services' own (now); the choices are drawn from the
+seeded rng, only order numbers and pickup codes are random.
 """
 
 import math
@@ -36,7 +37,7 @@ from stores.choices import StoreKind, StoreStatus
 from stores.demo import STREETS
 from stores.models import Stock, Store
 
-LARGE_ORDER_CAP = 5_000  # through the services at ~50 ms each: about five minutes
+LARGE_ORDER_CAP = 5_000  # not the ~20,000 a large network would have: through the services, ~10+ min
 # Small is what `make run` shows and what the test suite seeds again and again: 60 orders keep it
 # to a few seconds and still give the demo clerk a full queue.
 ORDERS_PER_SCALE = {"small": 60, "medium": 2_000, "large": LARGE_ORDER_CAP}

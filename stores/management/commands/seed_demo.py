@@ -12,7 +12,7 @@ from stores.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
 SCALES = ("small", "medium", "large")
 # Each app's demo module (<app>/demo.py), in dependency order; later apps add theirs here.
 # A module has loaded_scale() -> str | None (its marker) and seed(*, scale, rng, log) -> counts.
-DEMO_APPS = ("catalog", "stores")
+DEMO_APPS = ("catalog", "stores", "members", "orders")
 
 
 class Command(BaseCommand):
