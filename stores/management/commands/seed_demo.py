@@ -20,7 +20,9 @@ class Command(BaseCommand):
         "Load a realistic demo data set: channels, a category tree, products, SKUs and prices; "
         "partners, stores in real Chinese cities, warehouses and opening stock; and the demo logins. "
         "Scales: small (~50 stores, 500 SKUs), medium (~400 stores, 20,000 SKUs), large (~10,000 "
-        "stores, 160,000 SKUs). Idempotent: each app's part is loaded once, and a second run, at any "
+        "stores, 160,000 SKUs); members ~2,000 / 50,000 / 500,000; orders made through the order "
+        "services: 60 small, 2,000 medium, large capped at 5,000 (~0.1 s an order). "
+        "Idempotent: each app's part is loaded once, and a second run, at any "
         "scale, keeps what is there and says which scale is loaded; to switch scale, start from an "
         "empty database. The same --seed gives the same data."
     )
