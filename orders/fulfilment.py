@@ -143,7 +143,7 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     reserve at the next candidate (or the warehouse), re-split the revenue and offer it there.
     With no location left, or for a pickup order (it stays with the customer's store), the order
     is cancelled and refunded."""
-    from orders.services import order_cancel, revenue_split
+    from orders.services import order_cancel, revenue_split, share_reversals
 
     if order.delivery_method != DeliveryMethod.SHIP:
         return order_cancel(order=order, reason=why, user=user)
@@ -187,18 +187,10 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     )
     order.fulfilling_location = chosen.store
     order.save(update_fields=["fulfilling_location"])
-    if order.paid_at:
-        active = list(
-            RevenueShare.objects.filter(line__order=order, reverses__isnull=True, reversed_by__isnull=True)
-        )
+    if order.paid_at:  # the fulfilling store's fee moves with the order: reverse, then split anew
         rule = RevenueRule.objects.filter(channel_id=order.channel_id).first()
         RevenueShare.objects.bulk_create(
-            [
-                RevenueShare(
-                    line_id=s.line_id, party=s.party, store_id=s.store_id, amount=-s.amount, reverses=s
-                )
-                for s in active
-            ]
+            share_reversals(order=order)
             + [
                 share
                 for line in lines

@@ -402,6 +402,15 @@ def revenue_split(
     return shares
 
 
+def share_reversals(*, order: Order) -> list[RevenueShare]:
+    """Rows that cancel every share of the order still standing (append-only: nothing is edited)."""
+    standing = RevenueShare.objects.filter(line__order=order, reverses__isnull=True, reversed_by__isnull=True)
+    return [
+        RevenueShare(line_id=s.line_id, party=s.party, store_id=s.store_id, amount=-s.amount, reverses=s)
+        for s in standing
+    ]
+
+
 def _lock(order: Order) -> Order:
     return (
         Order.objects.select_for_update(of=("self",))
@@ -542,14 +551,6 @@ def order_cancel(*, order: Order, reason: str, user=None) -> Order:
         )
     for earned in PointsEntry.objects.filter(reference=order.number, kind="earn"):
         points_reverse(earned=earned, reference=order.number, user=user)
-    shares = list(
-        RevenueShare.objects.filter(line__order=order, reverses__isnull=True, reversed_by__isnull=True)
-    )
-    RevenueShare.objects.bulk_create(
-        [
-            RevenueShare(line_id=s.line_id, party=s.party, store_id=s.store_id, amount=-s.amount, reverses=s)
-            for s in shares
-        ]
-    )
+    RevenueShare.objects.bulk_create(share_reversals(order=order))
     withdraw_offer(order=order, user=user, reason=reason)
     return order_transition(order=order, to=OrderStatus.CANCELLED, user=user, reason=reason.strip())
