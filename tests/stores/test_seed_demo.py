@@ -21,6 +21,7 @@ from config.roles import Role
 from members.demo import NEIGHBOURS
 from stores.choices import StaffRole, StoreKind, StoreStatus
 from stores.demo import DEMO_PASSWORD
+from stores.management.commands.seed_demo import seed_app
 from stores.models import Partner, Stock, StockMovement, Store
 from stores.selectors import stores_near
 
@@ -39,8 +40,46 @@ def row_counts() -> dict[str, int]:
     return {model._meta.label: model.objects.count() for model in apps.get_models()}
 
 
-def test_small_scale_creates_the_catalog_and_store_network_it_promises():
-    output = seed()
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker):
+    """One `seed_demo --scale small` for the module (it takes seconds), committed, flushed after.
+
+    Each test still runs in its own transaction, rolled back, so the tests that write (logins,
+    a second run) leave the shared data as they found it.
+    """
+    with django_db_blocker.unblock():
+        output = seed()
+    yield output
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+
+
+# First in the module: it needs an empty database, before the shared `demo` seed exists.
+def test_same_seed_gives_the_same_data_and_another_seed_different_data():
+    assert not Channel.objects.exists(), "run before the tests that use the shared demo seed"
+
+    def snapshot(seed=2026):
+        with transaction.atomic():
+            for app in ("catalog", "stores"):
+                seed_app(app, scale="small", seed=seed, log=lambda message: None)
+            data = (
+                list(SKU.objects.order_by("code").values_list("code", "name", "barcode", "dealer_cost")),
+                list(Store.objects.order_by("code").values_list("code", "name", "latitude", "longitude")),
+                list(
+                    Price.objects.order_by("sku__code", "channel__code", "valid_from").values_list("amount")
+                ),
+                Stock.objects.aggregate(total=Sum("on_hand"))["total"],
+            )
+            transaction.set_rollback(True)
+        return data
+
+    first = snapshot()
+    assert snapshot() == first
+    assert snapshot(seed=7) != first
+
+
+def test_small_scale_creates_the_catalog_and_store_network_it_promises(demo):
+    output = demo
 
     assert SKU.objects.count() == 500
     assert Store.objects.count() == 50 + len(NEIGHBOURS)  # the members demo adds the clerk's neighbours
@@ -69,9 +108,7 @@ def test_small_scale_creates_the_catalog_and_store_network_it_promises():
     assert SKU.objects.filter(attributes__has_key="storage").exists()
 
 
-def test_stores_stock_a_subset_and_warehouses_the_whole_catalog():
-    seed()
-
+def test_stores_stock_a_subset_and_warehouses_the_whole_catalog(demo):
     per_store = dict(
         Store.objects.exclude(kind=StoreKind.WAREHOUSE)
         .filter(status__in=[StoreStatus.OPEN, StoreStatus.PREPARING])
@@ -87,9 +124,7 @@ def test_stores_stock_a_subset_and_warehouses_the_whole_catalog():
     assert Stock.objects.filter(on_hand=0).exists()  # sold out here: the clerk looks next door
 
 
-def test_every_stock_row_is_explained_by_its_movements():
-    seed()
-
+def test_every_stock_row_is_explained_by_its_movements(demo):
     assert StockMovement.objects.count() > Stock.objects.count() > 0
     unexplained = (
         Stock.objects.annotate(
@@ -103,8 +138,7 @@ def test_every_stock_row_is_explained_by_its_movements():
     assert Stock.objects.filter(movements__isnull=True).count() == 0
 
 
-def test_demo_users_log_in_by_email_with_their_roles_and_stores(client):
-    seed()
+def test_demo_users_log_in_by_email_with_their_roles_and_stores(demo, client):
     User = get_user_model()
 
     for email in DEMO_EMAILS:
@@ -132,9 +166,7 @@ def test_demo_users_log_in_by_email_with_their_roles_and_stores(client):
     assert not manager.is_staff and not clerk.is_staff
 
 
-def test_unified_pilot_skus_have_one_price_on_every_channel():
-    seed()
-
+def test_unified_pilot_skus_have_one_price_on_every_channel(demo):
     unified = SKU.objects.filter(unified=True)
     assert unified.exists()
     assert unified.exclude(product__category__parent__code=PILOT_CATEGORY).count() == 0
@@ -145,9 +177,7 @@ def test_unified_pilot_skus_have_one_price_on_every_channel():
     assert len(amounts) == 1
 
 
-def test_prices_clear_every_dealer_floor_and_some_channels_disagree():
-    seed()
-
+def test_prices_clear_every_dealer_floor_and_some_channels_disagree(demo):
     dealers = list(Channel.objects.filter(kind=ChannelKind.DEALER))
     prices = list(Price.objects.select_related("sku", "channel"))
     assert (
@@ -169,8 +199,7 @@ def test_prices_clear_every_dealer_floor_and_some_channels_disagree():
     assert PriceChange.objects.get(price=future).old_amount is not None
 
 
-def test_second_run_at_any_scale_creates_nothing():
-    seed()
+def test_second_run_at_any_scale_creates_nothing(demo):
     before = row_counts()
 
     output = seed()
@@ -182,29 +211,7 @@ def test_second_run_at_any_scale_creates_nothing():
     assert "demo data already loaded (scale small)" in output
 
 
-def test_same_seed_gives_the_same_data_and_another_seed_different_data():
-    def snapshot(**options):
-        with transaction.atomic():
-            seed(**options)
-            data = (
-                list(SKU.objects.order_by("code").values_list("code", "name", "barcode", "dealer_cost")),
-                list(Store.objects.order_by("code").values_list("code", "name", "latitude", "longitude")),
-                list(
-                    Price.objects.order_by("sku__code", "channel__code", "valid_from").values_list("amount")
-                ),
-                Stock.objects.aggregate(total=Sum("on_hand"))["total"],
-            )
-            transaction.set_rollback(True)
-        return data
-
-    first = snapshot()
-    assert snapshot() == first
-    assert snapshot(seed=7) != first
-
-
-def test_stores_cluster_around_real_cities_within_delivery_reach():
-    seed()
-
+def test_stores_cluster_around_real_cities_within_delivery_reach(demo):
     assert Store.objects.filter(city="Beijing", city_tier=1).exists()
     assert Store.objects.filter(city_tier__gte=3, kind=StoreKind.PARTNER).exists()
     for store in Store.objects.exclude(kind=StoreKind.WAREHOUSE):

@@ -3,6 +3,7 @@
 import importlib
 import random
 import time
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -13,6 +14,18 @@ SCALES = ("small", "medium", "large")
 # Each app's demo module (<app>/demo.py), in dependency order; later apps add theirs here.
 # A module has loaded_scale() -> str | None (its marker) and seed(*, scale, rng, log) -> counts.
 DEMO_APPS = ("catalog", "stores", "members", "orders")
+
+
+def seed_app(app: str, *, scale: str, seed: int, log: Callable[[str], None] = print) -> dict[str, int]:
+    """Load one app's demo data; returns the rows created per kind.
+
+    One transaction per app: an interrupted run leaves no half-loaded app behind, and the next
+    run picks up from the first app that is not loaded yet. Each app draws from its own random
+    stream, so adding an app changes no other app's data.
+    """
+    module = importlib.import_module(f"{app}.demo")
+    with transaction.atomic():
+        return module.seed(scale=scale, rng=random.Random(f"{seed}-{app}"), log=log)
 
 
 class Command(BaseCommand):
@@ -45,14 +58,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{app}: demo data already loaded (scale {loaded})")
                 continue
             step_started = time.monotonic()
-            # One transaction per app: an interrupted run leaves no half-loaded app behind, and
-            # the next run picks up from the first app that is not loaded yet.
-            with transaction.atomic():
-                counts = module.seed(
-                    scale=scale,
-                    rng=random.Random(f"{seed}-{app}"),  # per app: adding an app changes no other data
-                    log=self.stdout.write if verbose else lambda message: None,
-                )
+            counts = seed_app(
+                app, scale=scale, seed=seed, log=self.stdout.write if verbose else lambda message: None
+            )
             summary = ", ".join(f"{count:,} {label}" for label, count in counts.items())
             self.stdout.write(
                 self.style.SUCCESS(f"{app}: {summary} ({time.monotonic() - step_started:.1f} s)")
