@@ -14,6 +14,13 @@ from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.errors import AssignmentRefused, OrderRefused, PickupCodeWrong
 from orders.models import Order, OrderLine, RevenueRule, RevenueShare, RoutingDecision, StoreAssignment
 from orders.routing import route_candidates
+from orders.services import (
+    order_cancel,
+    reserve_at_first_candidate,
+    revenue_split,
+    route_reason,
+    share_reversals,
+)
 from orders.states import order_transition
 from stores.choices import StoreKind
 from stores.models import Store
@@ -143,8 +150,6 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     reserve at the next candidate (or the warehouse), re-split the revenue and offer it there.
     With no location left, or for a pickup order (it stays with the customer's store), the order
     is cancelled and refunded."""
-    from orders.services import order_cancel, revenue_split, share_reversals
-
     if order.delivery_method != DeliveryMethod.SHIP:
         return order_cancel(order=order, reason=why, user=user)
     lines = list(order.lines.select_related("sku"))
@@ -164,10 +169,8 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
         prefer_store_ids=prefer,
         exclude_store_ids=passed,
     )
-    from orders.services import _reserve_somewhere, _route_reason
-
     choices = route.candidates or route.warehouses
-    chosen = _reserve_somewhere(candidates=choices, lines=lines, number=order.number, user=user)
+    chosen = reserve_at_first_candidate(candidates=choices, lines=lines, number=order.number, user=user)
     attempt = order.routing_decisions.count() + 1
     if chosen is None:
         # Nobody else can serve it: record why, and give the customer their money back.
@@ -183,7 +186,7 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
         attempt=attempt,
         location=chosen.store,
         candidates=[c.as_record() for c in choices],
-        reason=f"{why}; {_route_reason(chosen)}",
+        reason=f"{why}; {route_reason(chosen)}",
     )
     order.fulfilling_location = chosen.store
     order.save(update_fields=["fulfilling_location"])

@@ -195,7 +195,7 @@ def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user) 
         stock_reserve(location=location, sku=line.sku, quantity=line.quantity, reference=number, user=user)
 
 
-def _reserve_somewhere(*, candidates: list[Candidate], lines, number: str, user) -> Candidate | None:
+def reserve_at_first_candidate(*, candidates: list[Candidate], lines, number: str, user) -> Candidate | None:
     """Reserve at the first candidate that still has everything (another order may have just
     taken the last units). A multi-line try that can fall back to another candidate runs in a
     savepoint, so its reserved lines are undone; a refused single line has written nothing."""
@@ -331,14 +331,14 @@ def order_create(
         order=order,
         attempt=1,
         location=order.fulfilling_location,
-        reason=reason_for or (_route_reason(choices[0]) if choices else ""),
+        reason=reason_for or (route_reason(choices[0]) if choices else ""),
         candidates=record,
     )
     if choices:
         decision.save()  # before the stock: everything else is written while no hot row is locked
 
     # Stock last: the rows other buyers wait on are held only from here to COMMIT.
-    chosen = _reserve_somewhere(candidates=choices, lines=order_lines, number=number, user=placed_by)
+    chosen = reserve_at_first_candidate(candidates=choices, lines=order_lines, number=number, user=placed_by)
     if chosen is None:
         raise NoFulfilmentLocation(
             _("No store within reach of this address and no warehouse has every line in stock.")
@@ -350,12 +350,12 @@ def order_create(
         order.fulfilling_location = chosen.store
         order.save(update_fields=["fulfilling_location"])
         decision.location = chosen.store
-        decision.reason = reason_for or _route_reason(chosen)
+        decision.reason = reason_for or route_reason(chosen)
         decision.save(update_fields=["location", "reason"])
     return order
 
 
-def _route_reason(chosen: Candidate) -> str:
+def route_reason(chosen: Candidate) -> str:
     if chosen.store.kind == StoreKind.WAREHOUSE:
         return _("No store within its service radius had every line; nearest warehouse with stock")
     if chosen.preferred:
