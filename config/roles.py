@@ -14,7 +14,7 @@ class Role(models.TextChoices):
 
 
 # Model permissions each role's group gets (app_label.codename prefixes). HQ gets all of ours.
-HQ_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales")
+HQ_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales", "integrations")
 
 
 def role_names(user) -> frozenset[str]:

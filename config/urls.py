@@ -25,7 +25,17 @@ urlpatterns = [
     path("portal/stores/", include("stores.urls")),
     path("portal/members/", include("members.urls")),
     path("portal/orders/", include("orders.urls")),
+    path("portal/guides/", include("guides.urls")),
+    path("portal/service/", include("aftersales.urls")),
     path("s/", include("orders.public_urls")),
+    path("g/", include("guides.public_urls")),
+    path("t/", include("aftersales.public_urls")),
     path("hq/catalog/", include("catalog.urls")),
+    path("hq/guides/", include("guides.hq_urls")),
+    path("hq/service/", include("aftersales.hq_urls")),
     path("api/v1/", include("config.api.urls")),
 ]
+
+# Under /api/ an unknown URL or a crash answers in the API's error shape {"code", "message", "fields"}.
+handler404 = "config.api.errors.handler404"
+handler500 = "config.api.errors.handler500"

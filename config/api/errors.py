@@ -6,6 +6,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -38,12 +39,31 @@ def error_response(code: str, message: str, fields: dict | None, status_code: in
 
 
 def exception_handler(exc, context):
-    """Every error leaves the API as {"code", "message", "fields"} - never a traceback."""
+    """Every error leaves the API as {"code", "message", "fields"} - never a traceback - and as
+    JSON, also from endpoints that answer CSV when they succeed."""
+    response = _handle(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        renderer = getattr(request, "accepted_renderer", None)
+        if renderer is None or renderer.media_type != "application/json":
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.message, exc.fields, exc.status)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return error_response("invalid", _("The request is not valid."), fields, status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OverflowError):  # an id past the database's integer range (SQLite)
+        return error_response(
+            "invalid",
+            _("A number in the request is out of range."),
+            {"non_field_errors": [_("A number in the request is out of range.")]},
+            status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -75,16 +95,51 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-_ERROR_DESCRIPTIONS = {
+ERROR_DESCRIPTIONS = {
     400: "Bad input or a business rule refused the request; `fields` names the fields.",
-    403: "Not logged in, or not allowed to do this.",
+    401: "The API key presented is unknown, revoked or expired "
+    "(`key_invalid`, `key_revoked`, `key_expired`).",
+    403: "Not logged in, or not allowed to do this (a key without the scope: `scope_missing`).",
     404: "Not found, or not visible to you.",
+    409: "Conflicts with the current state (or an `Idempotency-Key` reused with another request).",
+    429: "Too many requests for this key; retry after `Retry-After` seconds.",
 }
 
 
 def error_responses(*status_codes: int) -> dict:
     """`responses=` entries for drf-spectacular: each status code documented with the error shape."""
     return {
-        code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS.get(code, "Error."))
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS.get(code, "Error."))
         for code in status_codes
     }
+
+
+def _json_error(code: str, message: str, status_code: int):
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": code, "message": message, "fields": {}}, status=status_code)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    """Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page."""
+    if _is_api(request):
+        return _json_error("not_found", _("Not found."), status.HTTP_404_NOT_FOUND)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    """A crash under /api/ answers {"code": "server_error", ...} - no traceback, no SQL - and is
+    logged by Django as usual; pages keep Django's 500 page."""
+    if _is_api(request):
+        return _json_error(
+            "server_error", _("Something went wrong on our side."), status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

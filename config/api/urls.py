@@ -26,4 +26,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include(router.urls)),
+    path("", include("guides.api.urls")),
+    path("", include("aftersales.api.urls")),
+    path("", include("integrations.key_api")),
 ]
