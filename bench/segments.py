@@ -18,18 +18,23 @@ def fill(members: int) -> float:
 
     start = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute("INSERT INTO catalog_channel (code, name, kind, is_active) VALUES "
-                    "('mall','Own mall','own_mall',true), ('tmall','Tmall','marketplace',true), "
-                    "('stores','Own stores','own_store',true)")
-        cur.execute("INSERT INTO members_tier (code, name, min_spend_12m) VALUES "
-                    "('silver','Silver',0), ('gold','Gold',5000), ('black','Black',20000)")
+        cur.execute(
+            "INSERT INTO catalog_channel (code, name, kind, is_active) VALUES "
+            "('mall','Own mall','own_mall',true), ('tmall','Tmall','marketplace',true), "
+            "('stores','Own stores','own_store',true)"
+        )
+        cur.execute(
+            "INSERT INTO members_tier (code, name, min_spend_12m) VALUES "
+            "('silver','Silver',0), ('gold','Gold',5000), ('black','Black',20000)"
+        )
         cur.execute("""
             INSERT INTO stores_store (code, name, kind, city, province, address, latitude, longitude,
                                       city_tier, service_radius_km, status)
             SELECT 'B' || g, 'Store ' || g, 'own_flagship', 'City ' || (g % 40), '', '', 30, 110,
                    1 + g % 6, 10, 'open'
             FROM generate_series(1, 400) g""")
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO members_member (phone, name, gender, city, home_store_id, tier_id, marketing_consent,
                                         points_balance, total_spend, last_purchase_at, created_at, updated_at)
             SELECT (13000000000 + g)::text, 'Member ' || g, '',
@@ -41,7 +46,9 @@ def fill(members: int) -> float:
                    ((g * 104729) %% 3000000) / 100.0,
                    now() - ((g %% 720) || ' days')::interval,
                    now(), now()
-            FROM generate_series(1::bigint, %s) g""", [members])
+            FROM generate_series(1::bigint, %s) g""",
+            [members],
+        )
         # One earn entry per member on a channel: "channel used" is an EXISTS over the ledger.
         cur.execute("""
             INSERT INTO members_pointsentry (member_id, kind, points, channel_id, paid_amount, reference,
@@ -104,7 +111,9 @@ def main():
             raw_ms, raw_count = timed(raw)
             assert raw_count == count, (name, raw_count, count)
             ratios.append(app_ms / raw_ms)
-            print(f"{name:38} {count:>9,} {app_ms:>8.1f}ms {page_ms:>7.1f}ms {raw_ms:>7.1f}ms {app_ms / raw_ms:>6.2f}")
+            print(
+                f"{name:38} {count:>9,} {app_ms:>8.1f}ms {page_ms:>7.1f}ms {raw_ms:>7.1f}ms {app_ms / raw_ms:>6.2f}"
+            )
         print(f"segments: worst app/raw count ratio {max(ratios):.2f} (goal <= 2.0)")
 
 

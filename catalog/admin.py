@@ -103,8 +103,68 @@ def _scope(price) -> str:
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
+def adopt_saved(obj, saved) -> None:
+    """save_model's object becomes the row the service saved (its id and every stored value),
+    so the admin's redirect and messages name the real row."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+
+
 class _DryRun(Exception):
     """Raised to roll back the savepoint of a validation-only service call."""
+
+
+def dry_run(form: forms.Form, call, *, show=add_domain_error) -> None:
+    """Ask a service in a savepoint that is always rolled back, so a refusal lands on the form
+    (through `show`); save_model then makes the same call for real."""
+    try:
+        with transaction.atomic():
+            call()
+            raise _DryRun
+    except _DryRun:
+        pass
+    except DomainError as exc:
+        show(form, exc)
+
+
+def end_all(modeladmin, request, rows, end, *, refusal, none_ended: str, ended: str, level=messages.INFO):
+    """An "End now" action: every selected version ends through its service, or none does.
+
+    `refusal(row, reason)` names the row a refusal is about; `none_ended` (with %(reason)s) and
+    `ended` (with %(count)d) are the translated messages shown after."""
+    try:
+        with transaction.atomic():
+            for row in rows:
+                try:
+                    end(row)
+                except DomainError as exc:
+                    exc.message = refusal(row, exc.message)
+                    raise
+    except DomainError as exc:
+        modeladmin.message_user(request, none_ended % {"reason": exc.message}, messages.ERROR)
+        return
+    modeladmin.message_user(request, ended % {"count": len(rows)}, level)
+
+
+class ValidNowFilter(admin.SimpleListFilter):
+    """Versions valid now (valid_from <= now < valid_to, or no end) or not; subclasses name it."""
+
+    title = gettext_lazy("live now")
+    parameter_name = "live"
+    now_label = gettext_lazy("Live now")
+
+    def lookups(self, request, model_admin):
+        return (("yes", self.now_label), ("no", _("Ended or not started")))
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        live = Q(valid_from__lte=now) & (Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        if self.value() == "yes":
+            return queryset.filter(live)
+        if self.value() == "no":
+            return queryset.exclude(live)
+        return queryset
 
 
 # --- Audit trail: shown on the SKU and the Price pages, never edited.
@@ -340,38 +400,17 @@ class PriceAddForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        try:
-            with transaction.atomic():
-                price_set(
-                    sku=data["sku"],
-                    channel=data.get("channel"),
-                    amount=data["amount"],
-                    valid_from=data["valid_from"],
-                    valid_to=data.get("valid_to"),
-                )
-                raise _DryRun
-        except _DryRun:
-            pass
-        except DomainError as exc:
-            add_domain_error(self, exc)
+        dry_run(
+            self,
+            lambda: price_set(
+                sku=data["sku"],
+                channel=data.get("channel"),
+                amount=data["amount"],
+                valid_from=data["valid_from"],
+                valid_to=data.get("valid_to"),
+            ),
+        )
         return data
-
-
-class LiveNowFilter(admin.SimpleListFilter):
-    title = gettext_lazy("live now")
-    parameter_name = "live"
-
-    def lookups(self, request, model_admin):
-        return (("yes", _("Live now")), ("no", _("Ended or not started")))
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        live = Q(valid_from__lte=now) & (Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        if self.value() == "yes":
-            return queryset.filter(live)
-        if self.value() == "no":
-            return queryset.exclude(live)
-        return queryset
 
 
 @admin.register(Price)
@@ -381,7 +420,7 @@ class PriceAdmin(HQImportExportAdmin):
     resource_classes = [PriceResource]
     form = PriceAddForm
     list_display = ("sku", "scope", "amount", "valid_from", "valid_to", "live", "created_by")
-    list_filter = (LiveNowFilter, "channel", "sku__unified")
+    list_filter = (ValidNowFilter, "channel", "sku__unified")
     search_fields = ("sku__code", "sku__barcode", "sku__name")
     list_select_related = ("sku", "channel", "created_by")
     autocomplete_fields = ("sku",)
@@ -428,24 +467,16 @@ class PriceAdmin(HQImportExportAdmin):
             valid_to=obj.valid_to,
             user=request.user,
         )
-        for field in Price._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(price, field.attname))
-        obj._state.adding = False
+        adopt_saved(obj, price)
 
     @admin.action(description=gettext_lazy("End now"), permissions=["end"], location=BOTH)
     def end_now(self, request, queryset):
-        prices = list(queryset.select_related("sku", "channel"))
-        try:
-            with transaction.atomic():  # all selected prices end, or none
-                for price in prices:
-                    try:
-                        price_end(price=price, user=request.user)
-                    except DomainError as exc:
-                        exc.message = f"{price.sku.code} ({_scope(price)}): {exc.message}"
-                        raise
-        except DomainError as exc:
-            self.message_user(
-                request, _("No price was ended. %(reason)s") % {"reason": exc.message}, messages.ERROR
-            )
-            return
-        self.message_user(request, _("%(count)d prices ended.") % {"count": len(prices)})
+        end_all(
+            self,
+            request,
+            list(queryset.select_related("sku", "channel")),
+            lambda price: price_end(price=price, user=request.user),
+            refusal=lambda price, reason: f"{price.sku.code} ({_scope(price)}): {reason}",
+            none_ended=_("No price was ended. %(reason)s"),
+            ended=_("%(count)d prices ended."),
+        )

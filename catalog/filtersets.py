@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import SKU, Category, Channel, Price, PriceChange, Product
+from config.api.filters import IsoDateTimeFilter
 
 
 class ChannelFilterSet(django_filters.FilterSet):
@@ -62,8 +63,8 @@ class PriceFilterSet(django_filters.FilterSet):
 class PriceChangeFilterSet(django_filters.FilterSet):
     sku = django_filters.NumberFilter(field_name="sku_id")
     changed_by = django_filters.NumberFilter(field_name="changed_by_id")
-    changed_after = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
-    changed_before = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="lt")
+    changed_after = IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_before = IsoDateTimeFilter(field_name="changed_at", lookup_expr="lt")
 
     class Meta:
         model = PriceChange

@@ -13,6 +13,7 @@ from catalog.choices import ChannelKind, PriceAction
 from catalog.errors import BelowMarginFloor, PriceOverlap, PriceRefused, UnifiedPriceRefused
 from catalog.models import SKU, Category, Channel, Price, PriceChange
 from config.money import quantize_money
+from integrations.outbox import price_event
 
 
 def dealer_floor(*, sku: SKU, channel: Channel) -> Decimal | None:
@@ -131,6 +132,7 @@ def price_set(
         valid_to=valid_to,
         changed_by=user,
     )
+    price_event(price, old_amount=superseded.amount if superseded else None)
     return price
 
 

@@ -16,6 +16,7 @@ from catalog.forms import AtForm, PriceForm, UnifiedForm
 from catalog.models import SKU, Category, Channel
 from catalog.selectors import live_prices, price_consistency_report
 from catalog.services import category_set_unified, price_set
+from config.csv import csv_attachment
 from config.errors import DomainError
 from config.views import add_domain_error, hq_required, paginate
 
@@ -121,10 +122,7 @@ def consistency(request):
 
 def _consistency_csv(rows, channels, at) -> HttpResponse:
     stamp = timezone.localtime(at).strftime("%Y%m%d-%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="price-consistency-{stamp}.csv"'
-    # A byte-order mark so that spreadsheet programs read the Chinese names as UTF-8.
-    response.write("\ufeff")
+    response = csv_attachment(f"price-consistency-{stamp}.csv")
     writer = csv.writer(response)
     writer.writerow(
         ["sku", "name", *[channel.code for channel in channels], "lowest", "highest", "difference"]

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from catalog.admin import add_domain_error
+from catalog.admin import add_domain_error, adopt_saved
 from config.errors import DomainError
 from config.roles import is_hq
 from members.errors import InvalidPhone
@@ -385,9 +385,7 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         entry = points_adjust(
             member=data["member"], points=data["points"], reason=data["reason"], user=request.user
         )
-        for field in PointsEntry._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(entry, field.attname))
-        obj._state.adding = False
+        adopt_saved(obj, entry)
 
 
 # --- Segments and store lists
@@ -432,9 +430,7 @@ class SegmentAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)  # the filters were checked by the form
             return
         segment = segment_create(name=obj.name, filters=obj.filters, user=request.user)
-        for field in Segment._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(segment, field.attname))
-        obj._state.adding = False
+        adopt_saved(obj, segment)
 
 
 class StaticGroupForm(forms.ModelForm):

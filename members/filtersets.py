@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.api.filters import IsoDateTimeFilter
 from members.errors import InvalidPhone
 from members.models import Member, PointsEntry, Segment
 from members.phones import normalise_phone
@@ -44,8 +45,8 @@ class MemberFilterSet(django_filters.FilterSet):
 
 class PointsEntryFilterSet(django_filters.FilterSet):
     channel = django_filters.CharFilter(field_name="channel__code", label=_("Channel code"))
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = PointsEntry

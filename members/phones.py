@@ -36,3 +36,12 @@ def normalise_phone_or_blank(raw: str) -> str:
         return normalise_phone(raw)
     except InvalidPhone:
         return ""
+
+
+def masked_phone(phone: str | None) -> str:
+    """13812345678 -> 138****5678, for people who need to recognise a customer, not to call them
+    (a guide's fans); anything too short to keep digits of is all stars, nothing stays empty."""
+    phone = (phone or "").strip()
+    if len(phone) < 8:
+        return "****" if phone else ""
+    return f"{phone[:3]}****{phone[-4:]}"

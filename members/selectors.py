@@ -6,11 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError
 from config.roles import is_hq
+from integrations.authentication import api_key_of
 from members.choices import IdentitySource, PointsKind
 from members.errors import InvalidPhone
 from members.models import ExternalIdentity, Member, PointsEntry
@@ -18,7 +20,13 @@ from members.phones import normalise_phone
 
 
 def members_visible_to(user) -> QuerySet[Member]:
-    """HQ: every member. Store staff and partners: members whose home store is one of theirs."""
+    """HQ: every member. Store staff and partners: members whose home store is one of theirs.
+
+    A channel's API key: members with an order or points on that channel, or whose consent was
+    given through it. An upsert through a key answers with the member it found or made, but does not
+    by itself open every other member read to the key (phones are easy to guess; ids are sequential):
+    to place an order for a new customer, send `member_phone`. A partner's key: members whose home
+    store the partner runs."""
     from stores.selectors import stores_visible_to
 
     if not user.is_authenticated:
@@ -26,6 +34,15 @@ def members_visible_to(user) -> QuerySet[Member]:
     live = Member.objects.filter(merged_into__isnull=True)
     if is_hq(user):
         return live
+    key = api_key_of(user)
+    if key is not None:
+        if key.partner_id:
+            return live.filter(home_store__partner_id=key.partner_id)
+        from orders.models import Order
+
+        ordered = Order.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
+        earned = PointsEntry.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
+        return live.filter(Q(consent_channel_id=key.channel_id) | Exists(ordered) | Exists(earned))
     return live.filter(home_store__in=stores_visible_to(user).values("pk"))
 
 
@@ -141,6 +158,7 @@ SEGMENT_FIELDS = {
     "points_min": "points balance at least",
     "points_max": "points balance at most",
     "consent": "true / false: marketing consent",
+    "bound_guide": "list of guide codes the member is bound to now (open binding, window not ended)",
 }
 
 
@@ -220,4 +238,18 @@ def segment_members(filters: dict, queryset: QuerySet[Member] | None = None) -> 
         qs = qs.filter(points_balance__lte=int(_as_decimal("points_max", f["points_max"])))
     if f.get("consent") not in (None, ""):
         qs = qs.filter(marketing_consent=f["consent"] in (True, "true", "1", 1))
+    if f.get("bound_guide"):
+        from guides.models import Binding
+
+        codes = [str(code).strip().upper() for code in _as_list(f["bound_guide"])]
+        qs = qs.filter(
+            Exists(
+                Binding.objects.filter(
+                    member_id=OuterRef("pk"),
+                    ended_at__isnull=True,
+                    ends_at__gt=timezone.now(),
+                    guide__code__in=codes,
+                )
+            )
+        )
     return qs

@@ -27,9 +27,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.selectors import channel_for_store
+from config.csv import csv_attachment
 from config.errors import DomainError
 from config.roles import Role, is_hq, role_names
 from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate
+from guides.selectors import member_bindings
 from members.choices import IdentitySource
 from members.errors import GroupRefused
 from members.forms import (
@@ -195,6 +197,7 @@ def member_detail(request, pk):
             "page_obj": paginate(request, ledger, per_page=LEDGER_PAGE_SIZE),
             "redeem_form": form,
             "orders": orders_of_member(member=member, user=request.user),
+            "bindings": member_bindings(member),
         },
     )
 
@@ -327,11 +330,9 @@ def segment_detail(request, pk):
 def _segment_csv(segment: Segment) -> HttpResponse:
     export = segment_export(filters=segment.filters)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-{stamp}.csv"'
+    response = csv_attachment(f"segment-{segment.pk}-{stamp}.csv")
     response["X-Included"] = str(export.included)
     response["X-Left-Out"] = str(export.left_out)
-    response.write("\ufeff")  # spreadsheet programs read the Chinese names as UTF-8
     writer = csv.writer(response)
     writer.writerow(SEGMENT_EXPORT_COLUMNS)
     writer.writerows(export.rows)
@@ -351,6 +352,7 @@ SEGMENT_LABELS = {
     "points_min": gettext_lazy("Points balance at least"),
     "points_max": gettext_lazy("Points balance at most"),
     "consent": gettext_lazy("Marketing consent"),
+    "bound_guide": gettext_lazy("Bound to guides"),
 }
 
 

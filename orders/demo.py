@@ -364,6 +364,7 @@ class _OrderSeeder:
             method=method,
             external_reference=f"PAY{self.serial:08d}{rng.randrange(10**6):06d}",
             user=plan.placed_by,
+            serials=_serials(order) if order.delivery_method == DeliveryMethod.CARRY_OUT else None,
         )
         order.refresh_from_db()
         if stage in ("cancelled", "refunded"):
@@ -389,11 +390,32 @@ class _OrderSeeder:
         if order.delivery_method == DeliveryMethod.PICKUP:
             ready = order_ready_for_pickup(order=order, store=store, user=user)
             if stage == "completed":
-                order_collect(order=order, store=store, pickup_code=ready.pickup_code, user=user)
+                order_collect(
+                    order=order,
+                    store=store,
+                    pickup_code=ready.pickup_code,
+                    user=user,
+                    serials=_serials(order),
+                )
             return
-        order_ship(order=order, store=store, tracking_number=f"SF{rng.randrange(10**12):012d}", user=user)
+        order_ship(
+            order=order,
+            store=store,
+            tracking_number=f"SF{rng.randrange(10**12):012d}",
+            user=user,
+            serials=_serials(order),
+        )
         if stage == "completed":
             order_complete(order=order)
+
+
+def _serials(order: Order) -> dict[int, list[str]]:
+    """A serial for every unit of the serial-tracked lines (unique: order numbers are)."""
+    return {
+        line.pk: [f"{order.number}-{line.pk}-{unit + 1}" for unit in range(line.quantity)]
+        for line in order.lines.select_related("sku")
+        if line.sku.serial_tracked
+    }
 
 
 def seed(*, scale: str, rng: random.Random, log: Callable[[str], None] = print) -> dict[str, int]:

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from catalog.api.serializers import MAX_PK
+from config.api.filters import IsoDateTimeFilter
 from orders.choices import OrderStatus
 from orders.models import Order
 
@@ -26,10 +27,10 @@ class OrderFilterSet(django_filters.FilterSet):
         method="by_store", label=_("Store id (where the order was placed or is fulfilled)")
     )
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices, label=_("Status"))
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Created at or after (ISO 8601)")
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label=_("Created before (ISO 8601)")
     )
     member = django_filters.NumberFilter(field_name="member_id", label=_("Member id"))

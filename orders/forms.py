@@ -234,3 +234,55 @@ def _coordinate(raw, bound: int) -> Decimal | None:
     if not value.is_finite() or not (-bound <= value <= bound):
         return None
     return value.quantize(Decimal("0.000001"))
+
+
+# --- serial numbers of the units that leave ------------------------------------------------------
+
+
+class SerialsForm(forms.Form):
+    """One input per unit of each serial-tracked line (scan the barcode on the box). Lines that
+    are not serial-tracked get none; the service checks the serials (count, repeats, still sold)."""
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tracked = [line for line in lines if line.sku.serial_tracked]
+        self.line_errors: dict[int, list[str]] = {}
+        for line in self.tracked:
+            for index in range(line.quantity):
+                self.fields[self.field_name(line, index)] = forms.CharField(
+                    label=_("%(sku)s, unit %(n)s of %(of)s")
+                    % {"sku": line.sku.code, "n": index + 1, "of": line.quantity},
+                    max_length=64,
+                    required=False,
+                    widget=forms.TextInput(attrs={**_NO_AUTOCORRECT, "autocapitalize": "characters"}),
+                )
+
+    @staticmethod
+    def field_name(line, index: int) -> str:
+        return f"serial-{line.pk}-{index}"
+
+    def serials(self) -> dict[int, list[str]]:
+        """{line id: [serial, ...]} as typed (blanks included: the service counts what is missing)."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return {
+            line.pk: [data.get(self.field_name(line, index), "") for index in range(line.quantity)]
+            for line in self.tracked
+        }
+
+    def show_error(self, error) -> None:
+        """Put a service refusal's `serials[<line id>]` messages under that line's inputs."""
+        for line in self.tracked:
+            messages = (error.fields or {}).get(f"serials[{line.pk}]")
+            if messages:
+                self.line_errors[line.pk] = [str(message) for message in messages]
+
+    def rows(self) -> list[dict]:
+        """Per serial-tracked line: the line, its inputs and its errors (for the template)."""
+        return [
+            {
+                "line": line,
+                "fields": [self[self.field_name(line, index)] for index in range(line.quantity)],
+                "errors": self.line_errors.get(line.pk, []),
+            }
+            for line in self.tracked
+        ]

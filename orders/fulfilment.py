@@ -10,16 +10,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import IllegalTransition
+from integrations.outbox import order_event
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.errors import AssignmentRefused, OrderRefused, PickupCodeWrong
 from orders.models import Order, OrderLine, RevenueRule, RevenueShare, RoutingDecision, StoreAssignment
 from orders.routing import route_candidates
 from orders.services import (
     order_cancel,
+    order_delivered,
     reserve_at_first_candidate,
     revenue_split,
     route_reason,
     share_reversals,
+    sold_units_record,
 )
 from orders.states import order_transition
 from stores.choices import StoreKind
@@ -61,6 +65,8 @@ def offer_to_store(*, order: Order, user=None) -> StoreAssignment:
             reason=_("Warehouses fulfil every order they are given"),
         )
         order_transition(order=order, to=OrderStatus.ACCEPTED, user=user, reason=assignment.reason)
+        order_event("order.routed", order, store=store.pk)
+        order_event("order.accepted", order, store=store.pk)
         return assignment
     assignment = StoreAssignment.objects.create(
         order=order, store=store, respond_by=now + timedelta(minutes=settings.ORDERS_ACCEPT_MINUTES)
@@ -71,6 +77,7 @@ def offer_to_store(*, order: Order, user=None) -> StoreAssignment:
         user=user,
         reason=_("Offered to %(store)s") % {"store": store.name},
     )
+    order_event("order.routed", order, store=store.pk, respond_by=assignment.respond_by.isoformat())
     return assignment
 
 
@@ -100,9 +107,11 @@ def assignment_accept(*, order: Order, store: Store, user=None) -> Order:
     assignment.responded_at = timezone.now()
     assignment.responded_by = user
     assignment.save(update_fields=["status", "responded_at", "responded_by"])
-    return order_transition(
+    order = order_transition(
         order=order, to=OrderStatus.ACCEPTED, user=user, reason=_("Accepted by %(s)s") % {"s": store.name}
     )
+    order_event("order.accepted", order, store=store.pk)
+    return order
 
 
 @transaction.atomic
@@ -207,8 +216,13 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
 
 
 @transaction.atomic
-def order_ship(*, order: Order, store: Store, tracking_number: str, user=None) -> Order:
-    """The fulfilling store hands the parcel to the carrier: reserved units become a sale."""
+def order_ship(
+    *, order: Order, store: Store, tracking_number: str, user=None, serials: dict | None = None
+) -> Order:
+    """The fulfilling store hands the parcel to the carrier: reserved units become a sale.
+
+    `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
+    """
     order = _lock(order)
     _check_store(order, store)
     if order.delivery_method != DeliveryMethod.SHIP:
@@ -220,7 +234,10 @@ def order_ship(*, order: Order, store: Store, tracking_number: str, user=None) -
         )
     order.tracking_number = tracking_number.strip()[:64]
     order_transition(order=order, to=OrderStatus.SHIPPED, user=user, extra_fields=["tracking_number"])
-    sell_reserved(order=order, lines=list(order.lines.select_related("sku")), user=user)
+    lines = list(order.lines.select_related("sku"))
+    sold_units_record(order=order, lines=lines, serials=serials)
+    sell_reserved(order=order, lines=lines, user=user)
+    order_event("order.shipped", order, tracking_number=order.tracking_number)
     return order
 
 
@@ -240,8 +257,13 @@ def order_ready_for_pickup(*, order: Order, store: Store, user=None) -> Order:
 
 
 @transaction.atomic
-def order_collect(*, order: Order, store: Store, pickup_code: str, user=None) -> Order:
-    """The customer shows the pickup code; the clerk checks it and hands the goods over."""
+def order_collect(
+    *, order: Order, store: Store, pickup_code: str, user=None, serials: dict | None = None
+) -> Order:
+    """The customer shows the pickup code; the clerk checks it and hands the goods over.
+
+    `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
+    """
     order = _lock(order)
     _check_store(order, store)
     if order.status != OrderStatus.READY_FOR_PICKUP:
@@ -254,16 +276,24 @@ def order_collect(*, order: Order, store: Store, pickup_code: str, user=None) ->
         raise PickupCodeWrong(
             _("That pickup code does not match this order."), fields={"pickup_code": [_("Wrong code.")]}
         )
-    order_transition(order=order, to=OrderStatus.COMPLETED, user=user, reason=_("Collected in store"))
-    sell_reserved(order=order, lines=list(order.lines.select_related("sku")), user=user)
-    return order
+    lines = list(order.lines.select_related("sku__product__category"))
+    sold_units_record(order=order, lines=lines, serials=serials)
+    sell_reserved(order=order, lines=lines, user=user)
+    return order_delivered(order=order, lines=lines, user=user, reason=_("Collected in store"))
 
 
 @transaction.atomic
 def order_complete(*, order: Order, user=None) -> Order:
     """The carrier delivered a shipped order."""
     order = _lock(order)
-    return order_transition(order=order, to=OrderStatus.COMPLETED, user=user, reason=_("Delivered"))
+    if order.status != OrderStatus.SHIPPED:
+        raise IllegalTransition(
+            current=OrderStatus(order.status).label,
+            wanted=OrderStatus.COMPLETED.label,
+            what=f"order {order.number}",
+        )
+    lines = list(order.lines.select_related("sku__product__category"))
+    return order_delivered(order=order, lines=lines, user=user, reason=_("Delivered"))
 
 
 def _check_store(order: Order, store: Store) -> None:

@@ -27,6 +27,18 @@ class Order(models.Model):
     origin_store = models.ForeignKey(
         "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="originated_orders"
     )
+    guide = models.ForeignKey(
+        "guides.Guide",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attributed_orders",
+        help_text=_("The guide the member was bound to when ordering (attribution)."),
+    )
+    binding = models.ForeignKey(
+        "guides.Binding", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    attribution_reason = models.CharField(_("why attributed (or not)"), max_length=255, blank=True)
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -60,6 +72,9 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(
+        _("delivered at"), null=True, blank=True, help_text=_("Delivered, collected or carried out.")
+    )
 
     class Meta:
         verbose_name = _("order")
@@ -84,6 +99,7 @@ class Order(models.Model):
             models.Index(fields=["origin_store", "created_at"], name="order_origin_store_idx"),
             models.Index(fields=["member", "created_at"], name="order_member_idx"),
             models.Index(fields=["channel", "status", "created_at"], name="order_channel_status_idx"),
+            models.Index(fields=["guide", "created_at"], name="order_guide_idx"),
         ]
 
     def __str__(self):
@@ -102,6 +118,21 @@ class OrderLine(models.Model):
     )
     discount = MoneyField(_("discount"), default=0)
     line_total = MoneyField(_("line total"))
+    returned_quantity = models.PositiveIntegerField(_("returned"), default=0)
+    warranty_policy = models.ForeignKey(
+        "aftersales.WarrantyPolicy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order_lines",
+        help_text=_("The policy in force when the line was delivered."),
+    )
+    returnable_until = models.DateTimeField(
+        _("returnable until"),
+        null=True,
+        blank=True,
+        help_text=_("End of the return window (exclusive); commission is held until then."),
+    )
 
     class Meta:
         verbose_name = _("order line")
@@ -114,10 +145,38 @@ class OrderLine(models.Model):
                 condition=Q(line_total=F("unit_price") * F("quantity") - F("discount")),
                 name="order_line_total_is_price_times_quantity_less_discount",
             ),
+            models.CheckConstraint(
+                condition=Q(returned_quantity__lte=F("quantity")), name="order_line_returned_within_quantity"
+            ),
         ]
+        indexes = [models.Index(fields=["returnable_until"], name="order_line_returnable_idx")]
 
     def __str__(self):
         return f"{self.quantity} x {self.sku_id} @ {self.unit_price}"
+
+
+class SoldUnit(models.Model):
+    """One serial-numbered unit that left with an order line; a return marks it returned."""
+
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="units")
+    sku = models.ForeignKey("catalog.SKU", on_delete=models.PROTECT, related_name="sold_units")
+    serial = models.CharField(_("serial number"), max_length=64)
+    sold_at = models.DateTimeField(_("sold at"), auto_now_add=True)
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sold unit")
+        verbose_name_plural = _("sold units")
+        ordering = ["line", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku", "serial"], condition=Q(returned_at__isnull=True), name="sold_unit_serial_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["serial"], name="sold_unit_serial_idx")]
+
+    def __str__(self):
+        return self.serial
 
 
 class Payment(models.Model):

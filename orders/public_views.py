@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.selectors import channel_for_store
 from config.errors import DomainError
+from guides.public_views import store_scan_record
 from members.services import member_upsert
 from orders.choices import DeliveryMethod, Origin
 from orders.forms import LineFormSet, PublicOrderForm, client_reference
@@ -52,6 +53,8 @@ def _too_many_attempts(request) -> bool:
 @require_http_methods(["GET", "POST"])
 def store_order(request, code):
     store = _open_store_or_404(code)
+    if request.method == "GET":
+        store_scan_record(request, store)  # each opening of the store's QR page is a store scan
     posted = request.POST if request.method == "POST" else None
     form = PublicOrderForm(posted, initial={"client_reference": client_reference()})
     lines = LineFormSet(posted, prefix="lines")

@@ -4,6 +4,7 @@ of their stores (placed there or fulfilled there) and the ones they placed, neve
 from django.db.models import Q, QuerySet, Sum
 
 from config.roles import is_hq
+from integrations.authentication import api_key_of
 from orders.choices import AssignmentStatus, OrderStatus
 from orders.models import Order, RevenueShare, StoreAssignment
 from stores.models import Store
@@ -14,6 +15,13 @@ def orders_visible_to(user) -> QuerySet[Order]:
         return Order.objects.none()
     if is_hq(user):
         return Order.objects.all()
+    key = api_key_of(user)
+    if key is not None:  # a channel's key: its channel's orders; a partner's: its stores' orders
+        if key.channel_id:
+            return Order.objects.filter(channel_id=key.channel_id)
+        return Order.objects.filter(
+            Q(fulfilling_location__partner_id=key.partner_id) | Q(origin_store__partner_id=key.partner_id)
+        )
     from stores.selectors import stores_visible_to
 
     stores = stores_visible_to(user).values("pk")

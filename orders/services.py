@@ -8,6 +8,7 @@ last, in SKU order, so two orders never deadlock and a hot row is locked only un
 import hashlib
 import json
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,11 +17,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel
 from catalog.selectors import live_prices_for
+from config.errors import IllegalTransition
 from config.money import quantize_money
+from guides.commission import commission_accrue, commission_clawback
+from guides.services import attribution_for
+from integrations.outbox import order_event
 from members.models import Member
 from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentKind, PaymentMethod, ShareParty
 from orders.errors import (
@@ -38,6 +44,7 @@ from orders.models import (
     RevenueRule,
     RevenueShare,
     RoutingDecision,
+    SoldUnit,
 )
 from orders.routing import Candidate, route_candidates
 from orders.states import order_transition
@@ -256,6 +263,7 @@ def order_create(
             % {"id": member.pk, "into": member.merged_into_id},
             fields={"member": [_("Merged.")]},
         )
+    attribution = attribution_for(member=member, channel=channel, at=at) if member is not None else None
     quantities = _check_lines(lines)
     _check_delivery(
         delivery_method=delivery_method,
@@ -293,6 +301,9 @@ def order_create(
         member=member,
         origin=origin,
         origin_store=origin_store,
+        guide=attribution.guide if attribution else None,
+        binding=attribution.binding if attribution else None,
+        attribution_reason=attribution.reason[:255] if attribution else "",
         placed_by=placed_by,
         fulfilling_location=choices[0].store if choices else None,
         delivery_method=delivery_method,
@@ -352,6 +363,7 @@ def order_create(
         decision.location = chosen.store
         decision.reason = reason_for or route_reason(chosen)
         decision.save(update_fields=["location", "reason"])
+    order_event("order.created", order)
     return order
 
 
@@ -421,11 +433,19 @@ def _lock(order: Order) -> Order:
 
 @transaction.atomic
 def order_pay(
-    *, order: Order, amount: Decimal, method: str, external_reference: str | None = None, user=None
+    *,
+    order: Order,
+    amount: Decimal,
+    method: str,
+    external_reference: str | None = None,
+    user=None,
+    serials: dict | None = None,
 ) -> Payment:
     """Record the payment of the whole total; then points, the revenue split, and the store offer.
 
     The same payment reference again returns the first payment; a second payment is refused.
+    A carried-out order leaves now: `serials` ({line id: [serial, ...]}) names every unit of its
+    serial-tracked lines (ignored for other orders: their serials are taken when they leave).
     """
     from members.services import points_earn
     from orders.fulfilment import offer_to_store, sell_reserved
@@ -470,7 +490,7 @@ def order_pay(
     order.paid_at = now
     order_transition(order=order, to=OrderStatus.PAID, user=user, extra_fields=["paid_at"])
 
-    lines = list(order.lines.all())
+    lines = list(order.lines.select_related("sku__product__category"))
     rule = RevenueRule.objects.filter(channel_id=order.channel_id).first()
     RevenueShare.objects.bulk_create(
         [
@@ -484,17 +504,154 @@ def order_pay(
             )
         ]
     )
+    if order.guide_id:
+        commission_accrue(order=order, lines=lines, at=now)
     if order.member_id:
         points_earn(
             member=order.member, channel=order.channel, paid_amount=amount, reference=order.number, at=now
         )
+    order_event("order.paid", order, amount=str(amount), method=method)
 
     if order.delivery_method == DeliveryMethod.CARRY_OUT:
+        sold_units_record(order=order, lines=lines, serials=serials)
         sell_reserved(order=order, lines=lines, user=user)
-        order_transition(order=order, to=OrderStatus.COMPLETED, user=user, reason=_("Carried out"))
+        order_delivered(order=order, lines=lines, user=user, reason=_("Carried out"), at=now)
     else:
         offer_to_store(order=order, user=user)
     return payment
+
+
+# --- serial numbers ----------------------------------------------------------------------------
+
+SERIAL_MAX_LENGTH = 64
+
+
+def normalise_serial(serial) -> str:
+    """Serials are compared as typed or scanned, without surrounding blanks and case-insensitively."""
+    return str(serial).strip().upper()
+
+
+def _serial_errors(line: OrderLine, given) -> tuple[list[str], list[str]]:
+    """The line's serials, normalised, and what is wrong with them."""
+    if isinstance(given, str):
+        given = [given]
+    if given is not None and not isinstance(given, list | tuple):
+        return [], [_("A list of serial numbers, one per unit.")]
+    serials = [normalise_serial(s) for s in (given or []) if normalise_serial(s)]
+    errors = []
+    for serial in serials:
+        if len(serial) > SERIAL_MAX_LENGTH or not serial.isprintable() or any(c.isspace() for c in serial):
+            errors.append(
+                _("“%(serial)s” is not a serial number (at most %(n)s characters, no spaces).")
+                % {"serial": serial[:80], "n": SERIAL_MAX_LENGTH}
+            )
+    twice = sorted(serial for serial, n in Counter(serials).items() if n > 1)
+    if twice:
+        errors.append(_("Given twice: %(serials)s.") % {"serials": ", ".join(twice)})
+    if len(serials) != line.quantity:
+        errors.append(
+            ngettext(
+                "%(sku)s needs %(n)s serial number, one per unit; %(given)s given.",
+                "%(sku)s needs %(n)s serial numbers, one per unit; %(given)s given.",
+                line.quantity,
+            )
+            % {"sku": line.sku.code, "n": line.quantity, "given": len(serials)}
+        )
+    return serials, errors
+
+
+def sold_units_record(*, order: Order, lines: list[OrderLine], serials: dict | None) -> list[SoldUnit]:
+    """The serial of every unit of a serial-tracked line that leaves (shipped, collected, carried out).
+
+    `serials` maps a line id (int or its text) to that line's serials: exactly `quantity`
+    distinct ones per serial-tracked line; other lines need none and ignore them. A serial of
+    the SKU sold and not returned is refused. All or nothing: a refusal names each line's fields
+    (`serials[<line id>]`) and writes no row. No query when no line is serial-tracked.
+    """
+    serials = serials or {}
+    if not isinstance(serials, dict):
+        raise OrderRefused(
+            _("Serial numbers come as {line id: [serial, ...]}."),
+            code="serials_refused",
+            fields={"serials": [_("A mapping of line ids to lists of serial numbers.")]},
+        )
+    by_id = {line.pk: line for line in lines}
+    errors: dict[str, list[str]] = {}
+    wanted: dict[int, list[str]] = {}
+    given: dict[int, object] = {}
+    for key, values in serials.items():
+        try:
+            line_id = int(key)
+        except (TypeError, ValueError):
+            line_id = None
+        if line_id not in by_id:
+            errors[f"serials[{key}]"] = [_("Not a line of order %(number)s.") % {"number": order.number}]
+        else:
+            given[line_id] = values
+    for line in lines:
+        if line.sku.serial_tracked:
+            wanted[line.pk], line_errors = _serial_errors(line, given.get(line.pk))
+            if line_errors:
+                errors[f"serials[{line.pk}]"] = line_errors
+    if errors:
+        raise OrderRefused(
+            " ".join(message for messages in errors.values() for message in messages),
+            code="serials_refused",
+            fields=errors,
+        )
+    if not wanted:
+        return []
+    units = [
+        SoldUnit(line=by_id[line_id], sku_id=by_id[line_id].sku_id, serial=serial)
+        for line_id, line_serials in wanted.items()
+        for serial in line_serials
+    ]
+    pairs = {(unit.sku_id, unit.serial) for unit in units}
+    still_sold = [
+        unit
+        for unit in SoldUnit.objects.filter(
+            sku_id__in={sku for sku, _serial in pairs},
+            serial__in={serial for _sku, serial in pairs},
+            returned_at__isnull=True,
+        ).select_related("line__order")
+        if (unit.sku_id, unit.serial) in pairs
+    ]
+    if still_sold:
+        for unit in still_sold:
+            line_id = next(u.line.pk for u in units if (u.sku_id, u.serial) == (unit.sku_id, unit.serial))
+            errors.setdefault(f"serials[{line_id}]", []).append(
+                _("Serial %(serial)s was sold on order %(number)s and not returned.")
+                % {"serial": unit.serial, "number": unit.line.order.number}
+            )
+        raise OrderRefused(
+            " ".join(message for messages in errors.values() for message in messages),
+            code="serials_refused",
+            fields=errors,
+        )
+    try:
+        with transaction.atomic():  # a concurrent sale of the same unit: the partial unique index says no
+            return SoldUnit.objects.bulk_create(units)
+    except IntegrityError:
+        message = _("One of these serial numbers was sold on another order a moment ago; check them.")
+        raise OrderRefused(
+            message,
+            code="serials_refused",
+            fields={f"serials[{line_id}]": [message] for line_id in wanted},
+        ) from None
+
+
+def order_delivered(*, order: Order, lines: list[OrderLine], user=None, reason: str = "", at=None) -> Order:
+    """The customer has the goods (delivered, collected or carried out): the warranty and return
+    windows start now, with the policy in force now (the row is locked by the caller)."""
+    from aftersales.policies import lines_delivered
+
+    order.delivered_at = at or timezone.now()
+    order_transition(
+        order=order, to=OrderStatus.COMPLETED, user=user, reason=reason, extra_fields=["delivered_at"]
+    )
+    lines_delivered(lines=lines, delivered_at=order.delivered_at)
+    order_event("order.completed", order, delivered_at=order.delivered_at.isoformat())
+    return order
 
 
 # --- cancelling -------------------------------------------------------------------------------
@@ -522,8 +679,6 @@ def order_cancel(*, order: Order, reason: str, user=None) -> Order:
         )
     order = _lock(order)
     if order.status not in CANCELLABLE:
-        from config.errors import IllegalTransition
-
         raise IllegalTransition(
             current=OrderStatus(order.status).label,
             wanted=OrderStatus.CANCELLED.label,
@@ -552,5 +707,11 @@ def order_cancel(*, order: Order, reason: str, user=None) -> Order:
     for earned in PointsEntry.objects.filter(reference=order.number, kind="earn"):
         points_reverse(earned=earned, reference=order.number, user=user)
     RevenueShare.objects.bulk_create(share_reversals(order=order))
+    if order.guide_id and payments:
+        commission_clawback(
+            order=order, refunds={line.pk: line.line_total for line in lines}, user=user, reason=reason
+        )
     withdraw_offer(order=order, user=user, reason=reason)
-    return order_transition(order=order, to=OrderStatus.CANCELLED, user=user, reason=reason.strip())
+    order = order_transition(order=order, to=OrderStatus.CANCELLED, user=user, reason=reason.strip())
+    order_event("order.cancelled", order, reason=reason.strip())
+    return order

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,6 +38,7 @@ from orders.forms import (
     LineFormSet,
     PaymentForm,
     RejectForm,
+    SerialsForm,
     ShipForm,
     client_reference,
 )
@@ -124,6 +125,7 @@ class QueueFailure:
     message: str
     hint: str
     fields: dict = field(default_factory=dict)
+    serial_form: SerialsForm | None = None  # the serials typed, shown again with their errors
 
 
 HINTS = {
@@ -156,6 +158,10 @@ def queue(request, code):
     if request.method == "POST" and failure is None:
         return redirect("orders:queue", code=store.code)
     context = {"store": store, "failure": failure, "now": timezone.now(), **_queue_lists(store)}
+    if failure is not None and failure.serial_form is not None:
+        for order in context["to_ship"] + context["pickups"]:
+            if order.number == failure.number:
+                order.serial_form = failure.serial_form
     return render(request, "orders/queue.html", context)
 
 
@@ -173,6 +179,8 @@ def _queue_lists(store: Store) -> dict:
     offers, offer_count = _capped(lists["offers"].prefetch_related(Prefetch("order__lines", queryset=lines)))
     to_fulfil, fulfil_count = _capped(lists["to_fulfil"].prefetch_related(Prefetch("lines", queryset=lines)))
     pickups, pickup_count = _capped(lists["pickups"].prefetch_related(Prefetch("lines", queryset=lines)))
+    for order in [*to_fulfil, *pickups]:  # lines are prefetched with their SKU: no query
+        order.serial_form = SerialsForm(lines=order.lines.all())
     now = timezone.now()
     for offer in offers:
         left = (offer.respond_by - now).total_seconds()
@@ -203,6 +211,9 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
             _("Reload the queue and pick the order again."),
         )
     user = request.user
+    serial_form = None
+    if action in ("ship", "collect"):
+        serial_form = SerialsForm(request.POST, lines=list(order.lines.select_related("sku")))
     try:
         if action == "accept":
             assignment_accept(order=order, store=store, user=user)
@@ -220,6 +231,7 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
                 store=store,
                 tracking_number=form.cleaned_data.get("tracking_number", ""),
                 user=user,
+                serials=serial_form.serials(),
             )
             done = _("Order %(number)s shipped. The stock has left the store.")
         elif action == "ready":
@@ -229,13 +241,19 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
             form = CollectForm(request.POST)
             form.is_valid()
             order_collect(
-                order=order, store=store, pickup_code=form.cleaned_data.get("pickup_code", ""), user=user
+                order=order,
+                store=store,
+                pickup_code=form.cleaned_data.get("pickup_code", ""),
+                user=user,
+                serials=serial_form.serials(),
             )
             done = _("Order %(number)s handed over to the customer. It is complete.")
         else:
             return QueueFailure(number, action, _("Unknown action."), _("Use the buttons on the queue."))
     except DomainError as error:
-        return QueueFailure(number, action, error.message, _hint(error), error.fields)
+        if serial_form is not None:
+            serial_form.show_error(error)
+        return QueueFailure(number, action, error.message, _hint(error), error.fields, serial_form)
     messages.success(request, done % {"number": order.number})
     return None
 
@@ -312,9 +330,14 @@ def _order_context(order: Order) -> dict:
         decision.rows = [
             {**c, "name": names.get(c.get("store"), "")} for c in decision.candidates if isinstance(c, dict)
         ]
+    lines = list(order.lines.select_related("sku"))
+    show_serials = any(line.sku.serial_tracked for line in lines)
+    if show_serials:  # the units sold, for after-sales; one query, only for serial-tracked goods
+        prefetch_related_objects(lines, "units")
     return {
         "order": order,
-        "lines": list(order.lines.select_related("sku")),
+        "lines": lines,
+        "show_serials": show_serials,
         "history": list(order.status_changes.select_related("changed_by")),
         "decisions": decisions,
         "assignments": list(
@@ -484,6 +507,10 @@ def order_pay_view(request, number):
         messages.info(request, _("Order %(number)s is already paid or closed.") % {"number": order.number})
         return redirect("orders:detail", number=order.number)
     form = PaymentForm(request.POST or None, initial={"amount": order.total, "method": PaymentMethod.WECHAT})
+    lines = list(order.lines.select_related("sku"))
+    # A carried-out order leaves at the counter: the serials of its units are taken with the payment.
+    carry_out = order.delivery_method == DeliveryMethod.CARRY_OUT
+    serial_form = SerialsForm(request.POST or None, lines=lines if carry_out else [])
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -493,9 +520,11 @@ def order_pay_view(request, number):
                 method=data["method"],
                 external_reference=data["reference"].strip() or None,
                 user=request.user,
+                serials=serial_form.serials() if carry_out else None,
             )
         except DomainError as error:
             add_domain_error(form, error, field_map={"external_reference": "reference"})
+            serial_form.show_error(error)
         else:
             order.refresh_from_db(fields=["status", "fulfilling_location"])
             if order.status == OrderStatus.COMPLETED:
@@ -514,7 +543,7 @@ def order_pay_view(request, number):
     return render(
         request,
         "orders/pay.html",
-        {"order": order, "form": form, "lines": list(order.lines.select_related("sku"))},
+        {"order": order, "form": form, "lines": lines, "serial_form": serial_form},
     )
 
 

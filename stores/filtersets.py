@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config.api.filters import IsoDateTimeFilter
 from stores.models import Partner, Stock, StockMovement, Store
 from stores.selectors import MAX_SEARCH_RADIUS_KM, stores_near
 
@@ -86,8 +87,8 @@ class StockFilterSet(django_filters.FilterSet):
 class StockMovementFilterSet(django_filters.FilterSet):
     location = django_filters.NumberFilter(field_name="stock__location_id")
     sku = django_filters.NumberFilter(field_name="stock__sku_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = StockMovement

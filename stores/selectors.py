@@ -9,6 +9,7 @@ from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqr
 
 from catalog.models import SKU
 from config.roles import is_hq
+from integrations.authentication import api_key_of
 from stores.choices import StoreStatus
 from stores.models import Stock, Store
 
@@ -23,6 +24,9 @@ def stores_visible_to(user) -> QuerySet[Store]:
         return Store.objects.none()
     if is_hq(user):
         return Store.objects.all()
+    key = api_key_of(user)
+    if key is not None:  # a channel's key reads every store (stock:read); a partner's, its own
+        return Store.objects.filter(partner_id=key.partner_id) if key.partner_id else Store.objects.all()
     return Store.objects.filter(Q(memberships__user=user) | Q(partner__users=user)).distinct()
 
 
@@ -112,7 +116,7 @@ def stores_managed_by(user) -> QuerySet[Store]:
     """Stores whose stock and member lists the user may change: HQ all, managers their own."""
     from stores.choices import StaffRole
 
-    if not user.is_authenticated:
+    if not user.is_authenticated or api_key_of(user) is not None:  # keys change no stock
         return Store.objects.none()
     if is_hq(user):
         return Store.objects.all()

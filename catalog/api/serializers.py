@@ -27,7 +27,8 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     Codes are the identifiers other systems hold, so a code that happens to be all digits
     must not be shadowed by an unrelated row's primary key.
     """
-    values = [v for v in dict.fromkeys(values) if v]
+    # No code holds a NUL character, and PostgreSQL refuses one in a query: such a value is unknown.
+    values = [v for v in dict.fromkeys(values) if v and "\x00" not in v]
     ids = [pk for pk in map(_as_pk, values) if pk is not None]
     rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
     by_code = {row.code: row for row in rows}

@@ -36,7 +36,9 @@ from catalog.models import SKU, Category, Channel, Price, Product
 from catalog.selectors import live_prices_for, price_lookup
 from catalog.services import price_end, price_set
 from config.api.errors import error_responses
-from config.api.permissions import HQWritesOnly
+from integrations.authentication import actor
+from integrations.choices import Scope
+from integrations.permissions import HQOrKeyWrites, KeyScopes, key_channel_only, reads
 
 READ_ERRORS = error_responses(400, 403)
 DETAIL_ERRORS = error_responses(403, 404)
@@ -49,6 +51,7 @@ DETAIL_ERRORS = error_responses(403, 404)
 class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Channel.objects.all()
     serializer_class = ChannelSerializer
+    key_scopes = reads(Scope.CATALOG_READ)
     filterset_class = ChannelFilterSet
 
 
@@ -59,6 +62,7 @@ class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
 class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Category.objects.all()
     serializer_class = CategorySerializer
+    key_scopes = reads(Scope.CATALOG_READ)
     filterset_class = CategoryFilterSet
 
 
@@ -76,6 +80,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     )
     serializer_class = ProductSerializer
     filterset_class = ProductFilterSet
+    key_scopes = reads(Scope.CATALOG_READ)
 
 
 @extend_schema_view(
@@ -86,6 +91,7 @@ class SKUViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = SKU.objects.select_related("product")
     serializer_class = SKUSerializer
     filterset_class = SKUFilterSet
+    key_scopes = reads(Scope.CATALOG_READ)
 
 
 LIVE_PRICE_ANSWER = PolymorphicProxySerializer(
@@ -101,12 +107,20 @@ LIVE_PRICE_ANSWER = PolymorphicProxySerializer(
     retrieve=extend_schema(summary="One price version", responses={200: PriceSerializer, **DETAIL_ERRORS}),
 )
 class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Price versions. Reading is open to staff; writing is HQ's and goes through catalog.services."""
+    """Price versions. Reading is open to staff; writing is HQ's and goes through catalog.services.
+
+    An API key reads with catalog:read; with prices:write a channel's key may set and end prices
+    of its own channel only (a partner's key never: 403 `key_forbidden`)."""
 
     queryset = Price.objects.select_related("sku", "channel")
     serializer_class = PriceSerializer
     filterset_class = PriceFilterSet
-    permission_classes = [HQWritesOnly]
+    permission_classes = [HQOrKeyWrites, KeyScopes]
+    key_scopes = {
+        **reads(Scope.CATALOG_READ, "live"),
+        "create": Scope.PRICES_WRITE,
+        "end": Scope.PRICES_WRITE,
+    }
 
     def get_serializer_class(self):
         # The browsable API's form for POST shows the write fields, not the read-only rows.
@@ -127,13 +141,14 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def create(self, request):
         data = self._valid(PriceSetSerializer, request.data)
+        key_channel_only(request.user, data["channel"], what=_("prices"))
         price = price_set(
             sku=data["sku"],
             channel=data["channel"],
             amount=data["amount"],
             valid_from=data.get("valid_from"),
             valid_to=data.get("valid_to"),
-            user=request.user,
+            user=actor(request.user),
         )
         output = PriceSerializer(price, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -147,8 +162,9 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
         price = self.get_object()
+        key_channel_only(request.user, price.channel, what=_("prices"))
         data = self._valid(PriceEndSerializer, request.data)
-        price = price_end(price=price, at=data.get("at"), user=request.user)
+        price = price_end(price=price, at=data.get("at"), user=actor(request.user))
         return Response(PriceSerializer(price, context=self.get_serializer_context()).data)
 
     @extend_schema(

@@ -5,10 +5,7 @@ exact phone, card or external id (`lookup`), which is how a walk-in customer is 
 """
 
 import csv
-import io
-import json
 
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -19,8 +16,13 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from config.api.errors import error_responses
+from config.api.renderers import CSVRenderer
+from config.csv import csv_attachment, csv_cell
 from config.errors import NotFound
 from config.roles import is_hq
+from integrations.authentication import actor, api_key_of
+from integrations.choices import Scope
+from integrations.permissions import key_channel_only
 from members.api.serializers import (
     DuplicateGroupSerializer,
     MemberDetailSerializer,
@@ -112,6 +114,16 @@ def _points_answer(member: Member, entry, *, replayed: bool) -> Response:
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = MemberDetailSerializer
     filterset_class = MemberFilterSet
+    # API keys: the members their channel sees (members.selectors.members_visible_to), found by an
+    # exact value, upserted, earning and redeeming points on the key's own channel. No browsing.
+    key_scopes = {
+        "retrieve": Scope.MEMBERS_READ,
+        "lookup": Scope.MEMBERS_READ,
+        "points": Scope.MEMBERS_READ,
+        "upsert": Scope.MEMBERS_WRITE,
+        "earn_points": Scope.MEMBERS_WRITE,
+        "redeem_points": Scope.MEMBERS_WRITE,
+    }
 
     def get_permissions(self):
         if self.action == "list":
@@ -132,6 +144,12 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_object(self):
         # Not filtered by the list's query parameters: a detail is found by its id alone.
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+    def _key_member(self, member: Member) -> Member:
+        """An API key acts only on members it may see: another channel's member is a 404."""
+        if api_key_of(self.request.user) is not None:
+            return get_object_or_404(members_visible_to(self.request.user), pk=member.pk)
+        return member
 
     def _detail(self, member: Member, status_code=status.HTTP_200_OK) -> Response:
         member = (
@@ -157,6 +175,9 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         query = MemberLookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         member = member_lookup(query.validated_data["q"])
+        if member is not None and api_key_of(request.user) is not None:
+            # A key finds only the members its channel or partner sees.
+            member = members_visible_to(request.user).filter(pk=member.pk).first()
         if member is None:
             raise NotFound(
                 _("No member with mobile, card or external id '%(q)s'.") % {"q": query.validated_data["q"]},
@@ -197,7 +218,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             name=data.get("name", ""),
             city=data.get("city", ""),
             home_store=data.get("home_store"),
-            user=request.user,
+            user=actor(request.user),
         )
         return self._detail(result.member, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -245,8 +266,9 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsEarnSerializer,
     )
     def earn_points(self, request, pk=None):
-        member = _live_member(pk)
+        member = self._key_member(_live_member(pk))
         data = self._valid(PointsEarnSerializer, request.data)
+        key_channel_only(request.user, data["channel"], what=_("points"))
         client_reference = data.get("client_reference") or None
         entry = points_earn(
             member=member,
@@ -277,8 +299,9 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsRedeemSerializer,
     )
     def redeem_points(self, request, pk=None):
-        member = _live_member(pk)
+        member = self._key_member(_live_member(pk))
         data = self._valid(PointsRedeemSerializer, request.data)
+        key_channel_only(request.user, data["channel"], what=_("points"))
         client_reference = data.get("client_reference") or None
         entry = points_redeem(
             member=member,
@@ -286,7 +309,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             channel=data["channel"],
             reference=data["reference"],
             client_reference=client_reference,
-            user=request.user,
+            user=actor(request.user),
         )
         return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
@@ -365,24 +388,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 # --- segments ---------------------------------------------------------------------------------
-
-
-class CSVRenderer(renderers.BaseRenderer):
-    """Lets a client ask for text/csv; the export answers with its own CSV, errors stay JSON text."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, str | bytes) else json.dumps(data)
-
-
-def _csv_cell(value):
-    # A name that starts like a formula must not run in the spreadsheet the campaign opens.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
 
 
 @extend_schema_view(
@@ -479,12 +484,10 @@ class SegmentViewSet(
     def export(self, request, pk=None):
         segment = self.get_object()
         export = segment_export(filters=segment.filters, queryset=members_visible_to(request.user))
-        out = io.StringIO()
-        writer = csv.writer(out)
+        response = csv_attachment(f"segment-{segment.pk}.csv", bom=False)
+        writer = csv.writer(response)
         writer.writerow(SEGMENT_EXPORT_COLUMNS)
-        writer.writerows([_csv_cell(value) for value in row] for row in export.rows)
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
+        writer.writerows([csv_cell(value) for value in row] for row in export.rows)
         response["X-Left-Out"] = str(export.left_out)
         response["X-Included"] = str(export.included)
         return response

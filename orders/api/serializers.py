@@ -238,6 +238,18 @@ def fingerprint_payload(data: dict) -> dict:
 # --- input: actions ---------------------------------------------------------------------------
 
 
+def _serials_field(when: str):
+    return serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=64, allow_blank=True)),
+        required=False,
+        help_text=_(
+            "The serial number of every unit of each serial-tracked line, %(when)s: "
+            '{"<line id>": ["SN1", ...]}, exactly one per unit; other lines need none.'
+        )
+        % {"when": when},
+    )
+
+
 class PayInputSerializer(serializers.Serializer):
     amount = _money(help_text=_("The order total, in yuan."))
     method = PaymentMethodField()
@@ -248,6 +260,7 @@ class PayInputSerializer(serializers.Serializer):
         max_length=64,
         help_text=_("The payment provider's reference: a retry with it returns the first payment."),
     )
+    serials = _serials_field(_("for a carried-out order"))
 
 
 class ReasonInputSerializer(serializers.Serializer):
@@ -256,10 +269,12 @@ class ReasonInputSerializer(serializers.Serializer):
 
 class ShipInputSerializer(serializers.Serializer):
     tracking_number = serializers.CharField(max_length=64, help_text=_("The carrier's tracking number."))
+    serials = _serials_field(_("as they leave in the parcel"))
 
 
 class CollectInputSerializer(serializers.Serializer):
     pickup_code = serializers.CharField(max_length=8, help_text=_("The code the customer shows."))
+    serials = _serials_field(_("as they are handed over"))
 
 
 class QueueQuerySerializer(serializers.Serializer):

@@ -14,7 +14,11 @@ from rest_framework.response import Response
 from catalog.api.serializers import resolve_by_id_or_code
 from config.api.errors import ErrorSerializer, error_responses
 from config.errors import DomainError, NotFound
+from integrations.authentication import actor, api_key_of, owner_of
+from integrations.choices import Scope
+from integrations.permissions import reads
 from members.errors import InvalidPhone
+from members.selectors import members_visible_to
 from members.services import member_upsert
 from orders.api.serializers import (
     CollectInputSerializer,
@@ -140,6 +144,14 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     lookup_value_regex = "[0-9A-Za-z-]+"
     serializer_class = OrderDetailSerializer
     filterset_class = OrderFilterSet
+    # API keys: a channel's key reads and places its channel's orders, pays and cancels them; the
+    # store's side (queue, accept, ship, collect...) is for people at the store.
+    key_scopes = {
+        **reads(Scope.ORDERS_READ),
+        "create": Scope.ORDERS_WRITE,
+        "pay": Scope.ORDERS_WRITE,
+        "cancel": Scope.ORDERS_WRITE,
+    }
 
     def get_serializer_class(self):
         return OrderSerializer if self.action == "list" else OrderDetailSerializer
@@ -197,6 +209,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             **_errors(
                 400,
                 403,
+                404,
                 conflict="`idempotency_conflict` (key or reference reused with another body) or "
                 "`no_fulfilment_location` (no store or warehouse has every line).",
             ),
@@ -205,6 +218,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def create(self, request):
         data = self._valid(OrderCreateSerializer, request.data)
+        self._key_may_place(data)
         key = self._idempotency_key(request)
         fingerprint = request_fingerprint(fingerprint_payload(data))
         with transaction.atomic():  # a member registered for an order that is refused is rolled back
@@ -222,7 +236,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 member=member,
                 origin_store=data.get("origin_store"),
                 pickup_store=data.get("pickup_store"),
-                placed_by=request.user,
+                placed_by=actor(request.user),
                 recipient_name=data["recipient_name"],
                 recipient_phone=data["recipient_phone"],
                 address=data["address"],
@@ -262,19 +276,36 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 _("An Idempotency-Key is at most %(n)s printable characters.") % {"n": MAX_IDEMPOTENCY_KEY},
                 fields={IDEMPOTENCY_HEADER: [_("Too long or not printable.")]},
             )
-        # Scoped by user: two clients that pick the same key never see each other's orders.
-        return f"{request.user.pk}:{key}"
+        # Scoped by user or API key: two clients that pick the same key never see each other's orders.
+        owner = owner_of(request) if api_key_of(request.user) else request.user.pk
+        return f"{owner}:{key}"
+
+    def _key_may_place(self, data) -> None:
+        """An API key places orders on its own channel only, for members it may see (or by phone)."""
+        key = api_key_of(self.request.user)
+        if key is None:
+            return
+        if data["channel"].pk != key.channel_id:
+            raise DomainError(
+                _("This API key places orders on its own channel only."),
+                code="wrong_channel",
+                fields={"channel": [_("Not this key's channel.")]},
+            )
+        member = data.get("member")
+        if member is not None and not members_visible_to(self.request.user).filter(pk=member.pk).exists():
+            raise NotFound(_("No such member."), fields={"member": [_("Unknown member.")]})
 
     def _member_by_phone(self, phone: str):
         try:
-            return member_upsert(phone=phone, user=self.request.user).member
+            return member_upsert(phone=phone, user=actor(self.request.user)).member
         except InvalidPhone as exc:
             exc.fields = {"member_phone": exc.fields.get("phone", [exc.message])}
             raise
 
     def _may_see(self, order: Order) -> bool:
         user = self.request.user
-        return order.placed_by_id == user.pk or orders_visible_to(user).filter(pk=order.pk).exists()
+        mine = user.pk is not None and order.placed_by_id == user.pk
+        return mine or orders_visible_to(user).filter(pk=order.pk).exists()
 
     # --- the store's queue ---
 
@@ -318,7 +349,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "201 with the payment and the order (now paid and offered to its store). A retry with the "
             "same `external_reference` returns the first payment with 200 and `Idempotent-Replayed: "
             "true`. A second payment, an amount other than the total or a reference used elsewhere is "
-            "a 409 `payment_refused`."
+            "a 409 `payment_refused`. A carried-out order leaves at once: its serial-tracked lines "
+            "need `serials`, one per unit (400 `serials_refused` otherwise)."
         ),
         parameters=[NUMBER_PARAM, REPLAYED_PARAM],
         request=PayInputSerializer,
@@ -338,7 +370,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             amount=data["amount"],
             method=data["method"],
             external_reference=data.get("external_reference") or None,
-            user=request.user,
+            user=actor(request.user),
+            serials=data.get("serials"),
         )
         replayed = getattr(payment, "replayed", False)
         order = _detail_queryset(Order.objects.all()).get(pk=order.pk)
@@ -366,7 +399,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request, number=None):
         order = self.get_object()
         data = self._valid(ReasonInputSerializer, request.data)
-        return self._detail(order_cancel(order=order, reason=data["reason"], user=request.user))
+        return self._detail(order_cancel(order=order, reason=data["reason"], user=actor(request.user)))
 
     # --- the store's side ---
 
@@ -418,7 +451,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         summary="Ship the order",
-        description="By the fulfilling store's staff (or HQ): the reserved units become a sale.",
+        description="By the fulfilling store's staff (or HQ): the reserved units become a sale. A "
+        "serial-tracked line needs `serials`, one per unit: missing, repeated or still-sold serials "
+        "are a 400 `serials_refused`.",
         parameters=[NUMBER_PARAM],
         request=ShipInputSerializer,
         responses={200: OrderDetailSerializer, **_errors(400, 403, 404, conflict=MOVE_CONFLICT)},
@@ -430,7 +465,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = self._valid(ShipInputSerializer, request.data)
         store = self._own_store(order.fulfilling_location, order)
         return self._detail(
-            order_ship(order=order, store=store, tracking_number=data["tracking_number"], user=request.user)
+            order_ship(
+                order=order,
+                store=store,
+                tracking_number=data["tracking_number"],
+                user=request.user,
+                serials=data.get("serials"),
+            )
         )
 
     @extend_schema(
@@ -450,7 +491,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(
         summary="The customer collects the order",
         description="The clerk types the code the customer shows; a wrong code is a 400 "
-        "`pickup_code_wrong`. The reserved units become a sale.",
+        "`pickup_code_wrong`. The reserved units become a sale. A serial-tracked line needs "
+        "`serials`, one per unit (400 `serials_refused` otherwise).",
         parameters=[NUMBER_PARAM],
         request=CollectInputSerializer,
         responses={200: OrderDetailSerializer, **_errors(400, 403, 404, conflict=MOVE_CONFLICT)},
@@ -462,7 +504,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = self._valid(CollectInputSerializer, request.data)
         store = self._own_store(order.fulfilling_location, order)
         return self._detail(
-            order_collect(order=order, store=store, pickup_code=data["pickup_code"], user=request.user)
+            order_collect(
+                order=order,
+                store=store,
+                pickup_code=data["pickup_code"],
+                user=request.user,
+                serials=data.get("serials"),
+            )
         )
 
     @extend_schema(

@@ -1,15 +1,17 @@
 """Stores API: every queryset starts from stores.selectors, where a clerk's store boundary lives."""
 
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404  # a malformed id is a 404, not a 500
 from rest_framework.response import Response
 
 from catalog.api.serializers import resolve_by_id_or_code
 from config.api.errors import error_responses
 from config.errors import NotFound
+from integrations.choices import Scope
+from integrations.permissions import reads
 from stores.api.serializers import (
     AvailabilityQuerySerializer,
     AvailabilitySerializer,
@@ -40,6 +42,7 @@ DETAIL_ERRORS = error_responses(403, 404)
 class StoreViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = StoreSerializer
     filterset_class = StoreFilterSet
+    key_scopes = reads(Scope.STOCK_READ)
 
     def get_queryset(self):
         return stores_visible_to(self.request.user).select_related("partner")
@@ -54,6 +57,7 @@ class StoreViewSet(viewsets.ReadOnlyModelViewSet):
 class StockViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = StockSerializer
     filterset_class = StockFilterSet
+    key_scopes = reads(Scope.STOCK_READ, "movements", "availability")
 
     def get_queryset(self):
         if self.action == "movements":
