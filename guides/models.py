@@ -1,1 +1,437 @@
-"""Built in a later issue (see ../shared/DESIGN.md)."""
+"""Shopping guides: QR codes, scans, fans bound for an attribution window, commission rules,
+the append-only commission ledger and the monthly settlement statements."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from config.money import MoneyField
+from guides.choices import (
+    BindingEnd,
+    EntryKind,
+    GuideStatus,
+    ScanOutcome,
+    StatementParty,
+    StatementStatus,
+)
+
+
+class GuideLevel(models.Model):
+    """A guide's grade (e.g. bronze, silver, gold); commission rules may differ by level."""
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0, help_text=_("Higher is senior."))
+
+    class Meta:
+        verbose_name = _("guide level")
+        verbose_name_plural = _("guide levels")
+        ordering = ["rank", "code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Guide(models.Model):
+    """Anyone who sells for the brand with a personal QR code: a clerk, a partner, a fan."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="guide"
+    )
+    code = models.CharField(_("code"), max_length=12, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("mobile"), max_length=20, blank=True)
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="guides"
+    )
+    partner = models.ForeignKey(
+        "stores.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="guides"
+    )
+    level = models.ForeignKey(
+        GuideLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="guides"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=GuideStatus.choices, default=GuideStatus.ACTIVE
+    )
+    suspended_reason = models.CharField(_("why suspended"), max_length=255, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("guide")
+        verbose_name_plural = _("guides")
+        ordering = ["code"]
+        indexes = [
+            models.Index(fields=["store"], name="guide_store_idx"),
+            models.Index(fields=["partner"], name="guide_partner_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == GuideStatus.ACTIVE
+
+
+class AttributionWindow(models.Model):
+    """How many days a fan stays bound: one brand default (no channel) and per-channel overrides."""
+
+    channel = models.ForeignKey(
+        "catalog.Channel",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="attribution_windows",
+        help_text=_("Empty: the brand's default for every channel."),
+    )
+    days = models.PositiveSmallIntegerField(_("days"), default=15)
+
+    class Meta:
+        verbose_name = _("attribution window")
+        verbose_name_plural = _("attribution windows")
+        constraints = [
+            models.UniqueConstraint(Coalesce("channel", 0), name="attribution_window_one_per_channel"),
+            models.CheckConstraint(condition=Q(days__gte=1, days__lte=365), name="attribution_days_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel or _('All channels')}: {self.days}"
+
+
+class ScanEvent(models.Model):
+    """A customer opened a guide's or a store's QR code (and maybe gave a phone number)."""
+
+    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="scans")
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="scans"
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, null=True, blank=True, related_name="scans"
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=ScanOutcome.choices, default=ScanOutcome.OPENED
+    )
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+    scanned_at = models.DateTimeField(_("scanned at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
+        ordering = ["-scanned_at", "-id"]
+        indexes = [
+            models.Index(fields=["guide", "scanned_at"], name="scan_guide_idx"),
+            models.Index(fields=["store", "scanned_at"], name="scan_store_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.guide_id or self.store_id} {self.scanned_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class Binding(models.Model):
+    """A member bound to a guide ("fan"): orders before `ends_at` are attributed to the guide.
+
+    One open binding per member (`ended_at` empty); a scan of another guide ends it (last scan
+    wins), a re-scan of the same guide moves `last_scan_at` and `ends_at` on.
+    """
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="bindings")
+    guide = models.ForeignKey(Guide, on_delete=models.PROTECT, related_name="bindings")
+    store = models.ForeignKey(
+        "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="bindings"
+    )
+    started_at = models.DateTimeField(_("bound at"))
+    last_scan_at = models.DateTimeField(_("last scan"))
+    ends_at = models.DateTimeField(_("window ends"), help_text=_("Exclusive: Asia/Shanghai midnight."))
+    scan_count = models.PositiveIntegerField(_("scans"), default=1)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("why ended"), max_length=20, choices=BindingEnd.choices, blank=True)
+    ended_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The binding that took over."),
+    )
+
+    class Meta:
+        verbose_name = _("binding")
+        verbose_name_plural = _("bindings")
+        ordering = ["-last_scan_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "ended_at"], name="binding_member_idx"),
+            models.Index(fields=["guide", "ends_at"], name="binding_guide_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} -> {self.guide_id} until {self.ends_at:%Y-%m-%d}"
+
+
+class CommissionRule(models.Model):
+    """A commission rate for a channel / category / guide level (empty = any); the most specific
+    rule in force wins. Rules are never edited: a change ends one and starts another."""
+
+    channel = models.ForeignKey(
+        "catalog.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="commission_rules"
+    )
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="commission_rules"
+    )
+    level = models.ForeignKey(
+        GuideLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="commission_rules"
+    )
+    rate_percent = models.DecimalField(_("rate (%)"), max_digits=5, decimal_places=2, default=0)
+    fixed_per_unit = MoneyField(_("fixed amount per unit"), default=0)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("commission rule")
+        verbose_name_plural = _("commission rules")
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rate_percent__gte=0, rate_percent__lte=100, fixed_per_unit__gte=0),
+                name="commission_rule_amounts_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
+                name="commission_rule_window_forward",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.rate_percent}% + {self.fixed_per_unit}"
+
+
+class CommissionRuleChange(models.Model):
+    """Audit: who started or ended which commission rule, and when."""
+
+    rule = models.ForeignKey(CommissionRule, on_delete=models.PROTECT, related_name="changes")
+    action = models.CharField(_("action"), max_length=20)
+    detail = models.JSONField(_("detail"), default=dict)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("commission rule change")
+        verbose_name_plural = _("commission rule changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.rule_id} {self.action}"
+
+
+class Statement(models.Model):
+    """A month's settlement for one guide or one partner: draft -> approved (HQ) -> paid.
+
+    The statement claims the payable ledger entries not yet on a statement of its party; once
+    approved, its total and its entries never change (later entries go to the next one)."""
+
+    party = models.CharField(_("for"), max_length=10, choices=StatementParty.choices)
+    guide = models.ForeignKey(
+        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
+    )
+    partner = models.ForeignKey(
+        "stores.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
+    )
+    period = models.DateField(_("month"), help_text=_("First day of the month."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT
+    )
+    total = MoneyField(_("total"), default=0)
+    entry_count = models.PositiveIntegerField(_("entries"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payment_reference = models.CharField(_("payment reference"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        ordering = ["-period", "party", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(party="guide", guide__isnull=False, partner__isnull=True))
+                | Q(party="partner", partner__isnull=False, guide__isnull=True),
+                name="statement_one_party",
+            ),
+            models.UniqueConstraint(
+                fields=["guide", "period"], condition=Q(guide__isnull=False), name="statement_guide_month"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "period"],
+                condition=Q(partner__isnull=False),
+                name="statement_partner_month",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.period:%Y-%m} {self.guide_id or self.partner_id} {self.total}"
+
+
+class CommissionEntry(models.Model):
+    """Append-only ledger row. `held_change` and `payable_change` move the guide's two balances:
+    accrual +held; release -held +payable; clawback -held (inside the window) or -payable (after
+    release); reward +payable. Balances and statements are sums; nothing is ever edited except
+    the statement that claims a payable row.
+
+    Month-end writes one release row per accrual (a million at scale), so the table carries only
+    the indexes its reads need: every index is written for every row."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="commission_entries",
+        db_index=False,  # (guide, created_at) below serves it
+    )
+    partner = models.ForeignKey(
+        "stores.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="commission_entries",
+        help_text=_("The guide's partner (directly or through the store) when the entry was made."),
+        db_index=False,  # (partner, created_at) below serves it
+    )
+    store = models.ForeignKey(
+        "stores.Store",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="commission_entries",
+        db_index=False,  # reports group by it over a period; nothing looks it up alone
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="commission_entries"
+    )
+    line = models.ForeignKey(
+        "orders.OrderLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="commission_entries",
+        db_index=False,  # the one-accrual-per-line unique index serves the accrual lookups
+    )
+    accrual = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="followups",
+        help_text=_("The accrual a release or clawback belongs to."),
+        db_index=False,  # (accrual, kind) below serves it
+    )
+    rule = models.ForeignKey(
+        CommissionRule,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,  # rules are never deleted; nothing looks entries up by rule
+    )
+    base_amount = MoneyField(_("paid amount"), default=0, help_text=_("What the rate applied to."))
+    held_change = MoneyField(_("held change"), default=0)
+    payable_change = MoneyField(_("payable change"), default=0)
+    statement = models.ForeignKey(
+        Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="guide_entries"
+    )
+    partner_statement = models.ForeignKey(
+        Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="partner_entries"
+    )
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(_("booked at"))
+
+    class Meta:
+        verbose_name = _("commission entry")
+        verbose_name_plural = _("commission entries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(kind="accrual"), name="commission_one_accrual_per_line"
+            ),
+            models.UniqueConstraint(
+                fields=["accrual"], condition=Q(kind="release"), name="commission_one_release_per_accrual"
+            ),
+            models.CheckConstraint(
+                condition=~Q(held_change=0) | ~Q(payable_change=0), name="commission_entry_moves_money"
+            ),
+            models.CheckConstraint(
+                condition=Q(guide__isnull=False) | Q(partner__isnull=False), name="commission_entry_has_party"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["guide", "created_at"], name="commission_guide_idx"),
+            models.Index(fields=["partner", "created_at"], name="commission_partner_idx"),
+            models.Index(fields=["accrual", "kind"], name="commission_accrual_kind_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.held_change:+}/{self.payable_change:+}"
+
+
+class PartnerRewardRule(models.Model):
+    """A yearly bonus: the top N partners by attributed (paid, not refunded) sales get `bonus`."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    top_n = models.PositiveSmallIntegerField(_("top partners rewarded"), default=10)
+    bonus = MoneyField(_("bonus per partner"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner reward rule")
+        verbose_name_plural = _("partner reward rules")
+        ordering = ["-year"]
+        constraints = [
+            models.CheckConstraint(condition=Q(top_n__gte=1, bonus__gt=0), name="partner_reward_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.year}: top {self.top_n} x {self.bonus}"
+
+
+class PartnerReward(models.Model):
+    """A partner's place in a year's ranking and the bonus entry it earned (computed once)."""
+
+    rule = models.ForeignKey(PartnerRewardRule, on_delete=models.PROTECT, related_name="rewards")
+    partner = models.ForeignKey("stores.Partner", on_delete=models.PROTECT, related_name="rewards")
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    attributed_sales = MoneyField(_("attributed sales"))
+    entry = models.OneToOneField(CommissionEntry, on_delete=models.PROTECT, related_name="reward")
+
+    class Meta:
+        verbose_name = _("partner reward")
+        verbose_name_plural = _("partner rewards")
+        ordering = ["rule", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "partner"], name="partner_reward_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.rule.year} #{self.rank} {self.partner_id}"

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from guides import views
+
+app_name = "guides"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("fans/", views.fans, name="fans"),
+    path("fans/<int:pk>/", views.fan_detail, name="fan"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/<str:number>/", views.order_detail, name="order"),
+    path("ledger/", views.ledger, name="ledger"),
+    path("ledger/<int:pk>/", views.entry_detail, name="entry"),
+    path("statements/", views.statements, name="statements"),
+    path("statements/<int:pk>/", views.statement_detail, name="statement"),
+    path("statements/<int:pk>/csv/", views.statement_csv, name="statement_csv"),
+    path("partner/", views.partner, name="partner"),
+    path("guide/<str:code>/", views.guide_detail, name="guide"),
+]

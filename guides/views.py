@@ -1,0 +1,420 @@
+"""Guide and partner portal (phone-first): my QR code and this month's figures, fans, attributed
+orders, the commission ledger and statements; partners also see their stores and their guides.
+
+Scoping: every page starts from a guides.selectors `*_visible_to(user)` query, so a guide only
+ever reaches their own rows and a partner only their partner's: another guide's fan, entry,
+order or statement is a 404, never a 403 that would confirm it exists. A signed-in user who is
+neither a guide nor a partner (a clerk, say) gets a page that explains how to become a guide.
+"""
+
+import csv
+from dataclasses import dataclass, field
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.forms import CheckboxSelectMultiple
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from config.csv import csv_attachment, csv_cell
+from config.dates import last_day_before
+from config.money import quantize_money
+from config.roles import is_hq
+from config.views import paginate
+from guides import settlement
+from guides.choices import EntryKind, StatementParty
+from guides.commission import commission_balances
+from guides.filtersets import BindingFilterSet, CommissionEntryFilterSet, StatementFilterSet
+from guides.leaderboards import ZERO, Figures, guide_figures, store_figures
+from guides.models import Binding, Guide, Statement
+from guides.periods import Period
+from guides.portal_forms import PeriodForm
+from guides.selectors import (
+    attributed_orders_visible_to,
+    binding_is_active,
+    bindings_visible_to,
+    entries_visible_to,
+    guide_for_user,
+    guides_visible_to,
+    partners_of_user,
+    scans_visible_to,
+    statements_visible_to,
+)
+from orders.choices import OrderStatus
+from orders.filtersets import OrderFilterSet
+from stores.selectors import stores_visible_to
+
+PARTNER_PAGE_SIZE = 25
+# The columns of a statement's CSV when it has no rows to take them from (statement_rows' keys).
+STATEMENT_CSV_COLUMNS = ("date", "kind", "guide", "order", "sku", "base_amount", "change", "note")
+
+
+@dataclass
+class Viewer:
+    """Who is looking: their own guide (if any), the partners they log in for, whether HQ."""
+
+    guide: Guide | None
+    partners: list = field(default_factory=list)
+    hq: bool = False
+
+    @property
+    def anyone(self) -> bool:
+        return self.hq or self.guide is not None or bool(self.partners)
+
+    @property
+    def many_guides(self) -> bool:
+        """Lists show a guide column when the viewer may see more than their own rows."""
+        return self.hq or bool(self.partners)
+
+
+def portal_page(view):
+    """Signed-in guides, partners and HQ; anyone else gets the "become a guide" page."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        viewer = Viewer(guide_for_user(user), list(partners_of_user(user)), is_hq(user))
+        if not viewer.anyone:
+            return render(request, "guides/portal/join.html", {"viewer": viewer})
+        return view(request, viewer, *args, **kwargs)
+
+    return wrapper
+
+
+def _mark_active(bindings) -> None:
+    """`active` (open, inside the window) and `last_day`: the window's last Shanghai day, included
+    (`ends_at` is the exclusive midnight after it)."""
+    now = timezone.now()
+    for binding in bindings:
+        binding.active = binding_is_active(binding, now)
+        binding.last_day = last_day_before(binding.ends_at)
+
+
+def active_fan_counts(guide_ids) -> dict[int, int]:
+    """Open bindings still inside their window, per guide (one grouped query)."""
+    rows = (
+        Binding.objects.filter(
+            guide_id__in=list(guide_ids), ended_at__isnull=True, ends_at__gt=timezone.now()
+        )
+        .values("guide_id")
+        .order_by()
+        .annotate(n=Count("id"))
+    )
+    return {row["guide_id"]: row["n"] for row in rows}
+
+
+# --- home ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@portal_page
+def home(request, viewer):
+    """My QR code and this month's figures (guides); links to the partner pages (partners)."""
+    period = Period.this_month()
+    context = {"viewer": viewer, "period": period}
+    guide = viewer.guide
+    if guide is not None:
+        context.update(
+            figures=guide_figures(period=period, guide_ids=[guide.pk]).get(guide.pk, Figures()),
+            active_fans=active_fan_counts([guide.pk]).get(guide.pk, 0),
+            balances=commission_balances(guide=guide),
+            landing_url=request.build_absolute_uri(reverse("guides_public:landing", args=[guide.code])),
+        )
+    return render(request, "guides/portal/home.html", context)
+
+
+# --- fans ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@portal_page
+def fans(request, viewer):
+    rows = (
+        bindings_visible_to(request.user)
+        .select_related("member", "guide", "store")
+        .order_by("-last_scan_at", "-id")
+    )
+    filterset = BindingFilterSet(request.GET, queryset=rows)
+    page = paginate(request, filterset.qs)
+    _mark_active(page.object_list)
+    return render(
+        request, "guides/portal/fans.html", {"viewer": viewer, "filterset": filterset, "page_obj": page}
+    )
+
+
+@require_GET
+@portal_page
+def fan_detail(request, viewer, pk):
+    binding = get_object_or_404(
+        bindings_visible_to(request.user).select_related("member", "guide", "store", "ended_by__guide"), pk=pk
+    )
+    _mark_active([binding])
+    orders = list(
+        attributed_orders_visible_to(request.user)
+        .filter(binding=binding)
+        .select_related("channel")
+        .order_by("-created_at", "-id")[:50]
+    )
+    scans = list(
+        scans_visible_to(request.user)
+        .filter(member_id=binding.member_id, guide_id=binding.guide_id)
+        .order_by("-scanned_at", "-id")[:20]
+    )
+    return render(
+        request,
+        "guides/portal/fan_detail.html",
+        {"viewer": viewer, "binding": binding, "orders": orders, "scans": scans},
+    )
+
+
+# --- attributed orders -----------------------------------------------------------------------------
+
+
+@require_GET
+@portal_page
+def orders(request, viewer):
+    rows = (
+        attributed_orders_visible_to(request.user)
+        .select_related("channel", "guide", "member")
+        .order_by("-created_at", "-id")
+    )
+    filterset = OrderFilterSet(request.GET, queryset=rows)
+    filterset.form.fields["status"].widget = CheckboxSelectMultiple(choices=OrderStatus.choices)
+    return render(
+        request,
+        "guides/portal/orders.html",
+        {"viewer": viewer, "filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+    )
+
+
+@require_GET
+@portal_page
+def order_detail(request, viewer, number):
+    order = get_object_or_404(
+        attributed_orders_visible_to(request.user).select_related("channel", "guide", "member", "binding"),
+        number=number,
+    )
+    entries = list(
+        entries_visible_to(request.user)
+        .filter(order=order)
+        .select_related("line__sku", "guide")
+        .order_by("created_at", "id")
+    )
+    return render(
+        request,
+        "guides/portal/order_detail.html",
+        {
+            "viewer": viewer,
+            "order": order,
+            "lines": list(order.lines.select_related("sku")),
+            "entries": entries,
+        },
+    )
+
+
+# --- the ledger ------------------------------------------------------------------------------------
+
+
+def kind_totals(entries) -> list[dict]:
+    """Count, held and payable change per kind of the (filtered) entries: one grouped query."""
+    rows = list(
+        entries.values("kind")
+        .order_by("kind")
+        .annotate(n=Count("id"), held=Sum("held_change"), payable=Sum("payable_change"))
+    )
+    for row in rows:
+        row["label"] = EntryKind(row["kind"]).label if row["kind"] in EntryKind.values else row["kind"]
+        row["held"], row["payable"] = quantize_money(row["held"]), quantize_money(row["payable"])
+    return rows
+
+
+@require_GET
+@portal_page
+def ledger(request, viewer):
+    rows = (
+        entries_visible_to(request.user)
+        .select_related("guide", "partner", "order", "line__sku")
+        .order_by("-created_at", "-id")
+    )
+    filterset = CommissionEntryFilterSet(request.GET, queryset=rows)
+    totals = kind_totals(filterset.qs)
+    return render(
+        request,
+        "guides/portal/ledger.html",
+        {
+            "viewer": viewer,
+            "filterset": filterset,
+            "page_obj": paginate(request, filterset.qs),
+            "totals": totals,
+            "held_total": sum((row["held"] for row in totals), start=ZERO),
+            "payable_total": sum((row["payable"] for row in totals), start=ZERO),
+        },
+    )
+
+
+@require_GET
+@portal_page
+def entry_detail(request, viewer, pk):
+    visible = entries_visible_to(request.user).select_related(
+        "guide", "partner", "store", "order", "line__sku", "rule", "statement", "partner_statement"
+    )
+    entry = get_object_or_404(visible, pk=pk)
+    accrual_id = entry.accrual_id or entry.pk
+    related = list(
+        visible.filter(Q(pk=accrual_id) | Q(accrual_id=accrual_id))
+        .exclude(pk=entry.pk)
+        .order_by("created_at", "id")
+    )
+    return render(
+        request, "guides/portal/entry_detail.html", {"viewer": viewer, "entry": entry, "related": related}
+    )
+
+
+# --- statements ------------------------------------------------------------------------------------
+
+
+@require_GET
+@portal_page
+def statements(request, viewer):
+    rows = statements_visible_to(request.user).select_related("guide", "partner")
+    filterset = StatementFilterSet(request.GET, queryset=rows)
+    return render(
+        request,
+        "guides/portal/statements.html",
+        {"viewer": viewer, "filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+    )
+
+
+def statement_entries(statement: Statement):
+    """The ledger rows a statement claimed, oldest first, with what the table shows."""
+    return (
+        settlement.statement_entries(statement)
+        .select_related("guide", "order", "line__sku")
+        .order_by("created_at", "id")
+    )
+
+
+@require_GET
+@portal_page
+def statement_detail(request, viewer, pk):
+    statement = get_object_or_404(
+        statements_visible_to(request.user).select_related("guide", "partner"), pk=pk
+    )
+    return render(
+        request,
+        "guides/portal/statement_detail.html",
+        {
+            "viewer": viewer,
+            "statement": statement,
+            "page_obj": paginate(request, statement_entries(statement)),
+        },
+    )
+
+
+def statement_csv_response(statement: Statement, *, bom: bool = True) -> HttpResponse:
+    """The statement's rows as CSV (guides.settlement.statement_rows decides the columns): the
+    portal's, HQ's and the API's download (the API's without the byte-order mark)."""
+    rows = settlement.statement_rows(statement)
+    party = statement.guide.code if statement.guide_id else statement.partner.code
+    response = csv_attachment(f"statement-{party}-{statement.period:%Y-%m}-{statement.pk}.csv", bom=bom)
+    columns = list(rows[0].keys()) if rows else list(STATEMENT_CSV_COLUMNS)
+    writer = csv.DictWriter(response, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+    return response
+
+
+@require_GET
+@portal_page
+def statement_csv(request, viewer, pk):
+    statement = get_object_or_404(
+        statements_visible_to(request.user).select_related("guide", "partner"), pk=pk
+    )
+    return statement_csv_response(statement)
+
+
+# --- a guide's page and the partner's overview -------------------------------------------------------
+
+
+@require_GET
+@portal_page
+def guide_detail(request, viewer, code):
+    """One guide's figures for a period: the guide themself, their partner, or HQ."""
+    guide = get_object_or_404(
+        guides_visible_to(request.user).select_related("store", "partner", "level"), code=code
+    )
+    return render(
+        request, "guides/portal/guide_detail.html", {"viewer": viewer, **guide_page_context(request, guide)}
+    )
+
+
+def guide_page_context(request, guide) -> dict:
+    """What a guide's page shows, on the portal and in HQ: the period asked for (this month by
+    default), the guide's figures and active fans in it, their balances and latest statements."""
+    form = PeriodForm(request.GET or None)
+    period = form.period()
+    return {
+        "guide": guide,
+        "form": form,
+        "period": period,
+        "figures": guide_figures(period=period, guide_ids=[guide.pk]).get(guide.pk, Figures()),
+        "active_fans": active_fan_counts([guide.pk]).get(guide.pk, 0),
+        "balances": commission_balances(guide=guide),
+        "statements": list(statements_visible_to(request.user).filter(guide=guide)[:12]),
+    }
+
+
+@require_GET
+@portal_page
+def partner(request, viewer):
+    """The partner's stores and guides with their figures for a period, and partner statements."""
+    if not viewer.partners:
+        raise PermissionDenied(_("This page is for partners: it shows a partner's stores and guides."))
+    form = PeriodForm(request.GET or None)
+    period = form.period()
+    partner_ids = [p.pk for p in viewer.partners]
+    stores = (
+        stores_visible_to(request.user)
+        .filter(partner_id__in=partner_ids)
+        .select_related("partner")
+        .order_by("code")
+    )
+    store_page = paginate(request, stores, per_page=PARTNER_PAGE_SIZE, param="stores_page")
+    by_store = store_figures(period=period, store_ids=[s.pk for s in store_page.object_list])
+    for store in store_page.object_list:
+        store.figures = by_store.get(store.pk, Figures())
+    guides = guides_visible_to(request.user).select_related("store", "level").order_by("code")
+    guide_page = paginate(request, guides, per_page=PARTNER_PAGE_SIZE)
+    ids = [g.pk for g in guide_page.object_list]
+    by_guide = guide_figures(period=period, guide_ids=ids)
+    active = active_fan_counts(ids)
+    for guide in guide_page.object_list:
+        guide.figures = by_guide.get(guide.pk, Figures())
+        guide.active_fans = active.get(guide.pk, 0)
+    # A partner user logs in for one partner, rarely two: one balance query each.
+    balances = [(p, commission_balances(partner=p)) for p in viewer.partners]
+    partner_statements = list(
+        statements_visible_to(request.user)
+        .filter(party=StatementParty.PARTNER, partner_id__in=partner_ids)
+        .select_related("partner")[:12]
+    )
+    return render(
+        request,
+        "guides/portal/partner.html",
+        {
+            "viewer": viewer,
+            "form": form,
+            "period": period,
+            "store_page": store_page,
+            "page_obj": guide_page,
+            "balances": balances,
+            "partner_statements": partner_statements,
+        },
+    )
