@@ -1,0 +1,458 @@
+"""The service desk in the staff portal ("一个服务": bought on any channel, serviced in any store).
+
+A clerk finds the purchase by the customer's mobile, the order number or the serial number, sees
+for each line what the policy allows today and why, opens a ticket at their store, and works the
+store's open tickets step by step. Every page starts from aftersales.selectors (a clerk sees the
+tickets taken in or handled at their stores: another store's ticket is a 404); every write is one
+call into aftersales.services, whose refusal is shown on the page.
+"""
+
+from dataclasses import dataclass, field
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from aftersales.choices import OpenedVia, TicketKind, TicketStatus
+from aftersales.forms import (
+    HQ_DESK,
+    NoteForm,
+    PurchaseSearchForm,
+    RefuseForm,
+    ResolveForm,
+    StepStoreForm,
+    TicketOpenForm,
+)
+from aftersales.models import Ticket, TicketPhoto
+from aftersales.policies import eligibility
+from aftersales.selectors import purchases_find, tickets_visible_to
+from aftersales.services import (
+    ticket_approve,
+    ticket_close,
+    ticket_inspect,
+    ticket_open,
+    ticket_receive,
+    ticket_refuse,
+    ticket_resolve,
+)
+from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
+from config.errors import DomainError
+from config.roles import Role, is_hq, role_names
+from config.views import add_domain_error, paginate
+from orders.models import OrderLine, SoldUnit
+from stores.models import Store
+
+DESK_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK}
+OPEN_LIMIT = 50  # the desk shows the oldest open tickets first; the store's page pages through all
+FOUND_LIMIT = 50  # lines shown for one search (a mobile with a long history)
+
+# The buttons a ticket page offers in each status, from the state machine's table (the service
+# decides: a move it refuses because someone else was quicker is shown as its message).
+STEP_OF_STATUS = {
+    TicketStatus.RECEIVED: "receive",
+    TicketStatus.INSPECTED: "inspect",
+    TicketStatus.APPROVED: "approve",
+    TicketStatus.REFUSED: "refuse",
+    TicketStatus.REFUNDED: "resolve",
+    TicketStatus.EXCHANGED: "resolve",
+    TicketStatus.REPAIRED: "resolve",
+    TicketStatus.CLOSED: "close",
+}
+
+
+def next_steps(ticket: Ticket) -> list[str]:
+    steps = []
+    for status in TRANSITIONS.get(ticket.status, ()):
+        if can_move(ticket, status) and STEP_OF_STATUS[status] not in steps:
+            steps.append(STEP_OF_STATUS[status])
+    order = list(dict.fromkeys(STEP_OF_STATUS.values()))
+    return sorted(steps, key=order.index)
+
+
+def desk_required(view):
+    """HQ and store staff (managers, clerks): the people who take products back at a counter."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not (is_hq(request.user) or DESK_ROLES & role_names(request.user)):
+            raise PermissionDenied(_("The service desk is for store staff and HQ."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def desk_stores(user) -> list[Store]:
+    """The stores the user works at (staff membership), where they take products in."""
+    return list(Store.objects.filter(memberships__user=user).order_by("code"))
+
+
+def _tickets(user):
+    return tickets_visible_to(user).select_related(
+        "order", "line__sku", "unit", "channel", "intake_store", "handling_store"
+    )
+
+
+# --- finding the purchase ------------------------------------------------------------------------
+
+
+@dataclass
+class FoundLine:
+    """A line of the search result with what the policy allows for it today, per kind."""
+
+    line: OrderLine
+    unit: SoldUnit | None  # the unit whose serial was searched for
+    units: list = field(default_factory=list)  # the serial numbers sold on the line
+    answers: list = field(default_factory=list)  # (TicketKind, Eligibility), for a faulty product
+    no_fault_return: object = None
+    tickets: list = field(default_factory=list)
+
+    @property
+    def any_allowed(self) -> bool:
+        return any(answer.allowed for _kind, answer in self.answers)
+
+
+def found_lines(query: str, *, at=None) -> list[FoundLine]:
+    """The lines purchases_find gives for the query (with their order, SKU, policy and sold
+    units), each with its eligibility answers; one more query for the lines' tickets."""
+    at = at or timezone.now()
+    lines = purchases_find(query)[:FOUND_LIMIT]
+    if not lines:
+        return []
+    tickets: dict[int, list] = {}
+    for ticket in Ticket.objects.filter(line__in=lines).order_by("-opened_at", "-id"):
+        tickets.setdefault(ticket.line_id, []).append(ticket)
+    wanted = query.strip().upper()
+    rows = []
+    for line in lines:
+        line_units = list(line.units.all())
+        unit = next((u for u in line_units if u.serial.upper() == wanted), None)
+        row = FoundLine(line=line, unit=unit, units=line_units, tickets=tickets.get(line.pk, []))
+        # The windows are the same for every unit of a line (one delivery): a serial-tracked line
+        # found by mobile or order number is judged on a unit still with the customer, and the
+        # ticket form asks which one.
+        judged = unit or next((u for u in line_units if u.returned_at is None), None)
+        for kind in TicketKind:
+            row.answers.append((kind, eligibility(line=line, kind=kind, fault=True, at=at, unit=judged)))
+        row.no_fault_return = eligibility(line=line, kind=TicketKind.RETURN, fault=False, at=at, unit=judged)
+        rows.append(row)
+    return rows
+
+
+def _serial_guess(row: FoundLine) -> str:
+    """The serial searched for, or the line's only unit still with the customer."""
+    if row.unit is not None:
+        return row.unit.serial
+    kept = [unit for unit in row.units if unit.returned_at is None]
+    return kept[0].serial if len(kept) == 1 else ""
+
+
+def _line_found(query: str, line_id: int) -> bool:
+    """The line is among those the customer's mobile, order number or serial finds."""
+    return bool(query) and any(line.pk == line_id for line in purchases_find(query))
+
+
+@require_GET
+@desk_required
+def desk(request):
+    """Search box, the search's lines with their eligibility, and the open tickets of my stores."""
+    form = PurchaseSearchForm(request.GET or None)
+    query, rows = "", []
+    if form.is_valid():
+        query = form.cleaned_data["q"].strip()
+        rows = found_lines(query)
+    stores = desk_stores(request.user)
+    waiting = (
+        _tickets(request.user)
+        .filter(Q(intake_store__in=stores) | Q(handling_store__in=stores), status__in=IN_PROGRESS)
+        .order_by("opened_at", "id")
+    )
+    open_tickets = list(waiting[:OPEN_LIMIT]) if stores else []
+    return render(
+        request,
+        "aftersales/desk.html",
+        {
+            "form": form,
+            "query": query,
+            "rows": rows,
+            "searched": form.is_bound and form.is_valid(),
+            "stores": stores,
+            "open_tickets": open_tickets,
+            "open_limit": OPEN_LIMIT,
+            "now": timezone.now(),
+        },
+    )
+
+
+# --- opening a ticket ----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@desk_required
+def ticket_new(request, line_id):
+    query = (request.GET.get("q") or "").strip()
+    # Opened for a line the clerk found with the customer's own details: a line id alone opens
+    # nothing (it is not the customer's proof of purchase).
+    row = next((r for r in found_lines(query) if r.line.pk == line_id), None) if query else None
+    if row is None:
+        raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
+    line = row.line
+    stores = desk_stores(request.user)
+    hq = is_hq(request.user)
+    if not stores and not hq:
+        raise PermissionDenied(_("You do not work at a store yet. Ask HQ to add you to your store."))
+    initial = {
+        "store": stores[0].code if stores else HQ_DESK,
+        "kind": next((kind for kind, answer in row.answers if answer.allowed), None),
+        "quantity": 1,
+        "serial": _serial_guess(row),
+        "customer_phone": (line.order.member.phone if line.order.member else "")
+        or line.order.recipient_phone,
+    }
+    remaining = max(line.quantity - line.returned_quantity, 1)
+    form = TicketOpenForm(
+        request.POST or None,
+        request.FILES or None,
+        stores=stores,
+        hq=hq,
+        quantity=remaining,
+        initial=initial,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        store = next((s for s in stores if s.code == data["store"]), None)
+        try:
+            ticket = ticket_open(
+                line=line,
+                kind=data["kind"],
+                fault=data["fault"],
+                quantity=data["quantity"],
+                serial=data["serial"].strip(),
+                description=data["description"].strip(),
+                customer_phone=data["customer_phone"],
+                opened_via=OpenedVia.STORE if store else OpenedVia.HQ,
+                intake_store=store,
+                user=request.user,
+                photos=data["photos"],
+            )
+        except DomainError as error:
+            add_domain_error(form, error, field_map={"unit": "serial", "line": "quantity"})
+        else:
+            messages.success(
+                request,
+                _("Ticket %(number)s opened. The customer follows it by its number and their mobile.")
+                % {"number": ticket.number},
+            )
+            return redirect("aftersales:detail", number=ticket.number)
+    return render(
+        request,
+        "aftersales/new.html",
+        {"row": row, "line": line, "form": form, "query": query, "hq": hq, "stores": stores},
+    )
+
+
+# --- the store's open tickets --------------------------------------------------------------------
+
+
+def _desk_store_or_404(request, code: str) -> Store:
+    stores = (
+        Store.objects.all() if is_hq(request.user) else Store.objects.filter(memberships__user=request.user)
+    )
+    return get_object_or_404(stores, code=code)
+
+
+@require_GET
+@desk_required
+def store_tickets(request, code):
+    """A store's tickets: taken in or handled there; open ones by default, oldest first."""
+    store = _desk_store_or_404(request, code)
+    show_all = request.GET.get("all") == "1"
+    tickets = _tickets(request.user).filter(Q(intake_store=store) | Q(handling_store=store))
+    if not show_all:
+        tickets = tickets.exclude(status=TicketStatus.CLOSED)
+    tickets = tickets.order_by("opened_at", "id") if not show_all else tickets.order_by("-opened_at", "-id")
+    return render(
+        request,
+        "aftersales/store_tickets.html",
+        {"store": store, "page_obj": paginate(request, tickets), "show_all": show_all, "now": timezone.now()},
+    )
+
+
+# --- the ticket page -----------------------------------------------------------------------------
+
+
+def _ticket_or_404(request, number: str) -> Ticket:
+    return get_object_or_404(
+        _tickets(request.user).select_related("member", "policy", "refund", "replacement_order", "opened_by"),
+        number=number,
+    )
+
+
+def acting_store(user, ticket: Ticket, stores: list[Store], chosen: str = "") -> Store | None:
+    """Where the step happens: the store the user picked, else their store that holds the ticket,
+    else (HQ) the ticket's own store."""
+    by_code = {store.code: store for store in stores}
+    if chosen in by_code:
+        return by_code[chosen]
+    for store in (ticket.handling_store, ticket.intake_store):
+        if store is not None and store.code in by_code:
+            return store
+    if stores:
+        return stores[0]
+    return ticket.handling_store or ticket.intake_store
+
+
+@require_http_methods(["GET", "POST"])
+@desk_required
+def ticket_detail(request, number):
+    ticket = _ticket_or_404(request, number)
+    stores = desk_stores(request.user)
+    forms_ = {
+        "note_form": NoteForm(prefix="step"),
+        "refuse_form": RefuseForm(prefix="refuse"),
+        "resolve_form": ResolveForm(prefix="resolve"),
+        "store_form": StepStoreForm(prefix="at", stores=stores),
+    }
+    failed = None
+    if request.method == "POST":
+        failed = _ticket_step(request, ticket, request.POST.get("action", ""), stores, forms_)
+        if failed is None:
+            return redirect("aftersales:detail", number=ticket.number)
+        ticket = _ticket_or_404(request, number)  # someone may have moved it meanwhile
+    return render(
+        request,
+        "aftersales/detail.html",
+        {
+            "ticket": ticket,
+            "history": list(ticket.status_changes.select_related("store", "changed_by")),
+            "photos": list(ticket.photos.all()),
+            "steps": next_steps(ticket),
+            "failed": failed,
+            "stores": stores,
+            "now": timezone.now(),
+            **forms_,
+        },
+    )
+
+
+STEP_DONE = {
+    "receive": gettext_lazy("Ticket %(number)s: the unit is received."),
+    "inspect": gettext_lazy("Ticket %(number)s: inspected."),
+    "approve": gettext_lazy("Ticket %(number)s: approved."),
+    "refuse": gettext_lazy("Ticket %(number)s: refused. Tell the customer why."),
+    "resolve": gettext_lazy("Ticket %(number)s: resolved."),
+    "close": gettext_lazy("Ticket %(number)s: closed."),
+}
+
+
+def _ticket_step(request, ticket: Ticket, action: str, stores: list[Store], forms_: dict):
+    """Run one button through its service; None when it went through, else the form that says
+    why not (its errors are shown above the next steps, and under the fields they name)."""
+    user = request.user
+    store_form = forms_["store_form"] = StepStoreForm(request.POST, prefix="at", stores=stores)
+    store_form.is_valid()
+    store = acting_store(user, ticket, stores, store_form.cleaned_data.get("store", ""))
+    try:
+        if action == "receive":
+            if store is None:
+                raise DomainError(
+                    _("Pick the store where the unit is received."), fields={"store": [_("Required.")]}
+                )
+            ticket_receive(ticket=ticket, store=store, user=user)
+        elif action in ("inspect", "approve"):
+            form = forms_["note_form"] = NoteForm(request.POST, prefix="step")
+            if not form.is_valid():
+                return form
+            call = ticket_inspect if action == "inspect" else ticket_approve
+            call(ticket=ticket, user=user, note=form.cleaned_data["note"].strip())
+        elif action == "refuse":
+            form = forms_["refuse_form"] = RefuseForm(request.POST, prefix="refuse")
+            if not form.is_valid():
+                return form
+            ticket_refuse(ticket=ticket, reason=form.cleaned_data["reason"].strip(), user=user)
+        elif action == "resolve":
+            form = forms_["resolve_form"] = ResolveForm(request.POST, prefix="resolve")
+            if not form.is_valid():
+                return form
+            replacement = form.cleaned_data["replacement_serial"].strip()
+            ticket_resolve(
+                ticket=ticket,
+                user=user,
+                store=store,
+                note=form.cleaned_data["note"].strip(),
+                **({"replacement_serial": replacement} if replacement else {}),
+            )
+        elif action == "close":
+            ticket_close(ticket=ticket, user=user)
+        else:
+            raise DomainError(_("Unknown step. Use the buttons on the ticket page."))
+    except DomainError as error:
+        target = {
+            "refuse": forms_["refuse_form"],
+            "resolve": forms_["resolve_form"],
+            "receive": forms_["store_form"],
+        }.get(action, forms_["note_form"])
+        if not target.is_bound:
+            target = forms_["note_form"] = NoteForm(request.POST, prefix="step")
+            target.is_valid()
+        add_domain_error(target, error, field_map={"repair_note": "note"})
+        return target
+    messages.success(request, str(STEP_DONE[action]) % {"number": ticket.number})
+    return None
+
+
+@require_GET
+@desk_required
+def ticket_photo(request, number, pk):
+    """A photo of the fault, to whoever may see its ticket (photos are not public media)."""
+    ticket = get_object_or_404(tickets_visible_to(request.user), number=number)
+    photo = get_object_or_404(TicketPhoto, ticket=ticket, pk=pk)
+    try:
+        handle = photo.image.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404(_("The photo file is missing.")) from None
+    response = FileResponse(handle)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- receiving a ticket opened elsewhere ---------------------------------------------------------
+
+
+@require_POST
+@desk_required
+def ticket_take_in(request, number):
+    """The customer brings in a product whose ticket was opened online or by HQ: a clerk who found
+    the purchase receives it at their store, which then handles the ticket."""
+    query = (request.POST.get("q") or "").strip()
+    ticket = get_object_or_404(Ticket, number=number)
+    if not _line_found(query, ticket.line_id):
+        raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
+    stores = desk_stores(request.user)
+    store = next((s for s in stores if s.code == request.POST.get("store")), stores[0] if stores else None)
+    back = f"{reverse('aftersales:desk')}?{urlencode({'q': query})}"
+    if store is None:
+        messages.error(request, _("You do not work at a store yet. Ask HQ to add you to your store."))
+        return redirect(back)
+    try:
+        ticket_receive(ticket=ticket, store=store, user=request.user)
+    except DomainError as error:
+        messages.error(
+            request, _("Ticket %(number)s: %(reason)s") % {"number": ticket.number, "reason": error.message}
+        )
+        return redirect(back)
+    messages.success(request, str(STEP_DONE["receive"]) % {"number": ticket.number})
+    if tickets_visible_to(request.user).filter(pk=ticket.pk).exists():
+        return redirect("aftersales:detail", number=ticket.number)
+    return redirect(back)
