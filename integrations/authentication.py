@@ -1,0 +1,126 @@
+"""API keys as a DRF authentication class, and the principal they authenticate as.
+
+A request with `Authorization: Bearer <prefix>.<secret>` (or `X-Api-Key: <prefix>.<secret>`)
+authenticates as a `KeyUser`: authenticated, no roles, not staff, `pk = None`, `.api_key` the row
+with its channel or partner and scopes. Selectors scope a KeyUser by that channel or partner.
+An unknown, revoked or expired key is a 401 in the error shape; no key header at all falls through
+to the session authentication that people use."""
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from integrations.keys import key_matches, key_split
+from integrations.models import ApiKey
+
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+class KeyUser(AnonymousUser):
+    """The principal of an API-key request: authenticated, without roles or model permissions."""
+
+    id = None
+    pk = None
+    is_staff = False
+    is_superuser = False
+    _role_names = frozenset()
+
+    def __init__(self, api_key: ApiKey):
+        self.api_key = api_key
+        self.username = f"key:{api_key.prefix}"
+
+    def __str__(self):
+        return self.username
+
+    def __eq__(self, other):
+        return isinstance(other, KeyUser) and other.api_key.pk == self.api_key.pk
+
+    def __hash__(self):
+        return hash(("key", self.api_key.pk))
+
+    @property
+    def is_anonymous(self):
+        return False
+
+    @property
+    def is_authenticated(self):
+        return True
+
+
+def api_key_of(user) -> ApiKey | None:
+    """The API key a request authenticated with, or None for people and anonymous callers."""
+    return getattr(user, "api_key", None) if isinstance(user, KeyUser) else None
+
+
+def owner_of(request) -> str:
+    """Who sent this request: "key:<id>" for an API key, "user:<id>" for a person."""
+    key = api_key_of(getattr(request, "user", None))
+    if key is not None:
+        return f"key:{key.pk}"
+    return f"user:{request.user.pk}"
+
+
+def actor(user):
+    """The user to record on rows a service writes: the person, or None for an API key."""
+    return None if isinstance(user, KeyUser) or not getattr(user, "pk", None) else user
+
+
+def presented_key(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _sep, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.META.get("HTTP_X_API_KEY") or None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <key>` or `X-Api-Key: <key>`; 401 for a bad key, None without one."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        presented = presented_key(request)
+        if presented is None:
+            return None
+        parts = key_split(presented)
+        key = None
+        if parts is not None:
+            key = ApiKey.objects.select_related("channel", "partner").filter(prefix=parts[0]).first()
+        if key is None or not key_matches(parts[1], key.hashed_key):
+            raise exceptions.AuthenticationFailed(_("Unknown API key."), code="key_invalid")
+        now = timezone.now()
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("This API key was revoked."), code="key_revoked")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise exceptions.AuthenticationFailed(_("This API key has expired."), code="key_expired")
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        return KeyUser(key), key
+
+    def authenticate_header(self, request):
+        # Only a request that presented a key gets a 401 challenge; anonymous callers keep the
+        # 403 `not_authenticated` that session authentication gives.
+        if presented_key(request) is not None:
+            return f'{self.keyword} realm="api"'
+        return None
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The key in the OpenAPI schema: an HTTP bearer token (`X-Api-Key` is accepted too)."""
+
+    target_class = "integrations.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "<prefix>.<secret>",
+            "description": "An API key bound to one channel or partner, with scopes. "
+            "Also accepted as the `X-Api-Key` header.",
+        }

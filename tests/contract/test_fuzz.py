@@ -1,0 +1,93 @@
+"""Schemathesis fuzzes every API operation against the live WSGI app, with seeded data (channels,
+SKUs with prices, stores with stock, members, orders, a guide, a ticket) and a signed-in HQ admin:
+no case may get a 5xx, and every response must be one the schema documents (status code, content
+type and body). The run prints how many operations and cases it sent.
+
+FUZZ_EXAMPLES (default 8) sets the number of generated cases per operation."""
+
+import os
+import secrets
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.test import Client
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from config.wsgi import application
+from tests.factories import GuideFactory, MemberFactory, hq_user
+from tests.world import World
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
+RUN = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _keep_the_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose close_old_connections
+    would close the test's connection (and its transaction) on PostgreSQL; Django's test client
+    disconnects it the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(params=["key", "hq"])
+def seeded(request, db):
+    """A small world the fuzzer's valid ids can hit, and the caller's headers: an API key for the
+    mall channel with every scope, or the HQ admin's session + CSRF cookies."""
+    from aftersales.choices import OpenedVia, TicketKind
+    from aftersales.services import ticket_open
+
+    world = World()
+    world.stock(world.b, world.phone, 50)
+    member = MemberFactory()
+    GuideFactory(store=world.a)
+    order = world.pay(world.ship_order(member=member, quantity=1))
+    world.deliver(order)
+    ticket_open(
+        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.b
+    )
+    world.ship_order(member=member, sku=world.phone)
+    if request.param == "key":
+        from integrations.choices import Scope
+        from integrations.services import api_key_create
+
+        _, plaintext = api_key_create(name="fuzz", channel=world.mall, scopes=Scope.values)
+        return {"Authorization": f"Bearer {plaintext}"}
+    client = Client()
+    client.force_login(hq_user())
+    token = secrets.token_hex(16)
+    return {
+        "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={token}",
+        "X-CSRFToken": token,
+    }
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api(case, seeded):
+    case.call_and_validate(headers=seeded, checks=CHECKS)
+    RUN["cases"] += 1
+    if case.operation.label not in RUN:
+        RUN["operations"] += 1
+    RUN[case.operation.label] += 1

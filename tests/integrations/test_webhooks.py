@@ -1,0 +1,496 @@
+"""The outbox and signed webhooks: events commit with the change, the worker POSTs them signed and
+retries with back-off, every attempt is logged, HQ can redeliver."""
+
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations.choices import DeliveryStatus
+from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from integrations.outbox import event_emit
+from integrations.signing import signature_header, verify
+from integrations.webhooks import BACKOFF, MAX_ATTEMPTS, event_dispatch, subscriptions_for
+from tests.factories import ChannelFactory, PartnerFactory
+from tests.world import World
+
+SECRET = "whsec_test"
+
+
+@pytest.fixture
+def shop(db):
+    """The orders tests' world: channels, stores near Beijing, a priced TV."""
+    return World()
+
+
+class Receiver:
+    """A local HTTP receiver answering a scripted list of status codes (the last one repeats)."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+        self.requests = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_worker():
+    call_command("webhooks_worker", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def make_due(delivery):
+    """Move a waiting delivery's next attempt into the past (as if the back-off had elapsed)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk, status__in=["pending", "retrying"]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+# --- signing
+
+
+def test_verify_accepts_the_signature_and_refuses_tampered_bodies_and_stale_timestamps():
+    body = b'{"id":"e1","type":"order.paid"}'
+    now = int(time.time())
+    header = signature_header(SECRET, now, body)
+    assert header.startswith("v1=")
+    assert verify(SECRET, now, body, header)
+    assert verify(SECRET, str(now), body, f"v1=deadbeef, {header}")  # any of several (rotation)
+    assert not verify(SECRET, now, body + b" ", header)  # tampered body
+    assert not verify("whsec_other", now, body, header)  # wrong secret
+    assert not verify(SECRET, now + 1, body, header)  # timestamp is part of what is signed
+    stale = now - 301
+    assert not verify(SECRET, stale, body, signature_header(SECRET, stale, body))  # replay window
+    assert verify(SECRET, stale, body, signature_header(SECRET, stale, body), tolerance=600)
+    assert not verify(SECRET, "not-a-number", body, header)
+    assert not verify(SECRET, now, body, "")
+
+
+def test_the_verification_snippet_needs_nothing_but_the_standard_library():
+    """Receivers copy integrations/signing.py (the README's snippet) as is."""
+    import inspect
+
+    from integrations import signing
+
+    imports = [
+        line for line in inspect.getsource(signing).splitlines() if line.startswith(("import", "from"))
+    ]
+    assert imports == ["import hashlib", "import hmac", "import time"]
+
+
+# --- the outbox
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_transaction_writes_no_event_and_sends_nothing():
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/none", secret=SECRET)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_emit(type="order.created", payload={"order": "X1"})
+        raise RuntimeError("the order failed")
+    assert not OutboxEvent.objects.exists()
+    run_worker()
+    assert not WebhookDelivery.objects.exists()
+    assert not WebhookAttempt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_committed_event_fans_out_after_commit_to_matching_subscriptions(django_capture_on_commit_callbacks):
+    mall, other = ChannelFactory(code="m1"), ChannelFactory(code="m2")
+    partner = PartnerFactory()
+    hq_all = WebhookSubscription.objects.create(url="http://127.0.0.1:9/hq", secret=SECRET)
+    mall_paid = WebhookSubscription.objects.create(
+        url="http://127.0.0.1:9/mall", secret=SECRET, channel=mall, event_types=["order.paid"]
+    )
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/other", secret=SECRET, channel=other)
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/partner", secret=SECRET, partner=partner)
+    WebhookSubscription.objects.create(
+        url="http://127.0.0.1:9/mall-created", secret=SECRET, channel=mall, event_types=["order.created"]
+    )
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/off", secret=SECRET, is_active=False)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        event = event_emit(type="order.paid", payload={"order": "N1", "amount": "12.50"}, channel=mall)
+        assert not WebhookDelivery.objects.exists()  # nothing before COMMIT
+    assert len(callbacks) == 1
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+    assert {d.subscription_id for d in WebhookDelivery.objects.all()} == {hq_all.pk, mall_paid.pk}
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+    assert event_dispatch(event_pk=event.pk) == []  # once only
+    assert WebhookDelivery.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_payload_amounts_are_strings_never_floats():
+    from decimal import Decimal
+
+    event = event_emit(type="price.changed", payload={"amount": Decimal("2999.00")})
+    event.refresh_from_db()
+    assert event.payload == {"amount": "2999.00"}
+
+
+@pytest.mark.django_db
+def test_partner_subscriptions_see_only_their_partners_events():
+    partner, other = PartnerFactory(), PartnerFactory()
+    mine = WebhookSubscription.objects.create(url="http://127.0.0.1:9/p", secret=SECRET, partner=partner)
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/o", secret=SECRET, partner=other)
+    event = event_emit(type="settlement.approved", payload={"statement": 1}, partner=partner)
+    assert subscriptions_for(event) == [mine]
+    assert subscriptions_for(event_emit(type="price.changed", payload={})) == []
+
+
+# --- delivery, retries, log
+
+
+@pytest.mark.django_db
+def test_receiver_answering_500_500_200_gets_three_signed_attempts_and_one_success():
+    with Receiver([500, 500, 200]) as receiver:
+        sub = WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event = event_emit(type="order.paid", payload={"order": "N42", "amount": "2999.00"})
+        # No on_commit in a test transaction: the worker fans out what was not dispatched.
+        before = timezone.now()
+        run_worker()
+        delivery = WebhookDelivery.objects.get(event=event, subscription=sub)
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, 500)
+        assert delivery.next_attempt_at >= before + BACKOFF[0]
+
+        run_worker()  # not due yet: nothing sent
+        assert len(receiver.requests) == 1
+
+        make_due(delivery)
+        run_worker()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("retrying", 2)
+        assert delivery.next_attempt_at >= timezone.now() + BACKOFF[1] - timedelta(seconds=5)
+
+        make_due(delivery)
+        run_worker()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 3, 200)
+        assert delivery.delivered_at is not None and delivery.next_attempt_at is None
+
+        make_due(delivery)
+        run_worker()
+    assert len(receiver.requests) == 3  # a delivered one is never sent again
+    assert list(delivery.log.values_list("status_code", flat=True)) == [500, 500, 200]
+
+    headers, body = receiver.requests[-1]
+    assert headers["O2O-Event-Id"] == str(event.event_id)
+    assert headers["Content-Type"] == "application/json"
+    assert verify(SECRET, headers["O2O-Timestamp"], body, headers["O2O-Signature"])
+    assert not verify(
+        SECRET, headers["O2O-Timestamp"], body.replace(b"N42", b"N43"), headers["O2O-Signature"]
+    )
+    document = json.loads(body)
+    assert document["id"] == str(event.event_id)
+    assert document["type"] == "order.paid"
+    assert document["data"] == {"order": "N42", "amount": "2999.00"}
+    assert document["created"]
+    assert {b for _, b in receiver.requests} == {body}  # the same bytes on every attempt
+
+
+@pytest.mark.django_db
+def test_delivery_gives_up_after_eight_attempts():
+    with Receiver([503]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.cancelled", payload={"order": "N1"})
+        run_worker()
+        delivery = WebhookDelivery.objects.get()
+        for _ in range(MAX_ATTEMPTS + 2):
+            make_due(delivery)
+            run_worker()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", MAX_ATTEMPTS, None)
+    assert delivery.log.count() == MAX_ATTEMPTS == len(receiver.requests)
+
+
+@pytest.mark.django_db
+def test_unreachable_receiver_is_logged_as_an_error_and_retried():
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/closed", secret=SECRET)
+    event_emit(type="order.created", payload={"order": "N1"})
+    run_worker()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, None)
+    attempt = delivery.log.get()
+    assert attempt.status_code is None and attempt.error
+
+
+@pytest.mark.django_db
+def test_redirect_is_not_followed_and_counts_as_a_failure():
+    with Receiver([302]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.created", payload={})
+        run_worker()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == ("retrying", 302)
+    assert len(receiver.requests) == 1
+
+
+# --- events from the services
+
+
+@pytest.mark.django_db
+def test_an_order_paid_through_the_services_emits_created_and_paid_with_its_number(shop):
+    order = shop.ship_order()
+    shop.pay(order)
+    events = {e.type: e for e in OutboxEvent.objects.all()}
+    assert events["order.created"].payload["order"] == order.number
+    paid = events["order.paid"]
+    assert paid.payload["order"] == order.number
+    assert paid.payload["amount"] == str(order.total)
+    assert paid.channel_id == shop.mall.pk
+
+
+@pytest.mark.django_db
+def test_a_failed_order_leaves_no_event(shop):
+    from orders.errors import NoFulfilmentLocation
+
+    with pytest.raises(NoFulfilmentLocation):
+        shop.ship_order(store=shop.a)  # no stock anywhere
+    assert not OutboxEvent.objects.filter(type__startswith="order.").exists()
+
+
+# --- admin redelivery
+
+
+@pytest.mark.django_db
+def test_hq_redelivers_a_failed_delivery_from_the_admin_and_the_log_is_kept(hq_client):
+    with Receiver([500]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.shipped", payload={"order": "N1"})
+        run_worker()
+        delivery = WebhookDelivery.objects.get()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status="failed", attempts=8, next_attempt_at=None
+        )
+
+        response = hq_client.post(
+            reverse("admin:integrations_webhookdelivery_changelist"),
+            {"action": "redeliver", "_selected_action": [delivery.pk]},
+        )
+        assert response.status_code == 302
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("pending", 0)
+        assert delivery.next_attempt_at <= timezone.now()
+        assert delivery.log.count() == 1
+
+        receiver.statuses = [200]
+        run_worker()
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert delivery.log.count() == 2
+
+
+@pytest.mark.django_db
+def test_admin_pages_show_the_delivery_with_its_attempt_log(hq_client):
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/closed", secret=SECRET)
+    event = event_emit(type="order.created", payload={"order": "N1"})
+    run_worker()
+    delivery = WebhookDelivery.objects.get()
+    for name, pk in (
+        ("webhookdelivery_change", delivery.pk),
+        ("outboxevent_change", event.pk),
+        ("webhooksubscription_change", delivery.subscription_id),
+    ):
+        assert hq_client.get(reverse(f"admin:integrations_{name}", args=[pk])).status_code == 200
+    for name in ("webhookdelivery_changelist", "outboxevent_changelist", "webhooksubscription_changelist"):
+        assert hq_client.get(reverse(f"admin:integrations_{name}")).status_code == 200
+    assert hq_client.get(reverse("admin:integrations_webhooksubscription_add")).status_code == 200
+
+
+def _types(**filters):
+    return list(OutboxEvent.objects.filter(**filters).order_by("pk").values_list("type", flat=True))
+
+
+@pytest.mark.django_db
+def test_an_order_walked_through_its_life_emits_each_event_once_in_order(shop):
+    from aftersales.choices import OpenedVia, TicketKind
+    from aftersales.services import (
+        ticket_approve,
+        ticket_close,
+        ticket_inspect,
+        ticket_open,
+        ticket_receive,
+        ticket_resolve,
+    )
+
+    order = shop.deliver(shop.pay(shop.ship_order()))
+    assert _types(type__startswith="order.") == [
+        "order.created",
+        "order.paid",
+        "order.routed",
+        "order.accepted",
+        "order.shipped",
+        "order.completed",
+    ]
+    routed = OutboxEvent.objects.get(type="order.routed")
+    assert routed.payload["store"] == shop.a.pk and routed.payload["order"] == order.number
+
+    ticket = ticket_open(
+        line=order.lines.get(),
+        kind=TicketKind.RETURN,
+        opened_via=OpenedVia.STORE,
+        intake_store=shop.a,
+        customer_phone="13800138000",
+    )
+    ticket_receive(ticket=ticket, store=shop.a)
+    ticket_inspect(ticket=ticket, note="Dead pixels")
+    ticket_approve(ticket=ticket, note="Confirmed")
+    ticket_resolve(ticket=ticket)
+    ticket_close(ticket=ticket)
+    assert _types(type__in=["ticket.opened", "ticket.closed", "order.returned"]) == [
+        "ticket.opened",
+        "order.returned",
+        "ticket.closed",
+    ]
+    returned = OutboxEvent.objects.get(type="order.returned")
+    assert returned.payload == {**returned.payload, "order": order.number, "status": "returned"}
+    assert returned.payload["refund"] == str(order.total)
+    assert OutboxEvent.objects.get(type="ticket.closed").payload["ticket"] == ticket.number
+
+
+@pytest.mark.django_db
+def test_cancelling_and_repricing_emit_their_events(shop):
+    from decimal import Decimal
+
+    from catalog.services import price_set
+    from orders.services import order_cancel
+
+    order = shop.pay(shop.ship_order())
+    order_cancel(order=order, reason="Customer changed their mind")
+    cancelled = OutboxEvent.objects.get(type="order.cancelled")
+    assert (cancelled.payload["order"], cancelled.payload["status"]) == (order.number, "cancelled")
+    assert cancelled.payload["reason"] == "Customer changed their mind"
+
+    price_set(sku=shop.tv, channel=shop.mall, amount=Decimal("2899.00"))
+    price = OutboxEvent.objects.filter(type="price.changed").order_by("pk").last()
+    assert price.channel_id == shop.mall.pk
+    assert price.payload == {**price.payload, "sku": "TV-55", "channel": "mall", "amount": "2899.00"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_each_delivery_once():
+    """SKIP LOCKED: concurrent workers claim disjoint batches; every delivery is POSTed exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from integrations.webhooks import webhooks_run_once
+
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        for n in range(20):
+            event_emit(type="order.created", payload={"order": f"N{n}"})  # autocommit: fanned out now
+        assert WebhookDelivery.objects.count() == 20
+        barrier = threading.Barrier(4)
+
+        def work():
+            barrier.wait()
+            try:
+                return webhooks_run_once(limit=3)
+            finally:
+                connection.close()
+
+        rounds = 0
+        while WebhookDelivery.objects.exclude(status="delivered").exists() and rounds < 20:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: work(), range(4)))
+            rounds += 1
+    assert len(receiver.requests) == 20
+    assert len({json.loads(body)["data"]["order"] for _, body in receiver.requests}) == 20
+    assert WebhookAttempt.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_hq_approving_a_statement_emits_settlement_approved(hq):
+    from guides.settlement import month_end, statement_approve
+    from tests.guides.test_settlement import FEB, Ledger, sh, statement
+
+    ledger = Ledger()
+    ledger.accrual(ledger.clerk, held="50.00")
+    month_end(period=FEB, now=sh(2026, 3, 1))
+    draft = statement(ledger.clerk)
+    statement_approve(statement=draft, user=hq)
+    event = OutboxEvent.objects.get(type="settlement.approved")
+    assert event.payload == {
+        **event.payload,
+        "statement": draft.pk,
+        "period": "2026-02-01",
+        "total": str(draft.total),
+        "guide": draft.guide_id,
+    }
+
+
+@pytest.mark.django_db
+def test_only_hq_redelivers_even_with_the_model_permissions(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import StoreFactory, manager_at
+
+    user = manager_at(StoreFactory())
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_webhookdelivery", "change_webhookdelivery"])
+    )
+    client.force_login(user)
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/closed", secret=SECRET)
+    event_emit(type="order.created", payload={})
+    run_worker()
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", next_attempt_at=None)
+    url = reverse("admin:integrations_webhookdelivery_changelist")
+    assert client.get(url).status_code == 200  # they may look at the log
+    client.post(url, {"action": "redeliver", "_selected_action": [delivery.pk]})
+    delivery.refresh_from_db()
+    assert delivery.status == "failed"
+
+
+@pytest.mark.django_db
+def test_order_events_at_a_partner_store_reach_that_partner_and_not_another(shop):
+    partner, other = PartnerFactory(), PartnerFactory()
+    shop.a.partner = partner
+    shop.a.save(update_fields=["partner"])
+    mine = WebhookSubscription.objects.create(url="http://127.0.0.1:9/p", secret=SECRET, partner=partner)
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/o", secret=SECRET, partner=other)
+    order = shop.deliver(shop.pay(shop.ship_order()))
+    events = OutboxEvent.objects.filter(type__startswith="order.")
+    assert {e.type for e in events if e.partner_id == partner.pk} >= {
+        "order.paid",
+        "order.shipped",
+        "order.completed",
+    }
+    assert all(e.partner_id in (None, partner.pk) for e in events)
+    paid = events.get(type="order.paid")
+    assert paid.payload["order"] == order.number
+    assert subscriptions_for(paid) == [mine]
