@@ -35,3 +35,24 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Transactional tests end with a flush that also empties the rows migrations seeded (the
+    warranty policies, the default attribution window, the role groups); put them back once every
+    fixture is torn down, so later tests see the database a fresh install has."""
+    yield
+    if nextitem is None:  # the session is over (and the test database already dropped)
+        return
+    marker = item.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in getattr(
+        item, "fixturenames", ()
+    ):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    from tests.dbstate import restore_seeded_rows
+
+    with item.config.stash[blocking_manager_key].unblock():
+        restore_seeded_rows()

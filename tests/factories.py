@@ -133,3 +133,35 @@ def warehouse(**kwargs):
     from stores.choices import StoreKind
 
     return StoreFactory(kind=StoreKind.WAREHOUSE, service_radius_km=200, **kwargs)
+
+
+# --- guides ----------------------------------------------------------------------------------
+
+
+class GuideLevelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "guides.GuideLevel"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"level{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+    rank = factory.Sequence(lambda n: n + 1)
+
+
+class GuideFactory(factory.django.DjangoModelFactory):
+    """A guide with a login (Guide role); pass store=/partner= to place them."""
+
+    class Meta:
+        model = "guides.Guide"
+
+    user = factory.SubFactory(UserFactory, roles=[Role.GUIDE])
+    code = factory.Sequence(lambda n: f"G{n:05d}")
+    name = factory.Sequence(lambda n: f"Guide {n}")
+    phone = factory.Sequence(lambda n: f"137{n:08d}")
+
+
+def partner_user(partner, **kwargs):
+    """A user who logs in for `partner` (Partner role)."""
+    user = UserFactory(roles=[Role.PARTNER], **kwargs)
+    partner.users.add(user)
+    return user

@@ -234,6 +234,19 @@ def test_hq_sets_a_channel_price_by_codes_and_it_is_audited(hq_client, hq, sku, 
     assert response.json()["scope"] == "channel"
 
 
+def test_a_code_with_a_nul_character_is_unknown_not_a_server_error(hq_client, sku, mall):
+    # PostgreSQL refuses NUL in a query; found by the API fuzzing.
+    response = hq_client.post(
+        "/api/v1/prices/",
+        {"sku": "TV-55\x00", "channel": "\x00", "amount": "1899.00", "valid_from": at().isoformat()},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["fields"]) == {"sku", "channel"}
+    assert not Price.objects.exists()
+
+
 def test_hq_sets_an_all_channels_price_by_ids_and_supersedes_the_open_one(hq_client, sku):
     old = price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
 

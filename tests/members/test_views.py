@@ -173,8 +173,8 @@ def test_member_page_shows_ledger_newest_first_consent_and_placeholders(
     assert '<span class="avail-big">150</span>' in body
     assert "Own Stores" in body  # consent channel
     assert "No orders yet on any channel." in body
-    assert "(coming with guides)" in body
-    assert "(coming with after-sales)" in body
+    assert "Not bound to a guide" in body
+    assert "No service tickets on any channel." in body
 
 
 # --- redeem -------------------------------------------------------------------------------------
@@ -504,8 +504,9 @@ def test_member_page_query_count_is_flat(client, store, mall, django_assert_max_
         points_earn(member=member, channel=mall, paid_amount=Decimal("10"), reference=f"O-{i}")
         member_upsert(phone=member.phone, source=IdentitySource.TMALL, external_id=f"tb-{i}")
     client.force_login(clerk_at(store))
-    # session, user, groups, member, identities, ledger count, ledger page, orders
-    with django_assert_max_num_queries(8):
+    # session, user, groups, member, identities, ledger count, ledger page, orders, guide bindings,
+    # tickets
+    with django_assert_max_num_queries(10):
         response = client.get(detail_url(member))
     assert len(response.context["identities"]) == rows
     assert len(response.context["page_obj"].object_list) == min(rows, 20)

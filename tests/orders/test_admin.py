@@ -25,7 +25,7 @@ from orders.models import (
 from orders.services import LineRequest, order_cancel, order_create, order_pay
 from stores.models import Stock, StockMovement
 from tests.factories import ChannelFactory, MemberFactory, UserFactory
-from tests.orders.conftest import north
+from tests.world import north
 
 pytestmark = pytest.mark.django_db
 

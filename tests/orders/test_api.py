@@ -19,7 +19,7 @@ from orders.services import LineRequest, order_create, order_pay
 from stores.choices import MovementKind
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, clerk_at
-from tests.orders.conftest import north
+from tests.world import north
 
 pytestmark = pytest.mark.django_db
 

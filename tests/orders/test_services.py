@@ -34,7 +34,7 @@ from orders.selectors import orders_visible_to, store_queue, store_revenue
 from orders.services import LineRequest, order_cancel, order_create, order_pay, revenue_split
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, clerk_at
-from tests.orders.conftest import north
+from tests.world import north
 
 
 def ship_order(world, *, km_north=1.0, lines=None, **kwargs):

@@ -20,7 +20,7 @@ from orders.services import LineRequest, order_create, order_pay
 from stores.choices import StoreStatus
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, PartnerFactory, UserFactory, clerk_at
-from tests.orders.conftest import north
+from tests.world import north
 
 pytestmark = pytest.mark.django_db
 

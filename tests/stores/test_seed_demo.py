@@ -24,6 +24,7 @@ from stores.demo import DEMO_PASSWORD
 from stores.management.commands.seed_demo import seed_app
 from stores.models import Partner, Stock, StockMovement, Store
 from stores.selectors import stores_near
+from tests.dbstate import restore_seeded_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,7 @@ def demo(django_db_setup, django_db_blocker):
     yield output
     with django_db_blocker.unblock():
         call_command("flush", interactive=False, verbosity=0)
+        restore_seeded_rows()
 
 
 # First in the module: it needs an empty database, before the shared `demo` seed exists.

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 
+from aftersales.choices import TicketKind
+from aftersales.models import Ticket
 from members.demo import MEMBERS_PER_SCALE
 from members.models import ExternalIdentity, Member, PointsEntry, PointsRule, Segment, StaticGroup, Tier
 from members.selectors import duplicate_candidates
@@ -76,20 +78,22 @@ def test_small_seed_keeps_every_ledger_consistent():
     )
     assert unexplained == 0
     assert StockMovement.objects.filter(kind="sale", reference__in=Order.objects.values("number")).exists()
-    # Revenue: the shares of a paid line sum to its total; a cancelled order's shares to nothing.
+    # Revenue: the shares of a paid line sum to what was kept of it: its total, less the units
+    # returned (after-sales reverses a return's share); a cancelled order's shares to nothing.
     shared = defaultdict(Decimal)
     for line_id, amount in RevenueShare.objects.values_list("line", "amount"):
         shared[line_id] += amount
     paid_lines = list(
         OrderLine.objects.filter(order__paid_at__isnull=False).values_list(
-            "pk", "line_total", "order__status"
+            "pk", "line_total", "unit_price", "returned_quantity", "order__status"
         )
     )
-    assert paid_lines and any(status == OrderStatus.CANCELLED for _pk, _total, status in paid_lines)
+    assert paid_lines and any(row[-1] == OrderStatus.CANCELLED for row in paid_lines)
+    assert any(row[3] for row in paid_lines)  # the after-sales demo returned something
     wrong = [
         (pk, total, shared[pk])
-        for pk, total, status in paid_lines
-        if shared[pk] != (0 if status == OrderStatus.CANCELLED else total)
+        for pk, total, unit_price, returned, status in paid_lines
+        if shared[pk] != (0 if status == OrderStatus.CANCELLED else total - unit_price * returned)
     ]
     assert wrong == []
     assert not RevenueShare.objects.filter(line__order__paid_at__isnull=True).exists()
@@ -100,7 +104,10 @@ def test_small_seed_keeps_every_ledger_consistent():
     refunded = Order.objects.filter(status=OrderStatus.CANCELLED, paid_at__isnull=False)
     assert refunded.exists()
     assert refunded.exclude(payments__kind=PaymentKind.REFUND).count() == 0
-    assert Payment.objects.filter(kind=PaymentKind.REFUND).count() == refunded.count()
+    # One refund per cancelled paid order, and one per return the service desk refunded.
+    returns = Ticket.objects.filter(kind=TicketKind.RETURN, refund__isnull=False).count()
+    assert returns
+    assert Payment.objects.filter(kind=PaymentKind.REFUND).count() == refunded.count() + returns
 
 
 def test_small_seed_gives_members_orders_and_the_demo_clerk_work():
