@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.14 python3 \
 	/usr/local/bin/python3.13 /usr/local/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.12; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: run test venv migrate seed lint bench clean
+.PHONY: run test venv migrate seed lint bench clean schema
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -42,6 +42,11 @@ run: seed
 
 test: venv
 	$(PY) -m pytest
+
+# The OpenAPI schema is checked in (openapi/schema.yaml); regenerate it after changing the API.
+# CI and tests/contract/test_schema.py fail when it drifts from the code.
+schema: venv
+	$(PY) manage.py spectacular --file openapi/schema.yaml --validate --fail-on-warn
 
 lint: venv
 	$(VENV)/bin/ruff check .
