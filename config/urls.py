@@ -33,6 +33,7 @@ urlpatterns = [
     path("hq/catalog/", include("catalog.urls")),
     path("hq/guides/", include("guides.hq_urls")),
     path("hq/service/", include("aftersales.hq_urls")),
+    path("hq/dashboard/", include("dashboard.urls")),
     path("api/v1/", include("config.api.urls")),
 ]
 

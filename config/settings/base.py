@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "import_export",
+    "django_tasks_db",
     "catalog",
     "stores",
     "members",
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "guides",
     "aftersales",
     "integrations",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +115,15 @@ if os.environ.get("REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work goes through Django's tasks framework, queued in the database (django-tasks-db)
+# so a task enqueued inside a transaction commits or rolls back with it; `manage.py db_worker` runs it.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "webhooks"],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
