@@ -1,7 +1,7 @@
 """HQ's admin for webhooks: subscriptions, the outbox, and deliveries with their attempt log.
 
-Events and deliveries are written by the outbox and the worker: view only. HQ's one move on a
-delivery is "Redeliver", which queues it again now (a fresh retry schedule; the log is kept).
+Events and deliveries are written by the outbox and the tasks: view only. HQ's one move on a
+delivery is "Redeliver", which enqueues it to be sent now (a fresh retry schedule; the log is kept).
 """
 
 import secrets
@@ -14,7 +14,7 @@ from catalog.admin import BOTH
 from config.roles import is_hq
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import EVENT_TYPES
-from integrations.webhooks import delivery_redeliver
+from integrations.tasks import delivery_redeliver
 from stores.admin import ReadOnlyAdminMixin
 
 
@@ -128,7 +128,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Redeliver"), permissions=["redeliver"], location=BOTH)
     def redeliver(self, request, queryset):
-        """Queue each delivery again now; the worker sends it on its next round."""
+        """Enqueue each delivery to be sent now, with a fresh retry schedule."""
         count = 0
         for delivery in queryset.order_by("pk"):
             delivery_redeliver(delivery=delivery)

@@ -1,19 +1,17 @@
 """The transactional outbox: services write an event in the same transaction as the change.
 
 The row commits or rolls back with the change, so a rolled-back order never reaches a subscriber
-and a committed one always does. After COMMIT the event is fanned out into one WebhookDelivery per
-matching subscription (`transaction.on_commit`); should the process die in between, the worker
-fans out every event still without `dispatched_at`. The worker command then sends the deliveries.
+and a committed one always does. Writing it is the only thing a request does for webhooks (one
+INSERT; nothing after COMMIT): the worker (`manage.py webhooks_worker`) relays committed events
+to the task queue and delivers them (integrations/tasks.py). The rows stay as the audit of events.
 
 Payloads stay small: ids, numbers, statuses, amounts as strings (Decimal never becomes a float).
 """
 
 import json
 import uuid
-from functools import partial
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 
 from integrations.models import OutboxEvent
 
@@ -39,23 +37,18 @@ def _pk(value):
 
 
 def event_emit(*, type: str, payload: dict, channel=None, partner=None) -> OutboxEvent:  # noqa: A002
-    """Write an outbox event in the caller's transaction; fan it out to subscribers after COMMIT.
+    """Write an outbox event in the caller's transaction; the worker sends it once committed.
 
     `channel` / `partner` (instances or ids) say whose subscribers may see it; HQ's own
     subscriptions (neither set) see every event."""
-    from integrations.webhooks import event_dispatch
-
     data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))  # Decimal -> "12.50", datetime -> ISO
-    event = OutboxEvent.objects.create(
+    return OutboxEvent.objects.create(
         event_id=uuid.uuid4(),
         type=type,
         payload=data,
         channel_id=_pk(channel),
         partner_id=_pk(partner),
     )
-    # robust: a failed fan-out must not turn a committed sale into an error; the worker retries it.
-    transaction.on_commit(partial(event_dispatch, event_pk=event.pk), robust=True)
-    return event
 
 
 def order_payload(order, **extra) -> dict:

@@ -1,11 +1,10 @@
-"""Webhook delivery: fan an outbox event out to its subscribers, POST it signed, retry with back-off.
+"""Webhook delivery: who receives an event, the signed POST, and what an attempt's outcome does.
 
-The outbox tables are the queue (no broker): `webhooks_worker` calls `webhooks_run_once` in a loop.
-A batch of due deliveries is claimed in a short transaction (SELECT ... FOR UPDATE SKIP LOCKED on
-PostgreSQL, so several workers never take the same row) by pushing `next_attempt_at` one lease
-ahead; the POSTs then run outside any transaction, and each result is written on its own. A worker
-that dies mid-POST leaves the delivery due again when the lease ends: delivery is at least once,
-and receivers de-duplicate on the event id.
+The queueing lives in `integrations.tasks` (Django's tasks framework on the django-tasks-db
+backend): the outbox relay enqueues a fan-out per event, the fan-out one delivery task per
+subscriber, and a failed delivery enqueues itself again after the back-off below. Delivery is at
+least once (a worker that dies mid-POST leaves the delivery to be sent again): receivers
+de-duplicate on the event id.
 """
 
 import json
@@ -15,8 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.choices import DeliveryStatus
@@ -35,8 +34,6 @@ BACKOFF = (
     timedelta(hours=6),
     timedelta(hours=12),
 )
-# A claimed delivery is not due again before this, longer than a POST can take.
-LEASE = timedelta(seconds=TIMEOUT_SECONDS * 12)
 DUE = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
 USER_AGENT = "o2o-webhooks/1"
 
@@ -55,35 +52,6 @@ def subscriptions_for(event: OutboxEvent) -> list[WebhookSubscription]:
         for sub in WebhookSubscription.objects.filter(audience, is_active=True).order_by("pk")
         if not sub.event_types or event.type in sub.event_types
     ]
-
-
-@transaction.atomic
-def event_dispatch(*, event_pk: int) -> list[WebhookDelivery]:
-    """Create one pending delivery per matching subscription and mark the event dispatched (once)."""
-    event = OutboxEvent.objects.select_for_update().filter(pk=event_pk, dispatched_at__isnull=True).first()
-    if event is None:  # rolled back, or another worker got there first
-        return []
-    now = timezone.now()
-    deliveries = [
-        WebhookDelivery(event=event, subscription=sub, status=DeliveryStatus.PENDING, next_attempt_at=now)
-        for sub in subscriptions_for(event)
-    ]
-    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    event.dispatched_at = now
-    event.save(update_fields=["dispatched_at"])
-    return deliveries
-
-
-def events_dispatch_pending(*, limit: int = 500) -> int:
-    """Fan out events committed without a fan-out (the process stopped right after COMMIT)."""
-    pks = list(
-        OutboxEvent.objects.filter(dispatched_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for pk in pks:
-        event_dispatch(event_pk=pk)
-    return len(pks)
 
 
 def event_body(event: OutboxEvent) -> bytes:
@@ -150,14 +118,31 @@ def backoff_after(attempts: int) -> timedelta | None:
     return BACKOFF[min(attempts, len(BACKOFF)) - 1]
 
 
+def delivery_claim(*, delivery_pk: int, attempt: int, now=None) -> WebhookDelivery | None:
+    """Take attempt number `attempt + 1` of a delivery for this task, or None when it is not due
+    for that attempt (already delivered or given up, redelivered since, or claimed by another
+    worker): one conditional UPDATE, so of two tasks for the same attempt only one POSTs."""
+    now = now or timezone.now()
+    due = WebhookDelivery.objects.filter(
+        pk=delivery_pk, status__in=DUE, attempts=attempt, next_attempt_at__lte=now
+    )
+    if not due.filter(subscription__is_active=True).update(attempts=F("attempts") + 1):
+        # switched off since the fan-out: give up on it rather than retrying for a day
+        due.filter(subscription__is_active=False).update(
+            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="Subscription inactive"
+        )
+        return None
+    return WebhookDelivery.objects.select_related("event", "subscription").get(pk=delivery_pk)
+
+
 @transaction.atomic
 def delivery_record(*, delivery: WebhookDelivery, result: PostResult, now=None) -> WebhookDelivery:
-    """Log the attempt and move the delivery on: delivered on 2xx, else retrying or failed."""
+    """Log the claimed attempt and move the delivery on: delivered on 2xx, else retrying (with
+    `next_attempt_at` after the back-off) or failed after the last attempt."""
     now = now or timezone.now()
     WebhookAttempt.objects.create(
         delivery=delivery, status_code=result.status_code, error=result.error, duration_ms=result.duration_ms
     )
-    delivery.attempts += 1
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error or (f"HTTP {result.status_code}" if not _ok(result) else "")
     if _ok(result):
@@ -169,65 +154,10 @@ def delivery_record(*, delivery: WebhookDelivery, result: PostResult, now=None) 
         delivery.status = DeliveryStatus.FAILED if wait is None else DeliveryStatus.RETRYING
         delivery.next_attempt_at = None if wait is None else now + wait
     delivery.save(
-        update_fields=[
-            "attempts",
-            "last_status_code",
-            "last_error",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-        ]
+        update_fields=["last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"]
     )
     return delivery
 
 
 def _ok(result: PostResult) -> bool:
     return result.status_code is not None and 200 <= result.status_code < 300
-
-
-def delivery_attempt(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send one delivery now and record the outcome."""
-    event, sub = delivery.event, delivery.subscription
-    result = post_signed(url=sub.url, secret=sub.secret, event_id=str(event.event_id), body=event_body(event))
-    return delivery_record(delivery=delivery, result=result)
-
-
-def deliveries_claim(*, now=None, limit: int = 50) -> list[WebhookDelivery]:
-    """Take up to `limit` due deliveries for this worker by moving them one lease ahead."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = WebhookDelivery.objects.filter(status__in=DUE, next_attempt_at__lte=now).order_by(
-            "next_attempt_at", "pk"
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        claimed = list(due.select_related("event", "subscription")[:limit])
-        if claimed:
-            WebhookDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(next_attempt_at=now + LEASE)
-    return claimed
-
-
-def webhooks_run_once(*, limit: int = 50) -> int:
-    """Fan out undispatched events, then send what is due; returns how many POSTs were made."""
-    events_dispatch_pending()
-    claimed = deliveries_claim(limit=limit)
-    for delivery in claimed:
-        if not delivery.subscription.is_active:  # switched off since the fan-out
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="Subscription inactive"
-            )
-            continue
-        delivery_attempt(delivery=delivery)
-    return len(claimed)
-
-
-@transaction.atomic
-def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Queue a delivery again now with a fresh retry schedule; its attempt log is kept."""
-    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-    delivery.status = DeliveryStatus.PENDING
-    delivery.attempts = 0
-    delivery.next_attempt_at = timezone.now()
-    delivery.delivered_at = None
-    delivery.save(update_fields=["status", "attempts", "next_attempt_at", "delivered_at"])
-    return delivery

@@ -1,23 +1,38 @@
-"""The outbox and signed webhooks: events commit with the change, the worker POSTs them signed and
-retries with back-off, every attempt is logged, HQ can redeliver."""
+"""The outbox and signed webhooks on Django's tasks framework: events commit with the change, the
+worker relays them to the django-tasks-db queue, delivery tasks POST them signed and retry with
+back-off, every attempt is logged, HQ can redeliver."""
 
+import io
 import json
+import re
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import F
+from django.tasks import TaskResultStatus
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from integrations.choices import DeliveryStatus
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import event_emit
 from integrations.signing import signature_header, verify
-from integrations.webhooks import BACKOFF, MAX_ATTEMPTS, event_dispatch, subscriptions_for
+from integrations.tasks import (
+    QUEUE,
+    STRANDED_AFTER,
+    deliveries_create,
+    delivery_send,
+    event_fan_out,
+    outbox_relay,
+)
+from integrations.webhooks import BACKOFF, DUE, MAX_ATTEMPTS, subscriptions_for
 from tests.factories import ChannelFactory, PartnerFactory
 from tests.world import World
 
@@ -64,15 +79,39 @@ class Receiver:
         self.server.server_close()
 
 
-def run_worker():
-    call_command("webhooks_worker", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def run_worker() -> str:
+    """The documented entry point, for real: relay the outbox, run the queue's due tasks, exit."""
+    out = io.StringIO()
+    call_command("webhooks_worker", "--once", stdout=out)
+    return out.getvalue()
 
 
-def make_due(delivery):
-    """Move a waiting delivery's next attempt into the past (as if the back-off had elapsed)."""
-    WebhookDelivery.objects.filter(pk=delivery.pk, status__in=["pending", "retrying"]).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
+def time_passes(delta: timedelta) -> None:
+    """Advance the clock of everything scheduled: waiting tasks and the deliveries they are for."""
+    DBTaskResult.objects.filter(status=TaskResultStatus.READY).exclude(run_after=get_date_max()).update(
+        run_after=F("run_after") - delta
     )
+    WebhookDelivery.objects.filter(status__in=DUE).update(next_attempt_at=F("next_attempt_at") - delta)
+
+
+def waiting_sends() -> list[dict]:
+    """The delivery tasks still queued: their kwargs (delivery, attempt)."""
+    return [
+        t.args_kwargs["kwargs"]
+        for t in DBTaskResult.objects.filter(
+            task_path=delivery_send.module_path, status=TaskResultStatus.READY
+        )
+    ]
+
+
+def readme_verify():
+    """The verify() of the README's "Integrating" section, exactly as a receiver would copy it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    integrating = readme[readme.index("## Integrating") :]
+    snippet = next(b for b in re.findall(r"```python\n(.*?)```", integrating, re.S) if "def verify(" in b)
+    namespace = {}
+    exec(snippet, namespace)  # noqa: S102 (our own README)
+    return namespace["verify"]
 
 
 # --- signing
@@ -111,19 +150,68 @@ def test_the_verification_snippet_needs_nothing_but_the_standard_library():
 
 
 @pytest.mark.django_db
-def test_a_rolled_back_transaction_writes_no_event_and_sends_nothing():
-    WebhookSubscription.objects.create(url="http://127.0.0.1:9/none", secret=SECRET)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        event_emit(type="order.created", payload={"order": "X1"})
-        raise RuntimeError("the order failed")
-    assert not OutboxEvent.objects.exists()
-    run_worker()
+def test_a_rolled_back_transaction_writes_no_event_enqueues_nothing_and_sends_nothing():
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            event_emit(type="order.created", payload={"order": "X1"})
+            raise RuntimeError("the order failed")
+        assert not OutboxEvent.objects.exists()
+        assert not DBTaskResult.objects.exists()
+        run_worker()
     assert not WebhookDelivery.objects.exists()
     assert not WebhookAttempt.objects.exists()
+    assert not DBTaskResult.objects.exists()
+    assert receiver.requests == []
 
 
 @pytest.mark.django_db
-def test_committed_event_fans_out_after_commit_to_matching_subscriptions(django_capture_on_commit_callbacks):
+def test_emitting_an_event_is_one_insert_and_enqueues_nothing(django_assert_num_queries):
+    """The order hot path pays for the outbox row only: no task, no on_commit callback."""
+    WebhookSubscription.objects.create(url="http://127.0.0.1:9/hq", secret=SECRET)
+    with django_assert_num_queries(1) as ctx:
+        event = event_emit(type="order.created", payload={"order": "N1"})
+    assert ctx.captured_queries[0]["sql"].startswith("INSERT INTO")
+    assert event.dispatched_at is None
+    assert not DBTaskResult.objects.exists()
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_relay_marks_events_dispatched_and_enqueues_one_fan_out_each_once():
+    first = event_emit(type="order.created", payload={"order": "N1"})
+    second = event_emit(type="order.paid", payload={"order": "N1"})
+    assert outbox_relay(limit=1) == 1  # oldest first
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.dispatched_at is not None and second.dispatched_at is None
+    assert outbox_relay() == 1
+    assert outbox_relay() == 0  # never twice
+    fan_outs = DBTaskResult.objects.filter(task_path=event_fan_out.module_path).order_by("enqueued_at")
+    assert [(t.queue_name, t.status) for t in fan_outs] == [(QUEUE, TaskResultStatus.READY)] * 2
+    assert [t.args_kwargs["kwargs"] for t in fan_outs] == [{"event_pk": first.pk}, {"event_pk": second.pk}]
+
+
+@pytest.mark.django_db
+def test_the_relay_rolls_back_with_its_enqueues(monkeypatch):
+    """Marking dispatched and enqueueing are one transaction: a failed enqueue leaves the event due."""
+    from integrations import tasks
+
+    class BrokenQueue:
+        @staticmethod
+        def enqueue(**kwargs):
+            raise RuntimeError("queue down")
+
+    first, second = event_emit(type="order.created", payload={}), event_emit(type="order.paid", payload={})
+    monkeypatch.setattr(tasks, "event_fan_out", BrokenQueue)
+    with pytest.raises(RuntimeError):
+        outbox_relay()
+    assert not OutboxEvent.objects.filter(pk__in=[first.pk, second.pk], dispatched_at__isnull=False).exists()
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db
+def test_fan_out_makes_one_delivery_and_one_send_task_per_matching_subscription():
     mall, other = ChannelFactory(code="m1"), ChannelFactory(code="m2")
     partner = PartnerFactory()
     hq_all = WebhookSubscription.objects.create(url="http://127.0.0.1:9/hq", secret=SECRET)
@@ -137,16 +225,17 @@ def test_committed_event_fans_out_after_commit_to_matching_subscriptions(django_
     )
     WebhookSubscription.objects.create(url="http://127.0.0.1:9/off", secret=SECRET, is_active=False)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        event = event_emit(type="order.paid", payload={"order": "N1", "amount": "12.50"}, channel=mall)
-        assert not WebhookDelivery.objects.exists()  # nothing before COMMIT
-    assert len(callbacks) == 1
-    event.refresh_from_db()
-    assert event.dispatched_at is not None
-    assert {d.subscription_id for d in WebhookDelivery.objects.all()} == {hq_all.pk, mall_paid.pk}
-    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
-    assert event_dispatch(event_pk=event.pk) == []  # once only
-    assert WebhookDelivery.objects.count() == 2
+    event = event_emit(type="order.paid", payload={"order": "N1", "amount": "12.50"}, channel=mall)
+    outbox_relay()
+    assert not WebhookDelivery.objects.exists()  # the fan-out is a task, not the relay's job
+    event_fan_out.call(event_pk=event.pk)
+    deliveries = WebhookDelivery.objects.order_by("pk")
+    assert [d.subscription_id for d in deliveries] == [hq_all.pk, mall_paid.pk]
+    assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+    assert sorted(w["delivery_pk"] for w in waiting_sends()) == [d.pk for d in deliveries]
+    assert {w["attempt"] for w in waiting_sends()} == {0}
+    assert deliveries_create(event_pk=event.pk) == []  # once only
+    assert WebhookDelivery.objects.count() == 2 and len(waiting_sends()) == 2
 
 
 @pytest.mark.django_db
@@ -176,32 +265,38 @@ def test_receiver_answering_500_500_200_gets_three_signed_attempts_and_one_succe
     with Receiver([500, 500, 200]) as receiver:
         sub = WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
         event = event_emit(type="order.paid", payload={"order": "N42", "amount": "2999.00"})
-        # No on_commit in a test transaction: the worker fans out what was not dispatched.
         before = timezone.now()
-        run_worker()
+        assert run_worker() == "2 webhook tasks run\n"  # the fan-out and the first attempt
         delivery = WebhookDelivery.objects.get(event=event, subscription=sub)
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, 500)
         assert delivery.next_attempt_at >= before + BACKOFF[0]
+        retry = DBTaskResult.objects.get(task_path=delivery_send.module_path, status=TaskResultStatus.READY)
+        assert retry.run_after == delivery.next_attempt_at
+        assert retry.args_kwargs["kwargs"] == {"delivery_pk": delivery.pk, "attempt": 1}
 
+        time_passes(BACKOFF[0] - timedelta(seconds=5))
         run_worker()  # not due yet: nothing sent
         assert len(receiver.requests) == 1
 
-        make_due(delivery)
+        time_passes(timedelta(seconds=5))
         run_worker()
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("retrying", 2)
         assert delivery.next_attempt_at >= timezone.now() + BACKOFF[1] - timedelta(seconds=5)
 
-        make_due(delivery)
+        time_passes(BACKOFF[1])
         run_worker()
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 3, 200)
         assert delivery.delivered_at is not None and delivery.next_attempt_at is None
 
-        make_due(delivery)
+        time_passes(timedelta(days=2))
         run_worker()
     assert len(receiver.requests) == 3  # a delivered one is never sent again
     assert list(delivery.log.values_list("status_code", flat=True)) == [500, 500, 200]
+    assert waiting_sends() == []
+    sends = DBTaskResult.objects.filter(task_path=delivery_send.module_path)
+    assert list(sends.values_list("status", flat=True)) == [TaskResultStatus.SUCCESSFUL] * 3
 
     headers, body = receiver.requests[-1]
     assert headers["O2O-Event-Id"] == str(event.event_id)
@@ -219,18 +314,39 @@ def test_receiver_answering_500_500_200_gets_three_signed_attempts_and_one_succe
 
 
 @pytest.mark.django_db
-def test_delivery_gives_up_after_eight_attempts():
+def test_the_readme_snippet_verifies_a_real_delivery_and_refuses_a_tampered_body():
+    readme_verify_ = readme_verify()
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.shipped", payload={"order": "N7", "total": "10.00"})
+        run_worker()
+    [(headers, body)] = receiver.requests
+    timestamp, signature = headers["O2O-Timestamp"], headers["O2O-Signature"]
+    assert readme_verify_(SECRET, timestamp, body, signature)
+    assert not readme_verify_(SECRET, timestamp, body.replace(b"10.00", b"1.00"), signature)
+    assert not readme_verify_("whsec_other", timestamp, body, signature)
+    stale = str(int(timestamp) - 301)
+    assert not readme_verify_(SECRET, stale, body, signature_header(SECRET, stale, body))
+
+
+@pytest.mark.django_db
+def test_delivery_gives_up_after_eight_attempts_over_about_22_hours():
     with Receiver([503]) as receiver:
         WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
         event_emit(type="order.cancelled", payload={"order": "N1"})
         run_worker()
-        delivery = WebhookDelivery.objects.get()
-        for _ in range(MAX_ATTEMPTS + 2):
-            make_due(delivery)
+        waited = timedelta()
+        for wait in BACKOFF:
+            time_passes(wait)
+            waited += wait
             run_worker()
-    delivery.refresh_from_db()
+        time_passes(timedelta(days=2))
+        run_worker()
+    delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", MAX_ATTEMPTS, None)
     assert delivery.log.count() == MAX_ATTEMPTS == len(receiver.requests)
+    assert timedelta(hours=22) < waited < timedelta(hours=23)
+    assert waiting_sends() == []
 
 
 @pytest.mark.django_db
@@ -242,6 +358,7 @@ def test_unreachable_receiver_is_logged_as_an_error_and_retried():
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("retrying", 1, None)
     attempt = delivery.log.get()
     assert attempt.status_code is None and attempt.error
+    assert waiting_sends() == [{"delivery_pk": delivery.pk, "attempt": 1}]
 
 
 @pytest.mark.django_db
@@ -252,6 +369,57 @@ def test_redirect_is_not_followed_and_counts_as_a_failure():
         run_worker()
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.last_status_code) == ("retrying", 302)
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db
+def test_two_tasks_for_the_same_attempt_post_once():
+    """At least once, but not twice for nothing: the attempt count is claimed with one UPDATE."""
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.created", payload={})
+        outbox_relay()
+        [event_pk] = OutboxEvent.objects.values_list("pk", flat=True)
+        [delivery] = deliveries_create(event_pk=event_pk)
+        delivery_send.enqueue(delivery_pk=delivery.pk, attempt=0)  # a duplicate
+        run_worker()
+    assert len(receiver.requests) == 1
+    assert delivery.log.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_subscription_switched_off_after_the_fan_out_is_given_up_without_a_post():
+    with Receiver([200]) as receiver:
+        sub = WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.created", payload={})
+        outbox_relay()
+        deliveries_create(event_pk=OutboxEvent.objects.get().pk)
+        WebhookSubscription.objects.filter(pk=sub.pk).update(is_active=False)
+        run_worker()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 0, "Subscription inactive")
+    assert receiver.requests == []
+
+
+@pytest.mark.django_db
+def test_the_worker_sends_again_a_delivery_whose_task_was_lost():
+    """A worker killed mid-POST leaves the attempt claimed and its task RUNNING for good: the sweep
+    enqueues the delivery again once it is STRANDED_AFTER overdue (at least once)."""
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.created", payload={})
+        outbox_relay()
+        [delivery] = deliveries_create(event_pk=OutboxEvent.objects.get().pk)
+        DBTaskResult.objects.filter(task_path=delivery_send.module_path).update(
+            status=TaskResultStatus.RUNNING  # the worker that took it died
+        )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=1)  # after claiming attempt 1
+        run_worker()
+        assert receiver.requests == []  # maybe still in flight
+        time_passes(STRANDED_AFTER + timedelta(seconds=1))
+        run_worker()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert len(receiver.requests) == 1
 
 
@@ -292,6 +460,7 @@ def test_hq_redelivers_a_failed_delivery_from_the_admin_and_the_log_is_kept(hq_c
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status="failed", attempts=8, next_attempt_at=None
         )
+        DBTaskResult.objects.filter(status=TaskResultStatus.READY).delete()  # as after the last attempt
 
         response = hq_client.post(
             reverse("admin:integrations_webhookdelivery_changelist"),
@@ -302,12 +471,36 @@ def test_hq_redelivers_a_failed_delivery_from_the_admin_and_the_log_is_kept(hq_c
         assert (delivery.status, delivery.attempts) == ("pending", 0)
         assert delivery.next_attempt_at <= timezone.now()
         assert delivery.log.count() == 1
+        assert waiting_sends() == [{"delivery_pk": delivery.pk, "attempt": 0}]
+        assert "1 delivery queued again." in hq_client.get(response.url).content.decode()
 
         receiver.statuses = [200]
         run_worker()
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
-    assert delivery.log.count() == 2
+    assert list(delivery.log.values_list("status_code", flat=True)) == [500, 200]
+
+
+@pytest.mark.django_db
+def test_redelivering_a_retrying_delivery_sends_now_and_the_old_schedule_sends_nothing(hq_client):
+    with Receiver([500, 200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.paid", payload={"order": "N1"})
+        run_worker()
+        delivery = WebhookDelivery.objects.get()
+        assert waiting_sends() == [{"delivery_pk": delivery.pk, "attempt": 1}]  # the retry in a minute
+
+        hq_client.post(
+            reverse("admin:integrations_webhookdelivery_changelist"),
+            {"action": "redeliver", "_selected_action": [delivery.pk]},
+        )
+        run_worker()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("delivered", 1)
+        time_passes(timedelta(days=1))
+        run_worker()  # the old retry runs and finds nothing to do
+    assert len(receiver.requests) == 2
+    assert waiting_sends() == []
 
 
 @pytest.mark.django_db
@@ -399,36 +592,32 @@ def test_cancelling_and_repricing_emit_their_events(shop):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_at_once_send_each_delivery_once():
-    """SKIP LOCKED: concurrent workers claim disjoint batches; every delivery is POSTed exactly once."""
+def test_two_workers_at_once_relay_and_send_each_event_once():
+    """SKIP LOCKED: concurrent workers take disjoint events and tasks; every delivery is POSTed once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    from integrations.webhooks import webhooks_run_once
-
     with Receiver([200]) as receiver:
         WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
         for n in range(20):
-            event_emit(type="order.created", payload={"order": f"N{n}"})  # autocommit: fanned out now
-        assert WebhookDelivery.objects.count() == 20
+            event_emit(type="order.created", payload={"order": f"N{n}"})  # autocommit: committed now
         barrier = threading.Barrier(4)
 
-        def work():
+        def work(n):
             barrier.wait()
             try:
-                return webhooks_run_once(limit=3)
+                call_command("webhooks_worker", "--once", f"--worker-id=w{n}", stdout=io.StringIO())
             finally:
                 connection.close()
 
-        rounds = 0
-        while WebhookDelivery.objects.exclude(status="delivered").exists() and rounds < 20:
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda _: work(), range(4)))
-            rounds += 1
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
     assert len(receiver.requests) == 20
     assert len({json.loads(body)["data"]["order"] for _, body in receiver.requests}) == 20
     assert WebhookAttempt.objects.count() == 20
+    assert DBTaskResult.objects.filter(task_path=event_fan_out.module_path).count() == 20
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
 
 
 @pytest.mark.django_db
