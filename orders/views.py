@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,7 +49,7 @@ from orders.fulfilment import (
     order_ready_for_pickup,
     order_ship,
 )
-from orders.models import Order, OrderLine, RevenueShare
+from orders.models import Order, OrderLine
 from orders.qr import qr_png, qr_svg
 from orders.selectors import orders_visible_to, store_queue
 from orders.services import (
@@ -60,6 +60,7 @@ from orders.services import (
     order_pay,
     request_fingerprint,
 )
+from orders.timeline import flow_from, flow_links, order_sources, order_timeline
 from stores.choices import StoreKind, StoreStatus
 from stores.models import StaffMembership, Stock, Store
 from stores.selectors import stock_nearby, stores_visible_to
@@ -317,38 +318,38 @@ def order_detail(request, number):
     return render(
         request,
         "orders/detail.html",
-        {**_order_context(order), "cancel_form": cancel_form, "may_act": may_act},
+        {
+            **_order_context(order, flow=flow_from(request)),
+            "flow_links": flow_links(request, flow_from(request)),
+            "cancel_form": cancel_form,
+            "may_act": may_act,
+        },
     )
 
 
-def _order_context(order: Order) -> dict:
-    """Everything the order page shows, one query per kind of row."""
-    decisions = list(order.routing_decisions.select_related("location"))
+def _order_context(order: Order, flow: str | None = None) -> dict:
+    """Everything the order page shows, one query per kind of row (orders.timeline loads them)."""
+    sources = order_sources(order)
+    decisions = sources.decisions
     codes = {c.get("store") for d in decisions for c in d.candidates if isinstance(c, dict)}
     names = dict(Store.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
     for decision in decisions:
         decision.rows = [
             {**c, "name": names.get(c.get("store"), "")} for c in decision.candidates if isinstance(c, dict)
         ]
-    lines = list(order.lines.select_related("sku"))
-    show_serials = any(line.sku.serial_tracked for line in lines)
-    if show_serials:  # the units sold, for after-sales; one query, only for serial-tracked goods
-        prefetch_related_objects(lines, "units")
+    timeline = order_timeline(order, sources)
     return {
         "order": order,
-        "lines": lines,
-        "show_serials": show_serials,
-        "history": list(order.status_changes.select_related("changed_by")),
+        "lines": sources.lines,
+        "show_serials": bool(sources.units) or any(line.sku.serial_tracked for line in sources.lines),
+        "history": sources.history,
         "decisions": decisions,
-        "assignments": list(
-            order.assignments.select_related("store", "responded_by").order_by("offered_at", "id")
-        ),
-        "payments": list(order.payments.select_related("created_by")),
-        "shares": list(
-            RevenueShare.objects.filter(line__order=order)
-            .select_related("store", "line__sku")
-            .order_by("line_id", "id")
-        ),
+        "assignments": sources.assignments,
+        "payments": sources.payments,
+        "shares": sources.shares,
+        "timeline": timeline.of_flow(flow),
+        "timeline_count": len(timeline),
+        "flow": flow,
     }
 
 

@@ -334,8 +334,8 @@ def test_order_page_query_count_is_flat(client, world, django_assert_max_num_que
     order = ship_order(world, km_north=0.5, lines=[LineRequest(world.tv, rows), LineRequest(world.phone, 1)])
     login(client, clerk_at(world.a))
     # session, user, groups, order, staff check, lines, history, decisions, candidate names,
-    # assignments, payments, shares
-    with django_assert_max_num_queries(12):
+    # assignments, payments, shares, tickets, stock movements, commission entries (the timeline)
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("orders:detail", args=[order.number]))
     assert response.status_code == 200
 

@@ -1,0 +1,485 @@
+"""The order's 360° timeline: the five flows (order, information, logistics, service, capital) of
+one order on one list, in time order.
+
+Every source is loaded once (a query per kind of row, never per row); `order_sources` returns the
+loaded rows so the order page can show its detail tables from the same lists.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, prefetch_related_objects
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from guides.choices import EntryKind
+from orders.models import Order, OrderLine, Payment, RevenueShare
+
+ENTRY_KINDS = dict(EntryKind.choices)
+
+FLOWS = [
+    ("order", gettext_lazy("Order flow")),
+    ("information", gettext_lazy("Information")),
+    ("logistics", gettext_lazy("Logistics")),
+    ("service", gettext_lazy("Service")),
+    ("capital", gettext_lazy("Capital")),
+]
+FLOW_CODES = [code for code, _label in FLOWS]
+FLOW_LABELS = dict(FLOWS)
+
+
+@dataclass
+class TimelineEntry:
+    """One thing that happened: when (aware), in which flow, what, who did it, and a link if any."""
+
+    at: datetime
+    flow: str
+    what: str
+    who: str = ""
+    detail: str = ""
+    url: str = ""
+    kind: str = ""  # the source row's kind ("status", "payment", ...), for tests and styling
+
+    @property
+    def flow_label(self) -> str:
+        return str(FLOW_LABELS.get(self.flow, self.flow))
+
+
+class Timeline(list):
+    """A list of entries in time order, and the sources that were capped (label, url) for "see all"."""
+
+    def __init__(self, entries=(), more=None):
+        super().__init__(entries)
+        self.more = more or []
+
+    def of_flow(self, flow: str | None) -> "Timeline":
+        if not flow:
+            return self
+        return Timeline([entry for entry in self if entry.flow == flow], self.more)
+
+
+def in_time_order(entries: list[TimelineEntry], more=None) -> Timeline:
+    """Oldest first; rows made at the same instant keep the order they were added in."""
+    indexed = sorted(enumerate(entries), key=lambda pair: (pair[1].at, pair[0]))
+    return Timeline([entry for _index, entry in indexed], more)
+
+
+def who(user) -> str:
+    if user is None:
+        return ""
+    return getattr(user, "email", "") or str(user)
+
+
+@dataclass
+class OrderSources:
+    """Every row the order's page and timeline show, one query per kind."""
+
+    lines: list
+    history: list
+    decisions: list
+    assignments: list
+    payments: list
+    shares: list
+    units: list = field(default_factory=list)
+    tickets: list = field(default_factory=list)
+    ticket_changes: list = field(default_factory=list)
+    movements: list = field(default_factory=list)
+    commissions: list = field(default_factory=list)
+
+
+def order_sources(order: Order) -> OrderSources:
+    """Load each source of the order's five flows once."""
+    from aftersales.models import Ticket, TicketStatusChange
+    from stores.models import StockMovement
+
+    if order.guide_id or order.binding_id:  # one query for the guide, the binding and its store
+        attributed = Order.objects.select_related("guide", "binding__store").only(
+            "guide", "binding", "binding__started_at", "binding__store__name"
+        )
+        attributed = attributed.get(pk=order.pk)
+        order.guide, order.binding = attributed.guide, attributed.binding
+    lines = list(OrderLine.objects.filter(order=order).select_related("sku", "price__channel").order_by("id"))
+    units = []
+    if any(line.sku.serial_tracked for line in lines):  # serials only exist for serial-tracked goods
+        prefetch_related_objects(lines, "units")
+        units = [unit for line in lines for unit in line.units.all()]
+    tickets = list(
+        Ticket.objects.filter(order=order)
+        .select_related("line__sku", "opened_by")
+        .order_by("opened_at", "id")
+    )
+    ticket_changes = (
+        list(
+            TicketStatusChange.objects.filter(ticket__in=tickets)
+            .select_related("ticket", "store", "changed_by")
+            .order_by("changed_at", "id")
+        )
+        if tickets
+        else []
+    )
+    references = [order.number, *(ticket.number for ticket in tickets)]
+    return OrderSources(
+        lines=lines,
+        units=units,
+        history=list(order.status_changes.select_related("changed_by")),
+        decisions=list(order.routing_decisions.select_related("location")),
+        assignments=list(
+            order.assignments.select_related("store", "responded_by").order_by("offered_at", "id")
+        ),
+        payments=list(Payment.objects.filter(order=order).select_related("created_by")),
+        shares=list(
+            RevenueShare.objects.filter(line__order=order)
+            .select_related("store", "line__sku")
+            .order_by("line_id", "id")
+        ),
+        tickets=tickets,
+        ticket_changes=ticket_changes,
+        movements=list(
+            StockMovement.objects.filter(reference__in=references)
+            .select_related("stock__location", "stock__sku", "created_by")
+            .order_by("created_at", "id")
+        ),
+        commissions=order_commission_rows(order),
+    )
+
+
+def order_commission_rows(order: Order) -> list[dict]:
+    """The guides' ledger rows of this order, as plain dicts.
+
+    The commission ledger belongs to guides/ and its shape may change for performance; this reads
+    only the columns it finds (one query), so a renamed or dropped column costs a detail, not the page.
+    """
+    from guides.models import CommissionEntry
+
+    names = {f.name for f in CommissionEntry._meta.get_fields()}
+    if "order" in names:
+        match = Q(order=order)
+    elif "line" in names:
+        match = Q(line__order=order)
+    else:
+        return []
+    columns = [c for c in ("id", "kind", "created_at", "held_change", "payable_change", "note") if c in names]
+    if "guide" in names:
+        columns += ["guide__name", "guide__code"]
+    if "created_by" in names:
+        columns += ["created_by__email", "created_by__username"]
+    if "created_at" not in columns:
+        return []
+    return list(CommissionEntry.objects.filter(match).values(*columns).order_by("created_at", "id"))
+
+
+def order_timeline(order: Order, sources: OrderSources | None = None) -> Timeline:
+    """The order's five flows in time order (see the module docstring)."""
+    sources = sources or order_sources(order)
+    entries = [
+        *_information(order, sources),
+        *_order_flow(sources),
+        *_logistics(order, sources),
+        *_service(sources),
+        *_capital(sources),
+    ]
+    return in_time_order(entries)
+
+
+def _information(order: Order, sources: OrderSources) -> list[TimelineEntry]:
+    at, placed_by = order.created_at, who(order.placed_by)
+    entries = [
+        TimelineEntry(
+            at,
+            "information",
+            _("Placed on %(channel)s (%(origin)s), total %(total)s")
+            % {"channel": order.channel.name, "origin": order.get_origin_display(), "total": order.total},
+            placed_by,
+            kind="placed",
+        )
+    ]
+    if order.member_id:
+        member = order.member
+        entries.append(
+            TimelineEntry(
+                at,
+                "information",
+                _("Member: %(name)s %(phone)s")
+                % {"name": member.name or _("(no name)"), "phone": member.phone or ""},
+                placed_by,
+                kind="member",
+            )
+        )
+    for line in sources.lines:
+        price = line.price
+        if price is None:
+            source = _("price given by the channel")
+        elif price.channel_id:
+            source = _("%(channel)s price") % {"channel": price.channel.name}
+        else:
+            source = _("all-channel price")
+        entries.append(
+            TimelineEntry(
+                at,
+                "information",
+                _("Price applied: %(sku)s %(qty)s × %(price)s (%(source)s)")
+                % {"sku": line.sku.code, "qty": line.quantity, "price": line.unit_price, "source": source},
+                placed_by,
+                detail=_("discount %(discount)s") % {"discount": line.discount} if line.discount else "",
+                kind="price",
+            )
+        )
+    if order.guide_id:
+        what = _("Attributed to guide %(name)s (%(code)s)") % {
+            "name": order.guide.name,
+            "code": order.guide.code,
+        }
+        if order.binding_id:
+            binding = order.binding
+            what += " · " + _("bound since %(day)s%(store)s") % {
+                "day": binding.started_at.date().isoformat(),
+                "store": f" · {binding.store.name}" if binding.store_id else "",
+            }
+        entries.append(
+            TimelineEntry(
+                at, "information", what, placed_by, detail=order.attribution_reason, kind="attribution"
+            )
+        )
+    elif order.attribution_reason:
+        entries.append(
+            TimelineEntry(
+                at,
+                "information",
+                _("Not attributed to a guide"),
+                placed_by,
+                detail=order.attribution_reason,
+                kind="attribution",
+            )
+        )
+    return entries
+
+
+def _order_flow(sources: OrderSources) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            change.changed_at,
+            "order",
+            (
+                _("%(from)s → %(to)s")
+                % {"from": change.get_from_status_display(), "to": change.get_to_status_display()}
+                if change.from_status
+                else change.get_to_status_display()
+            ),
+            who(change.changed_by),
+            detail=change.reason,
+            kind="status",
+        )
+        for change in sources.history
+    ]
+
+
+def _logistics(order: Order, sources: OrderSources) -> list[TimelineEntry]:
+    entries = []
+    for decision in sources.decisions:
+        target = decision.location.name if decision.location_id else _("nobody")
+        entries.append(
+            TimelineEntry(
+                decision.decided_at,
+                "logistics",
+                _("Routing attempt %(n)s → %(store)s") % {"n": decision.attempt, "store": target},
+                detail=decision.reason,
+                kind="routing",
+            )
+        )
+    for assignment in sources.assignments:
+        entries.append(
+            TimelineEntry(
+                assignment.offered_at,
+                "logistics",
+                _("Offered to %(store)s, answer by %(by)s")
+                % {"store": assignment.store.name, "by": _local(assignment.respond_by)},
+                kind="offer",
+            )
+        )
+        if assignment.responded_at:
+            entries.append(
+                TimelineEntry(
+                    assignment.responded_at,
+                    "logistics",
+                    _("%(store)s: %(status)s")
+                    % {"store": assignment.store.name, "status": assignment.get_status_display()},
+                    who(assignment.responded_by),
+                    detail=assignment.reason,
+                    kind="answer",
+                )
+            )
+    for movement in sources.movements:
+        stock = movement.stock
+        change = movement.on_hand_delta or movement.reserved_delta
+        entries.append(
+            TimelineEntry(
+                movement.created_at,
+                "logistics",
+                _("Stock %(kind)s: %(sku)s %(change)+d at %(store)s")
+                % {
+                    "kind": movement.get_kind_display().lower(),
+                    "sku": stock.sku.code,
+                    "change": change,
+                    "store": stock.location.name,
+                },
+                who(movement.created_by),
+                detail=movement.reason if movement.reference == order.number else movement.reference,
+                kind="stock",
+            )
+        )
+    for unit in sources.units:
+        entries.append(
+            TimelineEntry(
+                unit.sold_at,
+                "logistics",
+                _("Serial %(serial)s left with the order") % {"serial": unit.serial},
+                kind="serial",
+            )
+        )
+        if unit.returned_at:
+            entries.append(
+                TimelineEntry(
+                    unit.returned_at,
+                    "logistics",
+                    _("Serial %(serial)s came back") % {"serial": unit.serial},
+                    kind="serial",
+                )
+            )
+    if order.tracking_number:
+        shipped = [c.changed_at for c in sources.history if c.to_status == "shipped"]
+        if shipped:
+            entries.append(
+                TimelineEntry(
+                    shipped[-1],
+                    "logistics",
+                    _("Shipped with tracking number %(number)s") % {"number": order.tracking_number},
+                    kind="shipment",
+                )
+            )
+    return entries
+
+
+def _service(sources: OrderSources) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(
+            ticket.opened_at,
+            "service",
+            _("%(kind)s ticket %(number)s opened for %(sku)s")
+            % {"kind": ticket.get_kind_display(), "number": ticket.number, "sku": ticket.line.sku.code},
+            who(ticket.opened_by),
+            detail=ticket.eligibility,
+            kind="ticket",
+        )
+        for ticket in sources.tickets
+    ]
+    entries += [
+        TimelineEntry(
+            change.changed_at,
+            "service",
+            _("Ticket %(number)s: %(to)s")
+            % {"number": change.ticket.number, "to": change.get_to_status_display()},
+            who(change.changed_by),
+            detail=" · ".join(
+                part for part in (change.store.name if change.store_id else "", change.note) if part
+            ),
+            kind="ticket_status",
+        )
+        for change in sources.ticket_changes
+    ]
+    return entries
+
+
+def _capital(sources: OrderSources) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(
+            payment.created_at,
+            "capital",
+            _("%(kind)s %(amount)s by %(method)s")
+            % {
+                "kind": payment.get_kind_display(),
+                "amount": f"-{payment.amount}" if payment.kind == "refund" else payment.amount,
+                "method": payment.get_method_display(),
+            },
+            who(payment.created_by),
+            detail=payment.external_reference or "",
+            kind="payment",
+        )
+        for payment in sources.payments
+    ]
+    for share in sources.shares:
+        party = share.get_party_display()
+        entries.append(
+            TimelineEntry(
+                share.created_at,
+                "capital",
+                _("Revenue split: %(party)s %(amount)s on %(sku)s")
+                % {"party": party, "amount": share.amount, "sku": share.line.sku.code},
+                detail=" · ".join(
+                    part
+                    for part in (
+                        share.store.name if share.store_id else "",
+                        _("reversal") if share.reverses_id else "",
+                    )
+                    if part
+                ),
+                kind="share",
+            )
+        )
+    for row in sources.commissions:
+        held, payable = row.get("held_change") or Decimal(0), row.get("payable_change") or Decimal(0)
+        guide = row.get("guide__name") or ""
+        kind = row.get("kind", "")
+        entries.append(
+            TimelineEntry(
+                row["created_at"],
+                "capital",
+                _("Commission %(kind)s: held %(held)s, payable %(payable)s%(guide)s")
+                % {
+                    "kind": str(ENTRY_KINDS.get(kind, kind)).lower(),
+                    "held": f"{held:+}",
+                    "payable": f"{payable:+}",
+                    "guide": _(" for guide %(name)s") % {"name": guide} if guide else "",
+                },
+                row.get("created_by__email") or row.get("created_by__username") or "",
+                detail=row.get("note", ""),
+                kind="commission",
+            )
+        )
+    return entries
+
+
+def _local(at: datetime) -> str:
+    """Asia/Shanghai wall-clock time for text inside an entry (the page shows `at` in the same zone)."""
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+def flow_from(request) -> str | None:
+    """The flow chosen by the page's chips (?flow=...), or None for all five."""
+    flow = request.GET.get("flow")
+    return flow if flow in FLOW_CODES else None
+
+
+def flow_links(request, current: str | None, anchor: str = "timeline-h") -> list[dict]:
+    """The "All" and per-flow chips as plain links (they work without JavaScript); other query
+    parameters (the member page's ?via=lookup&q=...) are kept."""
+    links = []
+    for code, label in [("", gettext_lazy("All")), *FLOWS]:
+        params = request.GET.copy()
+        params.pop("page", None)
+        if code:
+            params["flow"] = code
+        else:
+            params.pop("flow", None)
+        query = params.urlencode()
+        links.append(
+            {
+                "code": code,
+                "label": label,
+                "url": f"{request.path}{'?' + query if query else ''}#{anchor}",
+                "current": (code or None) == current,
+            }
+        )
+    return links
