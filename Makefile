@@ -6,13 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 SCALE ?= small
+# The browser tests (tests/browser/) drive this Chromium, from the OS packages: no `playwright install`.
+CHROMIUM ?= /usr/bin/chromium
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.14 python3 \
 	$$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -r) \
 	/usr/local/bin/python3.13 /usr/local/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.12; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: run test venv migrate seed lint bench clean schema
+.PHONY: run test venv migrate seed lint bench clean schema browsers
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -40,8 +42,25 @@ run: seed
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: venv
-	$(PY) -m pytest
+test: venv browsers
+	O2O_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# Debian's Chromium for the browser tests, plus a small CJK font so the Chinese pages render in the
+# screenshots. Installed only when missing, and only where we may (root, or sudo without a password).
+# Where it cannot be installed this says so and carries on: the browser tests then skip with that
+# reason, except under CI=true, where they fail.
+browsers:
+	@if [ -x "$(CHROMIUM)" ] && fc-list :lang=zh family 2>/dev/null | grep -q .; then \
+		echo "Browser tests use $(CHROMIUM)"; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "No $(CHROMIUM) and no apt-get here: install Chromium yourself (or set O2O_CHROMIUM); browser tests skip until then" >&2; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+			echo "Chromium or a CJK font is missing: run 'sudo apt-get install chromium fonts-wqy-microhei' (browser tests skip without Chromium)" >&2; exit 0; fi; \
+		echo "Installing Chromium and a CJK font from the OS packages"; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-wqy-microhei; } \
+			|| echo "Could not install Chromium (browser tests skip until it is installed)" >&2; \
+	fi
 
 # The OpenAPI schema is checked in (openapi/schema.yaml); regenerate it after changing the API.
 # CI and tests/contract/test_schema.py fail when it drifts from the code.

@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-CHROMIUM = os.environ.get("O2O_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("O2O_CHROMIUM") or "/usr/bin/chromium"
 PASSWORD = "pass-1234-word"  # tests.factories.UserFactory's password
+
+CALL_REPORT = pytest.StashKey()
 
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
@@ -41,10 +43,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep the call's report on the item, so open_screen knows whether to take a failure screenshot."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_REPORT] = report
+    return report
+
+
 def chromium_executable() -> str | None:
-    """The system Chromium: $O2O_CHROMIUM or /usr/bin/chromium, else `chromium` on the PATH."""
+    """The system Chromium: $O2O_CHROMIUM when set (and only it), else /usr/bin/chromium or
+    `chromium` on the PATH."""
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
+    if os.environ.get("O2O_CHROMIUM"):
+        return None
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -53,8 +67,8 @@ def chromium() -> str:
     path = chromium_executable()
     if path is None:
         reason = (
-            f"no system Chromium at {CHROMIUM} (nor `chromium` on the PATH): run `make browsers` "
-            "(apt-get install chromium) or point O2O_CHROMIUM at a Chromium binary"
+            f"no system Chromium at {CHROMIUM}: run `make browsers` (apt-get install chromium) "
+            "or point O2O_CHROMIUM at a Chromium binary"
         )
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must run the browser tests, but there is {reason}", pytrace=False)
@@ -197,5 +211,8 @@ def open_screen(new_context, request) -> Callable[..., Screen]:
         return screen
 
     yield open_screen
+    report = request.node.stash.get(CALL_REPORT, None)
     for screen in screens:
+        if report is not None and report.failed:
+            screen.shot("failed")  # the page as it was when the test gave up
         screen.assert_no_console_errors()
