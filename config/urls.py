@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-from config import views
+from config import search, views
 
 # The admin's login goes through allauth's, so its rate limits and MFA apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -13,6 +13,7 @@ admin.site.site_title = _("O2O HQ")
 
 portal_patterns = [
     path("", views.portal_home, name="home"),
+    path("search/", search.search, name="search"),
 ]
 
 urlpatterns = [
