@@ -241,3 +241,62 @@ class StaticGroup(models.Model):
 
     def __str__(self):
         return f"{self.store.code}: {self.name}"
+
+
+# --- "what to show this member": tables refreshed daily by members.suggestions.suggestions_refresh ---
+
+
+class SkuAffinity(models.Model):
+    """How many distinct members bought both SKUs (on any channel, in any orders): the co-purchase
+    count behind "bought with the X55 TV by 312 customers". Rebuilt whole by the daily refresh."""
+
+    sku = models.ForeignKey("catalog.SKU", on_delete=models.CASCADE, related_name="+", db_index=False)
+    other_sku = models.ForeignKey("catalog.SKU", on_delete=models.CASCADE, related_name="+", db_index=False)
+    customers = models.PositiveIntegerField(_("customers who bought both"))
+
+    class Meta:
+        verbose_name = _("SKU affinity")
+        verbose_name_plural = _("SKU affinities")
+        constraints = [models.UniqueConstraint(fields=["sku", "other_sku"], name="sku_affinity_pair_unique")]
+        indexes = [models.Index(fields=["sku", "-customers"], name="sku_affinity_top_idx")]
+
+    def __str__(self):
+        return f"{self.sku_id} + {self.other_sku_id}: {self.customers}"
+
+
+class CategoryBestSeller(models.Model):
+    """A category's best-selling SKUs by distinct buying members. Rebuilt whole by the daily refresh."""
+
+    category = models.ForeignKey(
+        "catalog.Category", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sku = models.ForeignKey("catalog.SKU", on_delete=models.CASCADE, related_name="+", db_index=False)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("category best seller")
+        verbose_name_plural = _("category best sellers")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "sku"], name="category_best_seller_unique")
+        ]
+        indexes = [models.Index(fields=["category", "-customers"], name="category_best_seller_top_idx")]
+
+    def __str__(self):
+        return f"{self.category_id}: {self.sku_id} ({self.customers})"
+
+
+class TierBestSeller(models.Model):
+    """A tier's best-selling SKUs by distinct buying members of that tier. Rebuilt by the daily refresh."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sku = models.ForeignKey("catalog.SKU", on_delete=models.CASCADE, related_name="+", db_index=False)
+    customers = models.PositiveIntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("tier best seller")
+        verbose_name_plural = _("tier best sellers")
+        constraints = [models.UniqueConstraint(fields=["tier", "sku"], name="tier_best_seller_unique")]
+        indexes = [models.Index(fields=["tier", "-customers"], name="tier_best_seller_top_idx")]
+
+    def __str__(self):
+        return f"{self.tier_id}: {self.sku_id} ({self.customers})"
