@@ -39,6 +39,16 @@ from tests.world import World
 SECRET = "whsec_test"
 
 
+@pytest.fixture(autouse=True)
+def _worker_keeps_the_test_connection(monkeypatch):
+    """django-tasks-db's Worker calls close_old_connections() between tasks, as a long-lived process
+    should; inside a test's transaction that would close the connection the test runs in (on
+    PostgreSQL). Django's test client disconnects the same call from its request signals."""
+    from django_tasks_db.management.commands import db_worker
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+
 @pytest.fixture
 def shop(db):
     """The orders tests' world: channels, stores near Beijing, a priced TV."""
