@@ -31,8 +31,9 @@ def test_a_guide_signs_up_on_a_phone_and_sees_their_qr_code(open_screen):
     expect(page.get_by_role("heading", name="My QR code")).to_be_visible()
     qr_image = page.get_by_role("img", name=f"QR code of guide {guide.code}")
     expect(qr_image).to_be_visible()
-    # The PNG really loaded (a broken image is visible too, with no pixels).
-    assert qr_image.evaluate("img => img.complete && img.naturalWidth") > 0
+    # The PNG really loads (a broken image is visible too, with no pixels): decode() waits for it
+    # and fails on a broken one.
+    assert qr_image.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     expect(page.get_by_text(guide.code, exact=True)).to_be_visible()
     expect(page.get_by_text(f"/g/{guide.code}/")).to_be_visible()
     screen.check("2-qr-code")
