@@ -181,10 +181,28 @@ class Screen:
     def assert_no_console_errors(self) -> None:
         assert self.errors == [], f"the page logged errors: {self.errors}"
 
+    def assert_titled_and_labelled(self) -> None:
+        """The accessibility basics a script can check: a page title of its own, and a name (label,
+        aria-label or aria-labelledby) on every visible form field."""
+        title = self.page.title()
+        has_own = title.strip() and not title.lstrip().startswith("·")  # not just " · O2O back office"
+        assert has_own, f"{self.page.url} has no title of its own: {title!r}"
+        unnamed = self.page.evaluate(
+            """() => [...document.querySelectorAll("input, select, textarea")]
+                .filter(el => !["hidden", "submit", "button", "reset", "image"].includes(el.type))
+                .filter(el => el.getClientRects().length > 0)
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                              && !el.getAttribute("aria-labelledby") && !el.getAttribute("title"))
+                .map(el => el.outerHTML.slice(0, 120))"""
+        )
+        assert unnamed == [], f"{self.page.url} has form fields without a label: {unnamed}"
+
     def check(self, step: str) -> None:
-        """A screenshot of the page as it is, then: it fits the width, and nothing logged an error."""
+        """A screenshot of the page as it is, then: it fits the width, has a title and labelled
+        fields, and nothing logged an error."""
         self.shot(step)
         self.assert_no_horizontal_scroll()
+        self.assert_titled_and_labelled()
         self.assert_no_console_errors()
 
 
