@@ -1,4 +1,10 @@
 from django.urls import path
 
+from dashboard import views
+
 app_name = "dashboard"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("orders/", views.orders, name="orders"),
+    path("offers/", views.offers, name="offers"),
+]
