@@ -35,6 +35,7 @@ TABLETS = pytest.mark.parametrize(
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config, items):
     """Every test in this folder is a browser test: marked `browser` (deselect with -m "not browser")."""
     here = Path(__file__).parent
