@@ -9,11 +9,14 @@ neither a guide nor a partner (a clerk, say) gets a page that explains how to be
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -22,8 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from config.charts import bar_chart
 from config.csv import csv_attachment, csv_cell
-from config.dates import last_day_before
+from config.dates import SHANGHAI, last_day_before, shanghai_date, shanghai_today
 from config.money import quantize_money
 from config.roles import is_hq
 from config.views import paginate
@@ -31,9 +35,9 @@ from guides import settlement
 from guides.choices import EntryKind, StatementParty
 from guides.commission import commission_balances
 from guides.filtersets import BindingFilterSet, CommissionEntryFilterSet, StatementFilterSet
-from guides.leaderboards import ZERO, Figures, guide_figures, store_figures
+from guides.leaderboards import NET_KINDS, ZERO, Figures, guide_figures, store_figures
 from guides.models import Binding, Guide, Statement
-from guides.periods import Period
+from guides.periods import Period, month_bounds
 from guides.portal_forms import PeriodForm
 from guides.selectors import (
     attributed_orders_visible_to,
@@ -113,19 +117,85 @@ def active_fan_counts(guide_ids) -> dict[int, int]:
 # --- home ------------------------------------------------------------------------------------------
 
 
+CHART_MONTHS = 12
+
+
+def last_months(count: int = CHART_MONTHS) -> list[date]:
+    """The first days of the last `count` Shanghai months, oldest first, this month last."""
+    months = [shanghai_today().replace(day=1)]
+    while len(months) < count:
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    return months[::-1]
+
+
+def commission_by_month(entries, months: list[date], *, kinds=NET_KINDS) -> list[tuple[date, Decimal]]:
+    """Net commission per Shanghai month, oldest first, for each of `months` (0 where nothing was
+    booked): the ledger's `kinds` (by default accruals less clawbacks, the leaderboards' figure)
+    grouped by month in the database, one query."""
+    since, until = month_bounds(months[0])[0], month_bounds(months[-1])[1]
+    rows = (
+        entries.filter(kind__in=list(kinds), created_at__gte=since, created_at__lt=until)
+        .annotate(month=TruncMonth("created_at", tzinfo=SHANGHAI))
+        .values("month")
+        .order_by()
+        .annotate(total=Sum(F("held_change") + F("payable_change")))
+    )
+    totals = {shanghai_date(row["month"]).replace(day=1): row["total"] or ZERO for row in rows}
+    return [(month, quantize_money(totals.get(month, ZERO))) for month in months]
+
+
+def fan_counts(bindings) -> dict[str, int]:
+    """Fans still bound (open binding inside its window) and no longer (ended or expired)."""
+    active = Q(ended_at__isnull=True, ends_at__gt=timezone.now())
+    counts = bindings.aggregate(total=Count("id"), active=Count("id", filter=active))
+    return {"active": counts["active"], "expired": counts["total"] - counts["active"]}
+
+
+def month_chart(by_month: list[tuple[date, Decimal]], *, label: str):
+    """The months as bars, each linking to the ledger of its month (server-side SVG, phone-sized)."""
+    ledger = reverse("guides:ledger")
+    rows = [(f"{month:%Y-%m}", total, f"{ledger}?month={month:%Y-%m}") for month, total in by_month]
+    return bar_chart(rows, width=360, label=label)
+
+
 @require_GET
 @portal_page
 def home(request, viewer):
-    """My QR code and this month's figures (guides); links to the partner pages (partners)."""
+    """My QR code and this month's figures (guides): commission, payable and held, fans, the last
+    12 months and the latest statement; the same money figures for each partner account."""
     period = Period.this_month()
+    months = last_months()
     context = {"viewer": viewer, "period": period}
     guide = viewer.guide
+    entries = entries_visible_to(request.user)
+    statements = statements_visible_to(request.user).order_by("-period", "-pk")
     if guide is not None:
+        fans = fan_counts(bindings_visible_to(request.user).filter(guide=guide))
+        by_month = commission_by_month(entries.filter(guide=guide), months)
         context.update(
             figures=guide_figures(period=period, guide_ids=[guide.pk]).get(guide.pk, Figures()),
-            active_fans=active_fan_counts([guide.pk]).get(guide.pk, 0),
+            active_fans=fans["active"],
+            fans=fans,
             balances=commission_balances(guide=guide),
             landing_url=request.build_absolute_uri(reverse("guides_public:landing", args=[guide.code])),
+            by_month=by_month,
+            chart=month_chart(by_month, label=_("My commission per month, last 12 months")),
+            latest_statement=statements.filter(guide=guide).first(),
+        )
+    # A partner user logs in for one partner, rarely two: three queries each.
+    context["partner_homes"] = []
+    for partner in viewer.partners:
+        # A partner's money is every row stamped with it: its guides' commission and its rewards.
+        by_month = commission_by_month(entries.filter(partner=partner), months, kinds=EntryKind.values)
+        label = _("%(partner)s: commission per month, last 12 months") % {"partner": partner.name}
+        context["partner_homes"].append(
+            {
+                "partner": partner,
+                "balances": commission_balances(partner=partner),
+                "by_month": by_month,
+                "chart": month_chart(by_month, label=label),
+                "latest_statement": statements.filter(party=StatementParty.PARTNER, partner=partner).first(),
+            }
         )
     return render(request, "guides/portal/home.html", context)
 
