@@ -1,12 +1,23 @@
 """/api/v1/api-keys/: HQ admins make, list and revoke API keys. The key itself is in the answer to
-the POST that made it, once; afterwards only its prefix is shown. API keys cannot manage keys."""
+the POST that made it, once; afterwards only its prefix is shown. API keys cannot manage keys.
 
-from django.utils.translation import gettext_lazy
+Besides their session, HQ admins may authenticate here - and only here - with HTTP Basic (their
+e-mail and password), so that a key can be made with curl (README, "Integrating"). Failed attempts
+are limited as the login form's are (ACCOUNT_RATE_LIMITS["login_failed"]), and an account with
+two-factor authentication is refused: a password alone must not pass its second factor, so such an
+admin makes keys signed in (HQ pages, /api/v1/docs/) or with `manage.py api_key_create`."""
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.utils.translation import gettext, gettext_lazy
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import authentication, exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 
 from catalog.api.serializers import IdOrCodeField
 from catalog.models import Channel
@@ -27,9 +38,76 @@ class HQPeopleOnly(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and is_hq(request.user))
 
 
+# Failed Basic attempts, as ACCOUNT_RATE_LIMITS["login_failed"] counts failed logins: at most 5 per
+# account in 5 minutes and 10 per IP address in a minute (allauth's own limits skip GET requests).
+FAILED_LIMITS = (("account", 5, 300), ("ip", 10, 60))
+
+
+def _failure_keys(request, userid: str) -> list[tuple[str, int, int]]:
+    who = {"account": userid.strip().lower(), "ip": request.META.get("REMOTE_ADDR", "")}
+    return [
+        (f"api-keys:basic-failed:{kind}:{who[kind]}", limit, seconds)
+        for kind, limit, seconds in FAILED_LIMITS
+    ]
+
+
+class HQBasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic with an e-mail and password (Django's authentication backends, allauth's among
+    them); 401 for wrong credentials, 429 `throttled` past the failed-attempt limits (even for the
+    right password), 401 `mfa_required` for an account with two-factor authentication. Whether the
+    person may manage keys is HQPeopleOnly's call."""
+
+    www_authenticate_realm = "api-keys"
+
+    def authenticate_credentials(self, userid, password, request=None):
+        django_request = getattr(request, "_request", request)
+        keys = _failure_keys(django_request, userid)
+        for key, limit, seconds in keys:
+            if (cache.get(key) or 0) >= limit:
+                raise exceptions.Throttled(
+                    wait=seconds, detail=gettext("Too many failed sign-in attempts; try again later.")
+                )
+        user = authenticate(django_request, email=userid, password=password)
+        if user is None or not user.is_active:
+            for key, _limit, seconds in keys:
+                cache.add(key, 0, seconds)
+                cache.incr(key)
+            raise exceptions.AuthenticationFailed(gettext_lazy("Invalid e-mail or password."))
+        if is_mfa_enabled(user):
+            raise exceptions.AuthenticationFailed(
+                gettext_lazy(
+                    "This account uses two-factor authentication: make keys signed in, not with a password."
+                ),
+                code="mfa_required",
+            )
+        return user, None
+
+    def authenticate_header(self, request):
+        # Challenge only a request that tried Basic: anonymous callers keep the API's 403.
+        scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+        return super().authenticate_header(request) if scheme.lower() == "basic" else None
+
+
+class HQBasicScheme(OpenApiAuthenticationExtension):
+    target_class = "integrations.key_api.HQBasicAuthentication"
+    name = "hqBasicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "An HQ admin's e-mail and password, on /api/v1/api-keys/ only; refused for "
+            "accounts with two-factor authentication.",
+        }
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Channel code.")
-    partner = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Partner code.")
+    channel = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Channel code."
+    )
+    partner = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Partner code."
+    )
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
 
     class Meta:
@@ -86,8 +164,17 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ApiKey.objects.select_related("channel", "partner")
     serializer_class = ApiKeySerializer
+    authentication_classes = [*api_settings.DEFAULT_AUTHENTICATION_CLASSES, HQBasicAuthentication]
     permission_classes = [HQPeopleOnly]
     filterset_class = None
+
+    def get_authenticate_header(self, request):
+        """The challenge of whichever authentication the request tried (a key's Bearer, or Basic)."""
+        for authenticator in self.get_authenticators():
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
+        return None
 
     @extend_schema(
         summary="Make an API key (HQ)",

@@ -318,3 +318,146 @@ def test_the_command_prints_a_key_once(channel, capsys):
     plaintext = capsys.readouterr().out.strip()
     key = ApiKey.objects.get()
     assert plaintext.startswith(f"{key.prefix}.") and key.scopes == ["catalog:read", "orders:read"]
+
+
+# --- HTTP Basic on /api/v1/api-keys/: a key made with curl -------------------------------------
+
+
+def basic(email: str, password: str = "pass-1234-word") -> dict:
+    import base64
+
+    token = base64.b64encode(f"{email}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
+
+
+@pytest.fixture
+def basic_client():
+    from django.core.cache import cache
+    from django.test import Client
+
+    cache.clear()  # allauth's failed-login counters live in the cache
+    yield Client(enforce_csrf_checks=True)
+    cache.clear()
+
+
+def test_an_hq_admin_makes_a_key_with_http_basic_and_sees_it_once(basic_client, channel):
+    from tests.factories import hq_user
+
+    admin = hq_user()
+    body = {"name": "Tmall flagship", "channel": channel.code, "scopes": ["orders:read", "orders:write"]}
+
+    response = basic_client.post(
+        "/api/v1/api-keys/", body, content_type="application/json", **basic(admin.email)
+    )
+
+    assert response.status_code == 201, response.content
+    made = response.json()
+    key = ApiKey.objects.get()
+    assert made["key"].startswith(f"{key.prefix}.") and made["partner"] is None
+    assert key.created_by == admin and key.scopes == ["orders:read", "orders:write"]
+    assert "sessionid" not in response.cookies  # Basic makes no session
+    listed = basic_client.get("/api/v1/api-keys/", **basic(admin.email))
+    assert listed.status_code == 200 and "key" not in listed.json()["results"][0]
+    assert basic_client.get("/api/v1/orders/", **bearer(made["key"])).status_code == 200
+    revoked = basic_client.post(f"/api/v1/api-keys/{key.pk}/revoke/", **basic(admin.email))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+
+
+def test_basic_is_refused_for_wrong_passwords_other_roles_and_other_endpoints(basic_client, channel):
+    from tests.factories import StoreFactory, clerk_at, hq_user
+
+    admin = hq_user()
+    body = {"name": "x", "channel": channel.code, "scopes": ["catalog:read"]}
+
+    wrong = basic_client.post(
+        "/api/v1/api-keys/", body, content_type="application/json", **basic(admin.email, "no")
+    )
+    assert_error(wrong, 401, "authentication_failed")
+    assert wrong["WWW-Authenticate"] == 'Basic realm="api-keys"'
+    clerk = clerk_at(StoreFactory())
+    as_clerk = basic_client.post(
+        "/api/v1/api-keys/", body, content_type="application/json", **basic(clerk.email)
+    )
+    assert_error(as_clerk, 403, "permission_denied")
+    # Basic opens the key endpoints only: elsewhere it is no credential at all.
+    assert_error(basic_client.get("/api/v1/orders/", **basic(admin.email)), 403, "not_authenticated")
+    assert_error(basic_client.get("/api/v1/api-keys/"), 403, "not_authenticated")
+    assert not ApiKey.objects.exists()
+
+
+def test_basic_is_refused_for_an_account_with_two_factor_authentication(basic_client, channel):
+    from allauth.mfa.models import Authenticator
+
+    from tests.factories import hq_user
+
+    admin = hq_user()
+    Authenticator.objects.create(user=admin, type=Authenticator.Type.TOTP, data={"secret": "x"})
+
+    response = basic_client.get("/api/v1/api-keys/", **basic(admin.email))
+
+    body = assert_error(response, 401, "mfa_required")
+    assert "two-factor" in body["message"]
+
+
+def test_failed_basic_attempts_hit_the_login_limits(basic_client):
+    from tests.factories import hq_user
+
+    admin = hq_user()
+    for _attempt in range(5):
+        assert basic_client.get("/api/v1/api-keys/", **basic(admin.email, "guess")).status_code == 401
+
+    response = basic_client.get("/api/v1/api-keys/", **basic(admin.email))  # even the right password
+
+    assert_error(response, 429, "throttled")
+    assert response["Retry-After"]
+
+
+def test_the_readme_flow_key_by_curl_then_an_idempotent_order(basic_client):
+    """README "Integrating": the curl commands, with the same bodies and headers."""
+    from orders.models import Order
+    from tests.factories import hq_user
+    from tests.world import World
+
+    world = World()
+    ChannelFactory(code="jd", name="JD flagship")
+    world.stock(world.a, world.tv, 3)
+    hq_user(email="ops@brand.example")
+    made = basic_client.post(
+        "/api/v1/api-keys/",
+        {
+            "name": "JD flagship",
+            "channel": "jd",
+            "scopes": ["catalog:read", "stock:read", "orders:read", "orders:write", "members:write"],
+            "expires_at": "2027-12-31T23:59:59+08:00",
+        },
+        content_type="application/json",
+        **basic("ops@brand.example"),
+    )
+    assert made.status_code == 201, made.content
+    key = made.json()["key"]
+    order = {
+        "channel": "jd",
+        "external_reference": "JD-000123",
+        "delivery_method": "ship",
+        "member_phone": "13800138000",
+        "recipient_name": "Li Na",
+        "address": "1 Chang'an Ave",
+        "latitude": "39.9087",
+        "longitude": "116.3975",
+        "lines": [{"sku": "TV-55", "quantity": 1}],
+    }
+    headers = {**bearer(key), "HTTP_IDEMPOTENCY_KEY": "jd-20261122-000123"}
+
+    first = basic_client.post("/api/v1/orders/", order, content_type="application/json", **headers)
+    again = basic_client.post("/api/v1/orders/", order, content_type="application/json", **headers)
+
+    assert first.status_code == 201, first.content
+    assert again.status_code == 201 and again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    created = Order.objects.get()
+    assert created.channel.code == "jd" and created.external_reference == "JD-000123"
+    assert first.json()["number"] == created.number
+    other = {**order, "external_reference": "JD-000124"}
+    conflict = basic_client.post("/api/v1/orders/", other, content_type="application/json", **headers)
+    assert_error(conflict, 409, "idempotency_conflict")
+    assert Order.objects.count() == 1
