@@ -9,7 +9,10 @@ from members.api import views as members_api
 from orders.api import views as orders_api
 from stores.api import views as stores_api
 
+# No `.json` suffix routes: the format comes from Accept (or ?format=), and the suffix routes sent a
+# `format` argument to @action methods that take none (a 500 on /api/v1/orders/queue.json/).
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("channels", catalog_api.ChannelViewSet, basename="channel")
 router.register("categories", catalog_api.CategoryViewSet, basename="category")
 router.register("products", catalog_api.ProductViewSet, basename="product")
