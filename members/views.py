@@ -62,7 +62,10 @@ from members.services import (
     static_group_create,
     static_group_remove,
 )
+from members.suggestions import suggestions_for
+from members.timeline import member_timeline
 from orders.selectors import orders_of_member
+from orders.timeline import flow_from, flow_links
 from stores.choices import StaffRole
 from stores.models import StaffMembership, Store
 from stores.selectors import stores_managed_by, stores_visible_to
@@ -187,19 +190,55 @@ def member_detail(request, pk):
         form = PointsRedeemForm(initial={"client_reference": _client_reference()})
 
     ledger = member.points_entries.select_related("channel", "created_by").order_by("-created_at", "-id")
+    identities = list(member.identities.order_by("source", "external_id"))
+    orders = orders_of_member(member=member, user=request.user)
+    bindings = member_bindings(member)
+    timeline = member_timeline(
+        member, user=request.user, identities=identities, bindings=bindings, orders=orders
+    )
+    flow = flow_from(request)
+    store, store_choice = _suggestion_store(request)
     return render(
         request,
         "members/detail.html",
         {
             "member": member,
             "via_query": via_query,
-            "identities": list(member.identities.order_by("source", "external_id")),
+            "identities": identities,
             "page_obj": paginate(request, ledger, per_page=LEDGER_PAGE_SIZE),
             "redeem_form": form,
-            "orders": orders_of_member(member=member, user=request.user),
-            "bindings": member_bindings(member),
+            "orders": orders,
+            "bindings": bindings,
+            "timeline": timeline.of_flow(flow),
+            "timeline_count": len(timeline),
+            "flow_links": flow_links(request, flow),
+            "timeline_title": _("Timeline: identities, orders, points, guides and service"),
+            "suggestion_store": store,
+            "suggestion_store_choice": store_choice,
+            "suggestions": suggestions_for(member, store) if store is not None else [],
         },
     )
+
+
+def _suggestion_store(request) -> tuple[Store | None, bool]:
+    """The store whose stock the member page suggests from, and whether the user may pick one.
+
+    Store staff: the store they work at (?store=CODE, or the one they last served from, picks
+    among theirs). HQ: the store named by ?store=CODE (any store), else none until chosen.
+    Others (partners): none."""
+    wanted = (request.GET.get("store") or request.session.get(LAST_STORE_SESSION_KEY) or "").strip()
+    works_at = [
+        m.store
+        for m in StaffMembership.objects.filter(
+            user=request.user, role__in=[StaffRole.MANAGER, StaffRole.CLERK]
+        ).select_related("store")
+    ]
+    if works_at:
+        chosen = next((store for store in works_at if store.code == wanted), works_at[0])
+        return chosen, len(works_at) > 1
+    if is_hq(request.user):
+        return (Store.objects.filter(code=wanted).first() if wanted else None), True
+    return None, False
 
 
 def _client_reference() -> str:
