@@ -27,6 +27,7 @@ from orders.choices import AssignmentStatus
 TOP_GUIDES = 10
 TOP_RETURNS = 10
 TOP_PRICE_GAPS = 5
+HALF_WIDTH = 440
 
 
 def _period(request):
@@ -60,6 +61,9 @@ def home(request):
         "skus": _linked(selectors.top_skus(period), q),
         "flows": _linked(selectors.routed_flows(period), q),
     }
+    whole = sum((f.sales for f in by_channel), selectors.ZERO)
+    for flow in sections["flows"]:
+        flow.share = selectors.percent(flow.sales, whole)  # of all sales in the period
     total, stores = selectors.acceptance(period)
     for row in [total, *stores]:
         store = {"store": row.code} if row.code else {}
@@ -77,7 +81,7 @@ def home(request):
         "period": period,
         "period_query": urlencode(q),
         **sections,
-        "total_sales": sum((f.sales for f in by_channel), selectors.ZERO),
+        "total_sales": whole,
         "total_orders": sum(f.orders for f in by_channel),
         "acceptance": total,
         "acceptance_stores": stores,
@@ -104,9 +108,10 @@ def _charts(sections: dict) -> dict:
 
     return {
         "daily": line_chart(points("daily"), label=_("Daily sales"), height=220),
-        "channels": bar_chart(points("channels"), label=_("Sales by channel")),
-        "tiers": bar_chart(points("tiers"), label=_("Sales by city tier")),
-        "regions": bar_chart(points("regions"), label=_("Sales by region")),
+        # Half-width cards: a narrower drawing keeps the labels readable when it is scaled to fit.
+        "channels": bar_chart(points("channels"), label=_("Sales by channel"), width=HALF_WIDTH),
+        "tiers": bar_chart(points("tiers"), label=_("Sales by city tier"), width=HALF_WIDTH),
+        "regions": bar_chart(points("regions"), label=_("Sales by region"), width=HALF_WIDTH),
     }
 
 

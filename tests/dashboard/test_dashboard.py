@@ -246,7 +246,7 @@ def test_home_csv_has_every_figure(hq_client, march, offers):
 
     assert rows[0] == ["section", "key", "label", "orders", "sales", "share_percent", "units"]
     assert ["channels", "tmall", "Tmall flagship", "1", "4000.00", "20.5", "0"] in rows
-    assert ["flows", "store_to_online", "Store → online", "1", "2500.00", "", "0"] in rows
+    assert ["flows", "store_to_online", "Store → online", "1", "2500.00", "12.8", "0"] in rows
     assert ["acceptance", "all", "", "6", "2", "1", "1", "50.0", "1200"] in rows
     assert ["acceptance", "A", "Store A", "3", "2", "1", "0", "66.7", "1200"] in rows
 
