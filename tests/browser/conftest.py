@@ -198,12 +198,19 @@ class Screen:
         )
         assert unnamed == [], f"{self.page.url} has form fields without a label: {unnamed}"
 
+    def assert_no_template_leaks(self) -> None:
+        """No template syntax in what people read (a `{# ... #}` over several lines is shown as is)."""
+        text = self.page.locator("body").inner_text()
+        leaks = re.findall(r"\{[#%{].{0,60}", text)
+        assert leaks == [], f"{self.page.url} shows template syntax: {leaks}"
+
     def check(self, step: str) -> None:
         """A screenshot of the page as it is, then: it fits the width, has a title and labelled
-        fields, and nothing logged an error."""
+        fields, shows no template syntax, and nothing logged an error."""
         self.shot(step)
         self.assert_no_horizontal_scroll()
         self.assert_titled_and_labelled()
+        self.assert_no_template_leaks()
         self.assert_no_console_errors()
 
 
