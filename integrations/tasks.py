@@ -30,7 +30,7 @@ from integrations.webhooks import (
 
 QUEUE = "webhooks"
 # A due delivery this overdue has lost its task (its worker was killed mid-POST, or the queue row
-# was pruned): the sweep enqueues it again. Far longer than a POST or a normal wait in the queue.
+# was deleted): the sweep enqueues it again. Far longer than a POST or a normal wait in the queue.
 STRANDED_AFTER = timedelta(minutes=10)
 
 
@@ -59,9 +59,13 @@ def outbox_relay(*, limit: int = 500) -> int:
             )[:limit]
         )
         if pks:
-            OutboxEvent.objects.filter(pk__in=pks).update(dispatched_at=timezone.now())
+            now = timezone.now()
+            OutboxEvent.objects.filter(pk__in=pks).update(dispatched_at=now)
+            # run_after=now: the queue runs tasks by run_after, so fan-outs take their turn among
+            # due retries (a task without one sorts after every dated task).
+            fan_out = event_fan_out.using(run_after=now)
             for pk in pks:
-                event_fan_out.enqueue(event_pk=pk)
+                fan_out.enqueue(event_pk=pk)
     return len(pks)
 
 

@@ -176,11 +176,14 @@ def test_a_rolled_back_transaction_writes_no_event_enqueues_nothing_and_sends_no
 
 
 @pytest.mark.django_db
-def test_emitting_an_event_is_one_insert_and_enqueues_nothing(django_assert_num_queries):
+def test_emitting_an_event_is_one_insert_and_enqueues_nothing(
+    django_assert_num_queries, django_capture_on_commit_callbacks
+):
     """The order hot path pays for the outbox row only: no task, no on_commit callback."""
     WebhookSubscription.objects.create(url="http://127.0.0.1:9/hq", secret=SECRET)
-    with django_assert_num_queries(1) as ctx:
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1) as ctx:
         event = event_emit(type="order.created", payload={"order": "N1"})
+    assert callbacks == []
     assert ctx.captured_queries[0]["sql"].startswith("INSERT INTO")
     assert event.dispatched_at is None
     assert not DBTaskResult.objects.exists()
@@ -208,6 +211,10 @@ def test_the_relay_rolls_back_with_its_enqueues(monkeypatch):
     from integrations import tasks
 
     class BrokenQueue:
+        @classmethod
+        def using(cls, **options):
+            return cls
+
         @staticmethod
         def enqueue(**kwargs):
             raise RuntimeError("queue down")
@@ -446,6 +453,7 @@ def test_an_order_paid_through_the_services_emits_created_and_paid_with_its_numb
     assert paid.payload["order"] == order.number
     assert paid.payload["amount"] == str(order.total)
     assert paid.channel_id == shop.mall.pk
+    assert not DBTaskResult.objects.exists()  # nothing queued by the request: the worker relays
 
 
 @pytest.mark.django_db
