@@ -1,7 +1,7 @@
 /* Scan a barcode with the tablet's camera into a search box, then search.
    Uses the browser's own BarcodeDetector and getUserMedia: no library, no network. Where either is
-   missing (most desktop browsers, Firefox, iOS Safari before 17) the "Scan barcode" button stays
-   hidden and the clerk types the code, which is the same search. */
+   missing, or reads no barcode format (Firefox, desktop Chromium on Linux/Windows), the "Scan
+   barcode" button stays hidden and the clerk types the code, which is the same search. */
 (function () {
   "use strict";
 
@@ -94,14 +94,20 @@
   }
 
   function init() {
-    if (!supported()) {
+    var buttons = document.querySelectorAll("[data-scan-target]");
+    if (!buttons.length || !supported()) {
       return; // the buttons keep their `hidden` attribute: type the code instead
     }
-    var buttons = document.querySelectorAll("[data-scan-target]");
-    Array.prototype.forEach.call(buttons, function (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () { start(button); });
-    });
+    // Desktop Chromium on Linux and Windows has the API but no barcode formats: no button there.
+    window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      if (!formats || !formats.length) {
+        return;
+      }
+      Array.prototype.forEach.call(buttons, function (button) {
+        button.hidden = false;
+        button.addEventListener("click", function () { start(button); });
+      });
+    }).catch(function () { /* no formats: keep typing */ });
   }
 
   if (document.readyState === "loading") {

@@ -183,3 +183,14 @@ def test_query_count_does_not_grow_with_stores_or_work(busy, django_assert_max_n
     assert queries(many) == idle
     with django_assert_max_num_queries(10):
         many.get(HOME)
+
+
+def test_the_home_has_its_own_title(world):
+    body = page(login(clerk_at(world.a)).get(HOME))
+    assert "<title>Portal home · O2O back office</title>" in body
+
+
+def test_hq_nav_links_the_dashboard_and_staff_nav_does_not(world):
+    body = page(login(hq_user()).get(HOME))
+    assert f'<a href="{reverse("dashboard:home")}" id="nav-dashboard"' in body
+    assert 'id="nav-dashboard"' not in page(login(clerk_at(world.a)).get(HOME))
