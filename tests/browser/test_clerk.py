@@ -150,3 +150,26 @@ def test_clerk_opens_a_return_for_a_delivered_order_at_the_service_desk(open_scr
         member,
     )
     assert (ticket.intake_store, ticket.description) == (world.b, "The screen flickers.")
+
+
+@TABLETS
+def test_clerk_switches_the_queue_to_chinese_and_back(open_screen, world, viewport):
+    world.stock(world.a, world.tv, 1)
+    world.pay(world.ship_order(store=world.a))  # an offer waiting at store A
+    clerk_at(world.a, email="clerk.a@example.com")
+    screen = open_screen(viewport)
+    page = screen.page
+    screen.login("clerk.a@example.com")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Order queue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Order queue · Store A")
+
+    page.get_by_role("button", name="简体中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.get_by_role("link", name="订单队列").first).to_be_visible()  # the nav and the breadcrumbs
+    expect(page.get_by_role("button", name="退出登录")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Store A")
+    screen.check("zh-queue")  # Chinese labels fit the tablet too
+
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Order queue · Store A")
