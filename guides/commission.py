@@ -28,7 +28,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models import BooleanField, DecimalField, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -330,6 +331,8 @@ def commission_accrue(*, order, lines, at: datetime) -> list[CommissionEntry]:
         ).values_list("line_id", flat=True)
     )
     lines = [line for line in lines if line.pk not in done]
+    if any(line.returnable_until is not None and line.returnable_until <= at for line in lines):
+        wait_for_settlement()  # paid after its return window closed: see wait_for_settlement
     chains: dict[int, list[int]] = {}
     line_category: dict[int, int] = {}
     if lines and any(rule.category_id for rule in rules):
@@ -392,28 +395,59 @@ def commission_clawback(
         return _clawback(order=order, amounts=amounts, user=user, reason=reason)
 
 
+# The key guides.settlement's release runs take (exclusively); see wait_for_settlement.
+SETTLEMENT_LOCK = 0x5E771E
+
+
+def wait_for_settlement() -> None:
+    """Take the settlement key shared (PostgreSQL; SQLite has one writer at a time): wait for a
+    release run under way, and make the next one wait for this transaction.
+
+    A refund takes it before it reads whether its accruals are released, so its clawback is
+    "held" only if no release has been or can be written meanwhile; an accrual booked for a line
+    whose return window has already closed takes it too, so a run never counts as released an
+    accrual it could not see yet (the release rows name accruals by a rule, see the models)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [SETTLEMENT_LOCK])
+
+
+def _is_released() -> RawSQL:
+    """Annotation on accruals: has a release row released it (by its rule or by name)?"""
+    from guides.settlement import covered_by_rule
+
+    qn = connection.ops.quote_name
+    ce, ol = qn(CommissionEntry._meta.db_table), qn(OrderLine._meta.db_table)
+    sql = (
+        f"EXISTS (SELECT 1 FROM {ce} r, {ol} rl WHERE rl.id = {ce}.line_id AND r.kind = %s"  # noqa: S608
+        f" AND r.guide_id = {ce}.guide_id"
+        f" AND (r.accrual_id = {ce}.id OR ({covered_by_rule('r', ce, 'rl')})))"
+    )
+    return RawSQL(sql, [EntryKind.RELEASE.value], output_field=BooleanField())  # noqa: S611
+
+
 def _clawback(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[CommissionEntry]:
+    wait_for_settlement()
     accruals = list(
         CommissionEntry.objects.select_for_update(of=("self",))
         .select_related("line")
         .filter(kind=EntryKind.ACCRUAL, order_id=order.pk, line_id__in=amounts)
+        .annotate(is_released=_is_released())
         .order_by("pk")
     )
     if not accruals:
         return []
     followups = (
-        CommissionEntry.objects.filter(accrual__in=accruals, kind__in=[EntryKind.RELEASE, EntryKind.CLAWBACK])
-        .values("accrual_id", "kind")
+        CommissionEntry.objects.filter(accrual__in=accruals, kind=EntryKind.CLAWBACK)
+        .values("accrual_id")
         .annotate(base=Sum("base_amount"), held=Sum("held_change"), payable=Sum("payable_change"))
         .order_by()
     )
-    released, refunded_before, clawed_before = set(), {}, {}
+    refunded_before, clawed_before = {}, {}
     for row in followups:
-        if row["kind"] == EntryKind.RELEASE:
-            released.add(row["accrual_id"])
-        else:
-            refunded_before[row["accrual_id"]] = row["base"]
-            clawed_before[row["accrual_id"]] = -(row["held"] + row["payable"])
+        refunded_before[row["accrual_id"]] = row["base"]
+        clawed_before[row["accrual_id"]] = -(row["held"] + row["payable"])
+    released = {accrual.pk for accrual in accruals if accrual.is_released}
 
     now = timezone.now()
     entries = []

@@ -291,8 +291,15 @@ class CommissionEntry(models.Model):
     release); reward +payable. Balances and statements are sums; nothing is ever edited except
     the statement that claims a payable row.
 
-    Month-end writes one release row per accrual (a million at scale), so the table carries only
-    the indexes its reads need: every index is written for every row."""
+    A release row moves the held commission of many accruals at once: one row per guide,
+    partner and store per release run. Which accruals it releases is a rule, not a list: the
+    accruals of its guide, partner and store whose line's return window closed by
+    `released_through`, up to accrual id `accruals_through`, not released by an earlier row, with
+    something still held (guides.settlement.releases_of / released_accruals read it). A month of a
+    million lines is ten thousand rows, not a million. (A release row with `accrual` set releases
+    that one accrual: the older shape, still honoured.)
+
+    Every index is written for every row, so the table carries only those its reads need."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
     guide = models.ForeignKey(
@@ -358,6 +365,24 @@ class CommissionEntry(models.Model):
         Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="partner_entries"
     )
     note = models.CharField(_("note"), max_length=255, blank=True)
+    released_through = models.DateTimeField(
+        _("windows closed by"),
+        null=True,
+        blank=True,
+        help_text=_("Release rows: the accruals whose return window closed by then."),
+    )
+    accruals_through = models.BigIntegerField(
+        _("accruals up to"),
+        null=True,
+        blank=True,
+        help_text=_("Release rows: the last accrual (id) the run could see."),
+    )
+    accrual_count = models.PositiveIntegerField(
+        _("lines released"),
+        default=0,
+        db_default=0,
+        help_text=_("Release rows: how many accruals they release."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -385,11 +410,40 @@ class CommissionEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(guide__isnull=False) | Q(partner__isnull=False), name="commission_entry_has_party"
             ),
+            models.CheckConstraint(
+                condition=Q(released_through__isnull=True, accruals_through__isnull=True)
+                | Q(kind="release", released_through__isnull=False, accruals_through__isnull=False),
+                name="commission_release_rule_complete",
+            ),
         ]
         indexes = [
             models.Index(fields=["guide", "created_at"], name="commission_guide_idx"),
             models.Index(fields=["partner", "created_at"], name="commission_partner_idx"),
             models.Index(fields=["accrual", "kind"], name="commission_accrual_kind_idx"),
+            # Partial: only the rows that are, or wait to be, on a statement (releases, payable
+            # clawbacks, rewards), never the accruals: a month-end reads and totals them by these.
+            models.Index(
+                fields=["statement"],
+                condition=Q(statement__isnull=False),
+                name="commission_on_statement_idx",
+            ),
+            models.Index(
+                fields=["partner_statement"],
+                condition=Q(partner_statement__isnull=False),
+                name="commission_on_partner_st_idx",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=~Q(payable_change=0)
+                & (Q(statement__isnull=True) | Q(partner_statement__isnull=True)),
+                name="commission_unclaimed_idx",
+            ),
+            # The release rows only (a few per guide a month): "is this accrual released yet?"
+            models.Index(
+                fields=["guide", "released_through"],
+                condition=Q(kind="release"),
+                name="commission_release_idx",
+            ),
         ]
 
     def __str__(self):

@@ -4,8 +4,11 @@ yearly partner reward is computed from the ledger.
 
 Rules (written here and tested in tests/guides/test_settlement.py)
 - Release: an accrual is released when its line's `returnable_until` (exclusive end of the
-  return window, Shanghai midnight) is <= now: one release row per accrual, moving what is
-  still held (the accrual net of its held clawbacks) to payable; nothing if that is 0.
+  return window, Shanghai midnight) is <= now, moving what is still held (the accrual net of
+  its held clawbacks) to payable; nothing if that is 0. A run writes one release row per guide,
+  partner and store with the sums; the row says which accruals it releases by a rule (see
+  CommissionEntry and covered_by_rule): those of its guide, partner and store whose window
+  closed by `released_through`, up to `accruals_through`, not released by an earlier row.
 - A statement is for one month: `period` is the first day of the month (Asia/Shanghai). It
   claims its party's payable entries (payable_change != 0) booked at or before `now` that are
   on no statement of that party yet: a guide's statement its guide's entries, a partner's
@@ -16,7 +19,8 @@ Rules (written here and tested in tests/guides/test_settlement.py)
 - Everything large is set-based SQL (INSERT ... SELECT, UPDATE ... FROM; SQLite 3.33+), the
   same text on SQLite and PostgreSQL: a month of a million orders never comes into Python.
   Each run reads the ledger once for the due accruals and once for the unclaimed entries into
-  temporary tables; on PostgreSQL runs take turns and lock what they release (see _lock_due).
+  temporary tables; on PostgreSQL runs take turns and refunds wait for a run under way (see
+  SETTLEMENT_LOCK).
 """
 
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from config.roles import is_hq
 from guides.choices import EntryKind, StatementParty, StatementStatus
+from guides.commission import SETTLEMENT_LOCK
 from guides.models import CommissionEntry, PartnerReward, PartnerRewardRule, Statement
 from integrations.outbox import statement_event
 from orders.models import Order, OrderLine
@@ -142,100 +147,97 @@ def _execute(sql: str, params: dict | None = None) -> int:
 
 # Runs that write statements or releases take turns (PostgreSQL): two at once would both see
 # "no release yet" or "no draft yet" and the second would fail on the unique constraints.
-SETTLEMENT_LOCK = 0x5E771E
-
-
+# Refunds take the same key shared (guides.commission.wait_for_settlement): a release run waits
+# for the clawbacks under way and a clawback waits for a release run, so a clawback is booked
+# "held" only if no release has been (or is being) written for its accrual.
 def _one_run_at_a_time() -> None:
     if connection.vendor == "postgresql":
         _execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SETTLEMENT_LOCK})
 
 
-# The accruals due for release are looked up once per run into a temporary table (this
-# connection only, dropped at the end of the run) and used by every later step.
+# What a run releases, per guide, partner and store, is computed once into a temporary table
+# (this connection only, dropped at the end of the run) and used by every later step.
 DUE = "guides_settlement_due"
 
 
+def _same_party(a: str, b: str) -> str:
+    """The release rule's grouping: same guide, partner and store (an empty one matches empty)."""
+    return " AND ".join(
+        f"COALESCE({a}.{c}, 0) = COALESCE({b}.{c}, 0)" for c in ("guide_id", "partner_id", "store_id")
+    )
+
+
+def covered_by_rule(release: str, accrual: str, line: str) -> str:
+    """SQL: the release row `release` (a rule row) releases the accrual `accrual` of line `line`."""
+    return (
+        f"{release}.released_through IS NOT NULL AND {_same_party(release, accrual)}"
+        f" AND {line}.returnable_until <= {release}.released_through"
+        f" AND {accrual}.id <= {release}.accruals_through"
+    )
+
+
+def _held_clawbacks() -> str:
+    """Per accrual: the held clawbacks' sum and the refunded base (a hash join, not a lookup
+    per accrual)."""
+    return f"""
+        SELECT c.accrual_id, SUM(c.held_change) AS held, SUM(ABS(c.base_amount)) AS base
+        FROM {_t(CommissionEntry)} c
+        WHERE c.kind = %(clawback)s AND c.held_change <> 0
+        GROUP BY c.accrual_id
+    """  # noqa: S608
+
+
 def _collect_due(*, now: datetime) -> None:
-    """The accruals whose line's return window closed by `now` and that have no release yet."""
+    """Per guide, partner and store: the accruals whose line's return window closed by `now`,
+    up to the last accrual id visible now, released by no earlier row, with something still
+    held (net of their held clawbacks); their count, base and held sums, and that last id.
+
+    The net is rounded in SQL so that SQLite's floating sums compare with 0 exactly."""
     ce, ol, due = _t(CommissionEntry), _t(OrderLine), connection.ops.quote_name(DUE)
     _execute(f"DROP TABLE IF EXISTS {due}")
+    # The last entry id first, as a constant: the planner then scans the ledger once.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(x.id) FROM {ce} x")  # noqa: S608
+        last_id = cursor.fetchone()[0] or 0
     sql = f"""
         CREATE TEMPORARY TABLE {due} AS
-        SELECT a.id, a.order_id, a.guide_id, a.partner_id, a.base_amount, a.held_change
+        SELECT a.guide_id, a.partner_id, a.store_id, COUNT(*) AS n,
+               ROUND(SUM(a.base_amount - COALESCE(cb.base, 0)), %(places)s) AS base,
+               ROUND(SUM(a.held_change + COALESCE(cb.held, 0)), %(places)s) AS held,
+               CAST(%(last_id)s AS BIGINT) AS last_id
         FROM {ce} a
         JOIN {ol} l ON l.id = a.line_id
-        WHERE a.kind = %(accrual)s
+        LEFT JOIN ({_held_clawbacks()}) cb ON cb.accrual_id = a.id
+        WHERE a.kind = %(accrual)s AND a.id <= %(last_id)s
           AND l.returnable_until <= %(now)s
-          AND NOT EXISTS (SELECT 1 FROM {ce} r WHERE r.kind = %(release)s AND r.accrual_id = a.id)
+          AND ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s) <> 0
+          AND NOT EXISTS (
+              SELECT 1 FROM {ce} r WHERE r.kind = %(release)s AND {covered_by_rule("r", "a", "l")}
+          )
+          AND a.id NOT IN (
+              SELECT r.accrual_id FROM {ce} r WHERE r.kind = %(release)s AND r.accrual_id IS NOT NULL
+          )
+        GROUP BY a.guide_id, a.partner_id, a.store_id
     """  # noqa: S608
-    _execute(sql, _params(now=now))
-    if connection.vendor == "postgresql":
-        _execute(f"ANALYZE {due}")
+    _execute(sql, {**_params(now=now), "last_id": last_id})
 
 
 def _drop_due() -> None:
     _execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(DUE)}")
 
 
-def _due_accruals(joins: str = "") -> str:
-    """FROM/WHERE over the due accruals `d` with what is still held of each (`cb` is the sum
-    of its held clawbacks, read now: after the locks); accruals with nothing left are left out.
-
-    The clawbacks are summed per accrual once (a hash join, not a lookup per accrual). The net
-    is rounded in SQL so that SQLite's floating sums compare with 0 exactly.
-    """
-    ce, due = _t(CommissionEntry), connection.ops.quote_name(DUE)
-    return f"""
-        FROM {due} d
-        LEFT JOIN (
-            SELECT c.accrual_id, SUM(c.held_change) AS held, SUM(ABS(c.base_amount)) AS base
-            FROM {ce} c
-            WHERE c.kind = %(clawback)s AND c.held_change <> 0
-            GROUP BY c.accrual_id
-        ) cb ON cb.accrual_id = d.id
-        {joins}
-        WHERE ROUND(d.held_change + COALESCE(cb.held, 0), %(places)s) <> 0
-    """  # noqa: S608
-
-
-def _lock_due() -> None:
-    """Lock the orders, then the accruals about to be released, each in id order (PostgreSQL;
-    SQLite has one writer at a time).
-
-    A refund locks its order, then its accruals (FOR UPDATE, id order), and books its clawback
-    "held" or "payable" by whether a release exists; the release nets the held clawbacks it can
-    see. FOR KEY SHARE on the same rows, in the same order, makes each wait for the other
-    without a deadlock: a refund under way finishes before the release reads, a later one sees
-    the committed release. The release rows' foreign-key checks take these very locks at commit
-    anyway, so this costs a scan, not another write; payments (new accruals) are never blocked.
-    """
-    if connection.vendor != "postgresql":
-        return
-    due = connection.ops.quote_name(DUE)
-    for table, column in ((_t(Order), "order_id"), (_t(CommissionEntry), "id")):
-        _execute(
-            f"SELECT COUNT(*) FROM (SELECT x.id FROM {table} x WHERE x.id IN (SELECT {column} FROM {due})"  # noqa: S608
-            " ORDER BY x.id FOR KEY SHARE OF x) locked"
-        )
-
-
 def _prepare_release(*, now: datetime) -> None:
     _collect_due(now=now)
-    _lock_due()
 
 
 # --- release --------------------------------------------------------------------------------
 
 
 def _release(*, now: datetime, period: date | None) -> int:
-    """One INSERT ... SELECT of the release rows; with `period`, straight onto that period's
-    draft statements (created first by the caller), so the big table is written once.
-
-    A release row carries the party (guide, partner), the order, its accrual and its statements;
-    the line, store and rule are the accrual's (entry.accrual.line). PostgreSQL checks every
-    foreign key row by row, so three fewer keys make a month-end of a million rows faster.
-    """
-    ce, st = _t(CommissionEntry), _t(Statement)
+    """One INSERT ... SELECT of the release rows, one per guide, partner and store with
+    something due; with `period`, straight onto that period's draft statements (created first
+    by the caller), so that the rows are written once. Returns the accruals released."""
+    ce, st, due = _t(CommissionEntry), _t(Statement), connection.ops.quote_name(DUE)
     if period is None:
         statements, joins = "NULL, NULL", ""
     else:
@@ -247,28 +249,103 @@ def _release(*, now: datetime, period: date | None) -> int:
               ON ps.partner_id = d.partner_id AND ps.period = %(period)s AND ps.status = %(draft)s
         """
     sql = f"""
-        INSERT INTO {ce} (kind, guide_id, partner_id, order_id, accrual_id, base_amount, held_change,
-                          payable_change, statement_id, partner_statement_id, note, created_at)
-        SELECT %(release)s, d.guide_id, d.partner_id, d.order_id, d.id,
-               ROUND(d.base_amount - COALESCE(cb.base, 0), %(places)s),
-               -ROUND(d.held_change + COALESCE(cb.held, 0), %(places)s),
-               ROUND(d.held_change + COALESCE(cb.held, 0), %(places)s),
-               {statements}, '', %(now)s
-        {_due_accruals(joins)}
+        INSERT INTO {ce} (kind, guide_id, partner_id, store_id, base_amount, held_change, payable_change,
+                          statement_id, partner_statement_id, note, released_through, accruals_through,
+                          accrual_count, created_at)
+        SELECT %(release)s, d.guide_id, d.partner_id, d.store_id, d.base, -d.held, d.held,
+               {statements}, '', %(now)s, d.last_id, d.n, %(now)s
+        FROM {due} d
+        {joins}
+        WHERE d.held <> 0
     """  # noqa: S608
-    return _execute(sql, _params(now=now, period=period))
+    if not _execute(sql, _params(now=now, period=period)):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT SUM(d.n) FROM {due} d WHERE d.held <> 0")  # noqa: S608
+        return int(cursor.fetchone()[0] or 0)
 
 
 @transaction.atomic
 def commission_release(*, now: datetime | None = None) -> int:
-    """Release to payable the commission of every line whose return window closed by `now`;
-    returns the release rows written (0 on a re-run: one release per accrual)."""
+    """Release to payable the commission of every line whose return window closed by `now`
+    (one row per guide, partner and store); returns the accruals released (0 on a re-run)."""
     now = now or timezone.now()
     _one_run_at_a_time()
     _prepare_release(now=now)
     released = _release(now=now, period=None)
     _drop_due()
     return released
+
+
+def releases_of(accrual: CommissionEntry):
+    """The release row that released `accrual` (a queryset: empty while it is held)."""
+    ce, ol = _t(CommissionEntry), _t(OrderLine)
+    rule = covered_by_rule("r", "a", "l")
+    sql = f"""
+        SELECT r.id FROM {ce} r, {ce} a JOIN {ol} l ON l.id = a.line_id
+        WHERE a.id = %(accrual_id)s AND r.kind = %(release)s
+          AND (r.accrual_id = a.id OR ({rule}))
+          AND NOT EXISTS (SELECT 1 FROM {ce} r0 WHERE r0.kind = %(release)s AND r0.id < r.id
+                          AND {covered_by_rule("r0", "a", "l")})
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**_params(now=timezone.now()), "accrual_id": accrual.pk})
+        ids = [row[0] for row in cursor.fetchall()]
+    return CommissionEntry.objects.filter(pk__in=ids)
+
+
+def released_accruals(release: CommissionEntry) -> list[dict]:
+    """The accruals a release row released, oldest first: id, order number, SKU code, guide
+    code, the base still paid (net of refunds) and the commission released (net of clawbacks)."""
+    if release.kind != EntryKind.RELEASE:
+        return []
+    return _released_lines([release.pk]).get(release.pk, [])
+
+
+def _released_lines(release_ids: list[int]) -> dict[int, list[dict]]:
+    """Release row id -> its accruals as in released_accruals, in one query."""
+    from catalog.models import SKU
+    from guides.models import Guide
+
+    if not release_ids:
+        return {}
+    ce, ol, od, sku, gd = _t(CommissionEntry), _t(OrderLine), _t(Order), _t(SKU), _t(Guide)
+    marks = ", ".join(f"%(r{i})s" for i in range(len(release_ids)))
+    sql = f"""
+        SELECT r.id, a.id, o.number, k.code, g.code,
+               ROUND(a.base_amount - COALESCE(cb.base, 0), %(places)s),
+               ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s)
+        FROM {ce} r
+        JOIN {ce} a ON a.kind = %(accrual)s AND (a.id = r.accrual_id OR a.guide_id = r.guide_id)
+        JOIN {ol} l ON l.id = a.line_id
+        LEFT JOIN ({_held_clawbacks()}) cb ON cb.accrual_id = a.id
+        LEFT JOIN {od} o ON o.id = a.order_id
+        LEFT JOIN {sku} k ON k.id = l.sku_id
+        LEFT JOIN {gd} g ON g.id = a.guide_id
+        WHERE r.id IN ({marks}) AND r.kind = %(release)s
+          AND (r.accrual_id = a.id OR ({covered_by_rule("r", "a", "l")}
+               AND ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s) <> 0
+               AND NOT EXISTS (SELECT 1 FROM {ce} r0 WHERE r0.kind = %(release)s AND r0.id < r.id
+                               AND {covered_by_rule("r0", "a", "l")})
+               AND NOT EXISTS (SELECT 1 FROM {ce} r1 WHERE r1.kind = %(release)s AND r1.accrual_id = a.id)))
+        ORDER BY r.id, a.id
+    """  # noqa: S608
+    params = {**_params(now=timezone.now()), **{f"r{i}": pk for i, pk in enumerate(release_ids)}}
+    lines: dict[int, list[dict]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for release_id, accrual_id, number, sku_code, guide_code, base, held in cursor.fetchall():
+            lines.setdefault(release_id, []).append(
+                {
+                    "accrual_id": accrual_id,
+                    "order": number or "",
+                    "sku": sku_code or "",
+                    "guide": guide_code or "",
+                    "base_amount": quantize_money(base),
+                    "change": quantize_money(held),
+                }
+            )
+    return lines
 
 
 # --- statements -----------------------------------------------------------------------------
@@ -289,7 +366,8 @@ def _collect_unclaimed(*, now: datetime) -> None:
                CASE WHEN e.partner_id IS NOT NULL AND e.partner_statement_id IS NULL THEN 1 ELSE 0 END
                  AS for_partner
         FROM {ce} e
-        WHERE e.payable_change <> 0 AND e.created_at <= %(now)s
+        WHERE e.payable_change <> 0 AND (e.statement_id IS NULL OR e.partner_statement_id IS NULL)
+          AND e.created_at <= %(now)s
           AND ((e.guide_id IS NOT NULL AND e.statement_id IS NULL)
                OR (e.partner_id IS NOT NULL AND e.partner_statement_id IS NULL))
     """  # noqa: S608
@@ -310,7 +388,12 @@ def _start_drafts(*, now: datetime, period: date, with_due: bool) -> tuple[int, 
     counts = []
     for party, column, _target, flag in PARTIES:
         ids = "x.id, NULL" if party == "guide" else "NULL, x.id"
-        due = f"UNION SELECT d.{column} {_due_accruals()} AND d.{column} IS NOT NULL" if with_due else ""
+        due = (
+            f"UNION SELECT d.{column} FROM {connection.ops.quote_name(DUE)} d"  # noqa: S608
+            f" WHERE d.held <> 0 AND d.{column} IS NOT NULL"
+            if with_due
+            else ""
+        )
         sql = f"""
             INSERT INTO {st} (party, guide_id, partner_id, period, status, total, entry_count,
                               created_at, payment_reference)
@@ -471,8 +554,9 @@ def statement_entries(statement: Statement):
 def statement_rows(statement: Statement) -> list[dict]:
     """One dict per entry for the CSV export (date in Asia/Shanghai), oldest first.
 
-    Release rows name the order and SKU of the accrual they release."""
-    rows = (
+    A release row becomes one row per accrual it released, naming its order and SKU, with the
+    base still paid and the commission released (they sum to the release row)."""
+    rows = list(
         statement_entries(statement)
         .annotate(
             order_number=Coalesce(F("order__number"), F("accrual__order__number"), Value("")),
@@ -481,6 +565,7 @@ def statement_rows(statement: Statement) -> list[dict]:
         )
         .order_by("created_at", "pk")
         .values(
+            "pk",
             "created_at",
             "kind",
             "guide_code",
@@ -489,22 +574,45 @@ def statement_rows(statement: Statement) -> list[dict]:
             "base_amount",
             "payable_change",
             "note",
+            "released_through",
         )
     )
+    released = _released_lines([row["pk"] for row in rows if row["released_through"] is not None])
     labels = dict(EntryKind.choices)
-    return [
-        {
+    out = []
+    for row in rows:
+        common = {
             "date": timezone.localtime(row["created_at"], SHANGHAI).date(),
             "kind": str(labels.get(row["kind"], row["kind"])),
-            "guide": row["guide_code"],
-            "order": row["order_number"],
-            "sku": row["sku_code"],
-            "base_amount": row["base_amount"],
-            "change": row["payable_change"],
             "note": row["note"],
         }
-        for row in rows
-    ]
+        if row["released_through"] is not None:
+            for line in released.get(row["pk"], []):
+                out.append(
+                    {
+                        **common,
+                        "guide": line["guide"],
+                        "order": line["order"],
+                        "sku": line["sku"],
+                        "base_amount": line["base_amount"],
+                        "change": line["change"],
+                    }
+                )
+            continue
+        out.append(
+            {
+                **common,
+                "guide": row["guide_code"],
+                "order": row["order_number"],
+                "sku": row["sku_code"],
+                "base_amount": row["base_amount"],
+                "change": row["payable_change"],
+            }
+        )
+    return [{key: row[key] for key in STATEMENT_ROW_KEYS} for row in out]
+
+
+STATEMENT_ROW_KEYS = ("date", "kind", "guide", "order", "sku", "base_amount", "change", "note")
 
 
 # --- partner rewards ----------------------------------------------------------------------

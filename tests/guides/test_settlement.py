@@ -23,6 +23,7 @@ from django.utils import timezone
 from aftersales.policies import day_end
 from config.errors import IllegalTransition
 from guides.choices import EntryKind, StatementParty, StatementStatus
+from guides.commission import commission_clawback, wait_for_settlement
 from guides.models import CommissionEntry, Guide, PartnerReward, PartnerRewardRule, Statement
 from guides.settlement import (
     RewardRefused,
@@ -32,6 +33,8 @@ from guides.settlement import (
     month_end,
     partner_rewards_compute,
     previous_period,
+    released_accruals,
+    releases_of,
     statement_approve,
     statement_pay,
     statement_rows,
@@ -135,12 +138,22 @@ def ledger(db):
 
 
 def released(accrual):
-    return CommissionEntry.objects.filter(kind=EntryKind.RELEASE, accrual=accrual)
+    """The release row that released the accrual (one row releases many: by its rule)."""
+    return releases_of(accrual)
 
 
 def held_left(accrual):
-    return CommissionEntry.objects.filter(pk=accrual.pk).aggregate(s=Sum("held_change"))["s"] + (
-        CommissionEntry.objects.filter(accrual=accrual).aggregate(s=Sum("held_change"))["s"] or 0
+    """The accrual's held amount less its clawbacks' held and what its release row released of it."""
+    release = released(accrual).first()
+    taken = (
+        sum(r["change"] for r in released_accruals(release) if r["accrual_id"] == accrual.pk)
+        if release
+        else 0
+    )
+    return (
+        CommissionEntry.objects.filter(pk=accrual.pk).aggregate(s=Sum("held_change"))["s"]
+        + (CommissionEntry.objects.filter(accrual=accrual).aggregate(s=Sum("held_change"))["s"] or 0)
+        - taken
     )
 
 
@@ -176,7 +189,11 @@ def test_release_at_the_end_of_the_window_moves_what_is_still_held_to_payable(le
     [release] = released(accrual)
     assert (release.held_change, release.payable_change) == (D("-30.00"), D("30.00"))
     assert release.base_amount == D("600.00")
-    assert (release.guide, release.partner, release.order) == (ledger.clerk, ledger.partner, accrual.order)
+    assert (release.guide, release.partner, release.store) == (ledger.clerk, ledger.partner, ledger.store)
+    assert (release.order, release.accrual, release.accrual_count) == (None, None, 1)
+    assert [(r["accrual_id"], r["order"], r["change"]) for r in released_accruals(release)] == [
+        (accrual.pk, accrual.order.number, D("30.00"))
+    ]
     assert release.created_at == sh(2026, 2, 1)
     assert release.statement is None and release.partner_statement is None
     assert held_left(accrual) == D("0.00")
@@ -232,8 +249,8 @@ def test_release_is_set_based_the_same_queries_for_one_line_or_thirty(ledger):
         ledger.accrual(ledger.clerk)
     with CaptureQueriesContext(connection) as thirty:
         assert commission_release(now=sh(2026, 2, 2)) == 30
-    # savepoint, the due accruals into a temporary table, (PostgreSQL: run lock, analyze, two row
-    # locks,) the INSERT, drop, release savepoint
+    # savepoint, (PostgreSQL: run lock,) drop, the due sums into a temporary table, the INSERT,
+    # the count released, drop, release savepoint
     assert len(thirty) == len(one) <= 10
 
 
@@ -252,22 +269,25 @@ def test_drafts_claim_payable_entries_per_guide_and_per_partner_and_sum_them(led
     result = statements_draft(period=FEB, now=sh(2026, 3, 1, 2))
 
     assert (result.guide_statements, result.partner_statements) == (3, 1)
-    assert result.entries_claimed == 5 + 4  # 5 guide entries (4 releases + 1 clawback); 4 for the partner
+    # One release row per guide (a1 and a2 share the clerk's): 4 guide entries (3 releases + 1
+    # clawback); 3 for the partner (the clerk's and the agent's releases, the clawback)
+    assert result.entries_claimed == 4 + 3
+    assert released(a1).get() == released(a2).get()
+    assert sorted(r["accrual_id"] for r in released_accruals(released(a1).get())) == [a1.pk, a2.pk]
     clerk = statement(ledger.clerk)
     assert (clerk.party, clerk.status, clerk.total, clerk.entry_count) == (
         StatementParty.GUIDE,
         StatementStatus.DRAFT,
         D("12.34"),
-        3,
+        2,
     )
-    assert set(clerk.guide_entries.all()) == {released(a1).get(), released(a2).get(), late}
+    assert set(clerk.guide_entries.all()) == {released(a1).get(), late}
     assert statement(ledger.agent).total == D("7.00")
     assert statement(ledger.fan).total == D("5.00")
     east = statement(ledger.partner)
-    assert (east.party, east.total, east.entry_count) == (StatementParty.PARTNER, D("19.34"), 4)
+    assert (east.party, east.total, east.entry_count) == (StatementParty.PARTNER, D("19.34"), 3)
     assert set(east.partner_entries.all()) == {
         released(a1).get(),
-        released(a2).get(),
         late,
         released(a3).get(),
     }
@@ -585,8 +605,9 @@ def test_release_command(ledger):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_clawback_under_way_is_netted_by_a_concurrent_release():
-    """The clawback locks its accrual (as guides.commission does) and books "held"; the release
-    started meanwhile waits for it and releases only what is left."""
+    """The clawback takes the settlement key shared and locks its accrual (as guides.commission
+    does) and books "held"; the release started meanwhile waits for it and releases only what is
+    left."""
     ledger = Ledger()
     accrual = ledger.accrual(ledger.clerk, held="50.00")
     locked = threading.Event()
@@ -595,6 +616,7 @@ def test_a_clawback_under_way_is_netted_by_a_concurrent_release():
     def refund():
         try:
             with transaction.atomic():
+                wait_for_settlement()  # as guides.commission's clawback does, before it reads
                 CommissionEntry.objects.select_for_update().get(pk=accrual.pk)
                 assert not released(accrual).exists()
                 locked.set()
@@ -619,8 +641,10 @@ def test_a_clawback_under_way_is_netted_by_a_concurrent_release():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_refund_holding_its_order_and_a_month_end_do_not_deadlock():
-    """A refund locks the order first, then the accrual; the month-end locks orders before
-    accruals too, so it waits for the refund instead of holding the accrual it needs."""
+    """A refund locks the order first, then (guides.commission's clawback) takes the settlement
+    key shared and locks the accrual; the month-end locks neither orders nor accruals, only the
+    key, so neither waits for a lock the other holds. Whichever goes first, the clawback is
+    booked against what the accrual then is: held before the release, payable after it."""
     ledger = Ledger()
     accrual = ledger.accrual(ledger.clerk, held="50.00")
     locked = threading.Event()
@@ -629,11 +653,10 @@ def test_a_refund_holding_its_order_and_a_month_end_do_not_deadlock():
     def refund():
         try:
             with transaction.atomic():
-                Order.objects.select_for_update().get(pk=accrual.order_id)
+                order = Order.objects.select_for_update().get(pk=accrual.order_id)
                 locked.set()
                 clock.sleep(0.5)  # the month-end starts now
-                CommissionEntry.objects.select_for_update().get(pk=accrual.pk)
-                ledger.clawback(accrual, base="1000.00", amount="50.00")
+                commission_clawback(order=order, refunds={accrual.line_id: D("1000.00")})
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -646,7 +669,13 @@ def test_a_refund_holding_its_order_and_a_month_end_do_not_deadlock():
     thread.join()
 
     assert errors == []
-    assert result.released == 0  # the whole line was refunded before the release could read
+    clawback = CommissionEntry.objects.get(kind=EntryKind.CLAWBACK, accrual=accrual)
+    if result.released:  # the month-end went first: the refund waited, then clawed back payable
+        assert (clawback.held_change, clawback.payable_change) == (D("0.00"), D("-50.00"))
+        assert released(accrual).get().payable_change == D("50.00")
+    else:  # the refund went first: nothing was left to release
+        assert (clawback.held_change, clawback.payable_change) == (D("-50.00"), D("0.00"))
+        assert not released(accrual).exists()
     assert held_left(accrual) == D("0.00")
 
 
