@@ -1,13 +1,25 @@
-"""Flash sale through the real order API under gunicorn on PostgreSQL.
+"""Flash sale through the real order API under gunicorn on PostgreSQL, against the same transaction
+as plain SQL in the same run.
 
-    .venv/bin/python bench/flash_sale.py [--clients 16 64] [--workers 3]
+    .venv/bin/python bench/flash_sale.py [--clients 16 64] [--workers 3] [--hot-buyers 3000]
+        [--spread-orders 3000] [--skus 100000] [--scenarios hot spread] [--explain]
 
-Two scenarios, each at every client count:
-  hot    - every order is 1 unit of one flash-sale SKU: 1,000 units, 3,000 buyers (sold out at 1,000)
-  spread - 2-line orders over 1,000 SKUs with plenty of stock
-Prints orders/s, p50/p99 latency, answers by kind, and checks the stock afterwards: units sold
-never exceed stock (oversold must be 0), reserved == units on orders (no leak), and on hand ==
-the sum of movements. Makes its own database (bench/_setup.py) and drops it.
+The API side: a channel's API key with the orders:write scope (`Authorization: Bearer <key>`), a
+fresh `Idempotency-Key` per order, N keep-alive clients POSTing /api/v1/orders/ to gunicorn.
+  hot    - every order is 1 unit of one flash-sale SKU: 1,000 units, 3,000 buyers (sold out at 1,000);
+           orders/s is the selling rate: 1,000 / the time the last unit was sold
+  spread - 2-line orders over 100,000 SKUs with plenty of stock; orders/s over the whole run
+The raw side: the same orders as plain SQL from psycopg threads (one connection each, same client
+count): the conditional stock UPDATEs in SKU order (`... AND on_hand >= reserved + q RETURNING`),
+the order, its lines (one INSERT), an outbox row, COMMIT. The inserts go first and the stock
+UPDATEs last, as the app does, so the hot row is held only until COMMIT: the strongest baseline.
+
+Prints per run orders/s, p50/p95/p99, answers by kind, Python CPU ms per request (gunicorn
+workers' utime+stime from /proc) and PostgreSQL CPU ms per request (the database's client
+backends from /proc), and checks the stock: oversold 0, reserved == units on orders (no leak),
+outbox rows == orders. Then `api/raw` per scenario, hot/spread, and a final line with the key
+ratios. `--explain` first runs one order in-process and lists its SQL statements.
+Makes its own database (bench/_setup.py) and drops it.
 """
 
 import argparse
@@ -22,14 +34,56 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from _setup import ROOT, bench_database
+from _setup import PG, ROOT, bench_database
 
+DB_NAME = os.environ.get("BENCH_FLASH_DB", "o2o_bench_flash")
 HOT_UNITS, HOT_BUYERS = 1_000, 3_000
-SPREAD_SKUS, SPREAD_ORDERS = 1_000, 3_000
+SPREAD_SKUS, SPREAD_ORDERS = 100_000, 3_000
+SPREAD_STOCK = 1_000_000
+PRICE = Decimal("1999.00")
 STORE_LAT, STORE_LNG = Decimal("39.904200"), Decimal("116.407400")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Scene:
+    channel_id: int
+    channel_code: str
+    store_id: int
+    hot: tuple[int, str]  # (sku id, code)
+    spread: list[tuple[int, str]]
+    api_key: str = ""
+
+
+@dataclass
+class Run:
+    side: str
+    scenario: str
+    clients: int
+    seconds: float = 0.0
+    sold_out_at: float | None = None
+    latencies: list[float] = field(default_factory=list)
+    answers: Counter = field(default_factory=Counter)
+    made: int = 0
+    py_cpu_ms: float = 0.0
+    pg_cpu_ms: float = 0.0
+    check: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Orders per second: spread over the whole run; hot until the last unit was sold."""
+        if self.scenario == "hot" and self.sold_out_at:
+            return self.made / self.sold_out_at
+        return self.made / self.seconds if self.seconds else 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.answers.values())
 
 
 def free_port() -> int:
@@ -38,25 +92,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_data():
-    from django.contrib.auth import get_user_model
+# --- data -------------------------------------------------------------------------------------
+
+
+def make_data(skus: int) -> Scene:
+    """One channel, one store, a hot SKU with 1,000 units and `skus` others with plenty, each with a
+    live price and a receipt in the ledger; set-based inserts (100,000 SKUs in seconds)."""
+    from django.db import connection
     from django.utils import timezone
 
-    from catalog.models import SKU, Category, Channel, Price, Product
-    from config.roles import Role, ensure_role_groups
-    from stores.models import Stock, StockMovement, Store
+    from catalog.models import SKU, Category, Channel, Product
+    from integrations.choices import Scope
+    from integrations.services import api_key_create
+    from stores.models import Store
 
-    ensure_role_groups()
     channel = Channel.objects.create(code="mall", name="Own mall", kind="own_mall")
     category = Category.objects.create(code="phones", name="Phones")
     product = Product.objects.create(code="P-FLASH", name="Flash phone", brand="Demo", category=category)
-    skus = SKU.objects.bulk_create(
-        [SKU(product=product, code=f"S{n:05d}", name=f"Phone {n}") for n in range(SPREAD_SKUS + 1)]
-    )
-    start = timezone.now() - timezone.timedelta(days=1)
-    Price.objects.bulk_create(
-        [Price(sku=s, channel=None, amount=Decimal("1999.00"), valid_from=start) for s in skus]
-    )
     store = Store.objects.create(
         code="FLAGSHIP",
         name="Flagship",
@@ -67,35 +119,159 @@ def make_data():
         city_tier=1,
         service_radius_km=30,
     )
-    hot, spread = skus[0], skus[1:]
-    rows = [Stock(location=store, sku=hot, on_hand=HOT_UNITS)] + [
-        Stock(location=store, sku=s, on_hand=1_000_000) for s in spread
+    now = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO catalog_sku (code, name, attributes, serial_tracked, unified, is_active, product_id) "
+            "SELECT 'S' || lpad(n::text, 6, '0'), 'Phone ' || n, '{}', false, false, true, %s "
+            "FROM generate_series(0, %s) n",
+            [product.pk, skus],
+        )
+        cur.execute(
+            "INSERT INTO catalog_price (amount, valid_from, created_at, sku_id) "
+            "SELECT %s, %s, %s, id FROM catalog_sku WHERE product_id = %s",
+            [PRICE, now - timezone.timedelta(days=1), now, product.pk],
+        )
+        cur.execute(
+            "INSERT INTO stores_stock (on_hand, reserved, updated_at, sku_id, location_id) "
+            "SELECT CASE WHEN code = 'S000000' THEN %s ELSE %s END, 0, %s, id, %s "
+            "FROM catalog_sku WHERE product_id = %s",
+            [HOT_UNITS, SPREAD_STOCK, now, store.pk, product.pk],
+        )
+        cur.execute(
+            "INSERT INTO stores_stockmovement (kind, on_hand_delta, reserved_delta, reason, reference, "
+            "created_at, stock_id) SELECT 'receipt', on_hand, 0, 'Flash sale stock', '', %s, id "
+            "FROM stores_stock WHERE location_id = %s",
+            [now, store.pk],
+        )
+        cur.execute("ANALYZE")
+    rows = list(SKU.objects.filter(product=product).order_by("code").values_list("pk", "code"))
+    _key, plaintext = api_key_create(name="Flash bench", channel=channel, scopes=[Scope.ORDERS_WRITE])
+    return Scene(channel.pk, channel.code, store.pk, rows[0], rows[1:], plaintext)
+
+
+def reset(scene: Scene) -> None:
+    """No orders, no reservations, no events: every SKU back to its received stock."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE orders_order, orders_orderline, orders_orderstatuschange, orders_routingdecision, "
+            "integrations_outboxevent, integrations_idempotentrequest CASCADE"
+        )
+        cur.execute("DELETE FROM stores_stockmovement WHERE kind <> 'receipt'")
+        cur.execute("UPDATE stores_stock SET reserved = 0 WHERE reserved <> 0")
+        cur.execute("VACUUM ANALYZE stores_stock")
+
+
+def check(scene: Scene, scenario: str) -> dict:
+    """Units ordered vs stock: oversold, reserved leak, ledger, outbox rows vs orders."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders_order")
+        orders = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM integrations_outboxevent WHERE type = 'order.created'")
+        events = cur.fetchone()[0]
+        cur.execute(
+            "SELECT coalesce(sum(s.reserved), 0), coalesce(sum(l.q), 0), "
+            "coalesce(sum(greatest(0, l.q - s.on_hand)), 0) FROM stores_stock s "
+            "LEFT JOIN (SELECT sku_id, sum(quantity) q FROM orders_orderline GROUP BY sku_id) l "
+            "ON l.sku_id = s.sku_id WHERE s.location_id = %s",
+            [scene.store_id],
+        )
+        reserved, ordered, oversold = cur.fetchone()
+        cur.execute(
+            "SELECT count(*) FROM stores_stock s JOIN (SELECT stock_id, sum(on_hand_delta) h, "
+            "sum(reserved_delta) r FROM stores_stockmovement GROUP BY stock_id) m ON m.stock_id = s.id "
+            "WHERE m.h <> s.on_hand OR m.r <> s.reserved"
+        )
+        ledger_off = cur.fetchone()[0]
+        cur.execute("SELECT reserved FROM stores_stock WHERE sku_id = %s", [scene.hot[0]])
+        hot_reserved = cur.fetchone()[0]
+    return {
+        "orders": orders,
+        "outbox": events,
+        "ordered": ordered,
+        "oversold": oversold,
+        "leak": reserved - ordered,
+        "ledger_off": ledger_off,
+        "hot_sold": hot_reserved,
+        "scenario": scenario,
+    }
+
+
+def bodies_for(scene: Scene, scenario: str, count: int, run: str) -> list[dict]:
+    if scenario == "hot":
+        return [_body(scene, [(scene.hot, 1)], f"{run}-{n}") for n in range(count)]
+    spread = scene.spread
+    return [
+        _body(
+            scene, [(spread[(2 * n) % len(spread)], 1), (spread[(2 * n + 1) % len(spread)], 1)], f"{run}-{n}"
+        )
+        for n in range(count)
     ]
-    Stock.objects.bulk_create(rows)
-    StockMovement.objects.bulk_create(
-        [
-            StockMovement(stock=row, kind="receipt", on_hand_delta=row.on_hand, reason="Flash sale stock")
-            for row in Stock.objects.all()
-        ]
-    )
-    user = get_user_model().objects.create_user("bench", "bench@o2o.test", "bench-pass-2026", is_staff=True)
-    from django.contrib.auth.models import Group
-
-    user.groups.add(Group.objects.get(name=Role.HQ_ADMIN))
-    return user, channel, hot, spread, store
 
 
-def session_cookie(user) -> str:
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
+def _body(scene: Scene, lines, reference: str) -> dict:
+    return {
+        "channel": scene.channel_code,
+        "lines": [{"sku": code, "quantity": quantity, "_id": pk} for (pk, code), quantity in lines],
+        "delivery_method": "ship",
+        "address": "1 Chang'an Avenue",
+        "city": "Beijing",
+        "latitude": str(STORE_LAT + Decimal("0.01")),
+        "longitude": str(STORE_LNG),
+        "external_reference": reference,
+    }
 
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
+
+def _wire(body: dict) -> dict:
+    """The body as the API gets it (the SKU ids are for the raw side)."""
+    return {**body, "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in body["lines"]]}
+
+
+# --- CPU from /proc ---------------------------------------------------------------------------
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    return out
+
+
+def cpu_spent(before: dict, after: dict) -> float:
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == server_pid:
+                found.append(int(entry))
+    return found + [server_pid]
+
+
+def backend_pids(admin) -> list[int]:
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+# --- the API side -----------------------------------------------------------------------------
 
 
 def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
@@ -116,7 +292,7 @@ def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
         env=env,
         start_new_session=True,
     )
-    for _ in range(100):
+    for _ in range(200):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
@@ -126,112 +302,261 @@ def start_server(port: int, workers: int, env: dict) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def fire(port: int, cookie: str, bodies: list[dict], clients: int) -> tuple[float, list[float], Counter]:
-    """`clients` threads, each with a keep-alive connection, POST the bodies as fast as answered."""
+def drive(clients: int, bodies: list[dict], send, run: Run) -> None:
+    """`clients` threads take bodies from one queue; `send(state, body)` -> (kind, is_order)."""
     work: queue.Queue = queue.Queue()
     for body in bodies:
         work.put(body)
-    latencies: list[float] = []
-    answers: Counter = Counter()
     lock = threading.Lock()
-    csrf = secrets.token_hex(16)
-    headers = {
-        "Content-Type": "application/json",
-        "Cookie": f"sessionid={cookie}; csrftoken={csrf}",
-        "X-CSRFToken": csrf,
-        "Host": "127.0.0.1",
-    }
+    start_gate = threading.Barrier(clients + 1)
+    started = 0.0
 
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    def client(state):
+        nonlocal started
+        start_gate.wait()
         while True:
             try:
                 body = work.get_nowait()
             except queue.Empty:
                 break
-            payload = json.dumps(body)
-            started = time.perf_counter()
-            conn.request(
-                "POST", "/api/v1/orders/", payload, {**headers, "Idempotency-Key": body["external_reference"]}
-            )
-            response = conn.getresponse()
-            data = response.read()
-            elapsed = time.perf_counter() - started
-            kind = str(response.status)
-            if response.status >= 400:
-                try:
-                    kind += " " + json.loads(data).get("code", "")
-                except ValueError:
-                    kind += " (not JSON)"
+            t0 = time.perf_counter()
+            kind, made = send(state, body)
+            t1 = time.perf_counter()
             with lock:
-                latencies.append(elapsed)
-                answers[kind] += 1
-        conn.close()
+                run.latencies.append(t1 - t0)
+                run.answers[kind] += 1
+                if made:
+                    run.made += 1
+                    run.sold_out_at = t1 - started
+        state.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
+    states = [send.open() for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(state,)) for state in states]
     for thread in threads:
         thread.start()
+    started = time.perf_counter()
+    start_gate.wait()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - started, sorted(latencies), answers
+    run.seconds = time.perf_counter() - started
+    run.latencies.sort()
+
+
+class ApiSender:
+    def __init__(self, port: int, api_key: str):
+        self.port = port
+        self.headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {api_key}",
+            "Host": "127.0.0.1",
+        }
+
+    def open(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+
+    def __call__(self, conn, body):
+        payload = json.dumps(_wire(body))
+        conn.request(
+            "POST", "/api/v1/orders/", payload, {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        )
+        response = conn.getresponse()
+        data = response.read()
+        kind = str(response.status)
+        if response.status >= 400:
+            try:
+                kind += " " + json.loads(data).get("code", "")
+            except ValueError:
+                kind += " (not JSON)"
+        return kind, response.status == 201
+
+
+# --- the raw side -----------------------------------------------------------------------------
+
+
+class RawSender:
+    """The order's transaction as plain SQL, one psycopg connection per client thread."""
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+
+    def open(self):
+        import psycopg
+
+        return psycopg.connect(f"{PG}/{DB_NAME}")
+
+    def __call__(self, conn, body):
+        scene = self.scene
+        lines = sorted((line["_id"], line["quantity"]) for line in body["lines"])
+        total = PRICE * sum(q for _pk, q in lines)
+        number = f"R{secrets.token_hex(5).upper()}"
+        with conn.cursor() as cur:
+            order_id = cur.execute(
+                "INSERT INTO orders_order (number, origin, delivery_method, recipient_name, recipient_phone, "
+                "address, city, latitude, longitude, status, subtotal, discount_total, total, "
+                "external_reference, idempotency_key, request_fingerprint, pickup_code, tracking_number, "
+                "created_at, updated_at, channel_id, fulfilling_location_id, attribution_reason) VALUES "
+                "(%s, 'online', 'ship', '', '', %s, %s, %s, %s, 'created', %s, 0, %s, %s, %s, '', '', '', "
+                "now(), now(), %s, %s, '') RETURNING id",
+                [
+                    number,
+                    body["address"],
+                    body["city"],
+                    body["latitude"],
+                    body["longitude"],
+                    total,
+                    total,
+                    body["external_reference"],
+                    uuid.uuid4().hex,
+                    scene.channel_id,
+                    scene.store_id,
+                ],
+            ).fetchone()[0]
+            values = ", ".join(["(%s, %s, %s, 0, %s, %s, 0)"] * len(lines))
+            cur.execute(
+                "INSERT INTO orders_orderline (quantity, unit_price, line_total, discount, order_id, sku_id, "
+                f"returned_quantity) VALUES {values}",  # noqa: S608 - placeholders only
+                [v for pk, q in lines for v in (q, PRICE, PRICE * q, order_id, pk)],
+            )
+            cur.execute(
+                "INSERT INTO integrations_outboxevent (event_id, type, payload, created_at, channel_id) "
+                "VALUES (%s, 'order.created', %s, now(), %s)",
+                [uuid.uuid4(), json.dumps({"order": number, "total": str(total)}), scene.channel_id],
+            )
+            for pk, q in lines:  # SKU order; last, so a hot row is held only until COMMIT
+                row = cur.execute(
+                    "UPDATE stores_stock SET reserved = reserved + %s, updated_at = now() "
+                    "WHERE location_id = %s AND sku_id = %s AND on_hand >= reserved + %s RETURNING id",
+                    [q, scene.store_id, pk, q],
+                ).fetchone()
+                if row is None:
+                    conn.rollback()
+                    return "409 sold_out", False
+        conn.commit()
+        return "201", True
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+def measure(side, scenario, clients, bodies, sender, scene, admin, server_pid=None) -> Run:
+    reset(scene)
+    run = Run(side, scenario, clients)
+    pids = worker_pids(server_pid) if server_pid else []
+    py_before = cpu_seconds(pids)
+    # Backends are read after the clients connect (raw) or from the workers' persistent connections.
+    pg_before = {}
+    if side == "raw":
+        opened = sender.open
+
+        def open_and_note():
+            conn = opened()
+            pg_before.update(cpu_seconds([conn.info.backend_pid]))
+            return conn
+
+        sender.open = open_and_note
+    else:
+        pg_before = cpu_seconds(backend_pids(admin))
+    pg_pids_during: set[int] = set()
+    watching = threading.Event()
+
+    def watch():  # backends of this database, sampled: a raw client's closes with its thread
+        while not watching.is_set():
+            pg_pids_during.update(backend_pids(admin))
+            pg_last.update(cpu_seconds(pg_pids_during))
+            watching.wait(0.05)
+
+    pg_last: dict[int, float] = {}
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        drive(clients, bodies, sender, run)
+    finally:
+        watching.set()
+        watcher.join()
+        if side == "raw":
+            sender.open = opened
+    pg_last.update(cpu_seconds(pg_pids_during))
+    py_after = cpu_seconds(pids)
+    requests = run.requests or 1
+    run.py_cpu_ms = cpu_spent(py_before, py_after) * 1000 / requests
+    run.pg_cpu_ms = cpu_spent(pg_before, pg_last) * 1000 / requests
+    run.check = check(scene, scenario)
+    return run
 
 
 def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else 0.0
 
 
-def check_stock(hot, store) -> dict:
-    from django.db.models import Sum
-
-    from orders.models import OrderLine
-    from stores.models import Stock
-
-    stock = Stock.objects.get(location=store, sku=hot)
-    ordered = OrderLine.objects.filter(sku=hot).aggregate(n=Sum("quantity"))["n"] or 0
-    moved = stock.movements.aggregate(on_hand=Sum("on_hand_delta"), reserved=Sum("reserved_delta"))
-    return {
-        "ordered": ordered,
-        "oversold": max(0, ordered - HOT_UNITS),
-        "reserved_leak": stock.reserved - ordered,
-        "ledger_ok": moved["on_hand"] == stock.on_hand and moved["reserved"] == stock.reserved,
-    }
+def report(run: Run) -> None:
+    c = run.check
+    print(
+        f"{run.side:4} {run.scenario:6} {run.clients:>7} {run.made:>6} {run.rate:>8.0f} "
+        f"{percentile(run.latencies, 0.5):>7.1f} {percentile(run.latencies, 0.95):>7.1f} "
+        f"{percentile(run.latencies, 0.99):>7.1f} {run.py_cpu_ms:>6.2f} {run.pg_cpu_ms:>6.2f}  "
+        f"{dict(sorted(run.answers.items()))}"
+    )
+    print(
+        f"{'':12} units {c['ordered']} (hot SKU {c['hot_sold']} of {HOT_UNITS}); oversold {c['oversold']}, "
+        f"reserved leak {c['leak']}, ledger rows off {c['ledger_off']}, orders {c['orders']}, "
+        f"outbox {c['outbox']}"
+    )
 
 
-def reset_hot(hot, store):
-    """Put the hot SKU back to 1,000 free units between runs (orders and reservations removed)."""
+def failed(run: Run) -> bool:
+    c = run.check
+    ledger = run.side == "api" and c["ledger_off"]  # the raw side writes no movements
+    return bool(c["oversold"] or c["leak"] or ledger or c["outbox"] != c["orders"] or c["orders"] != run.made)
+
+
+# --- --explain: the statements of one order ---------------------------------------------------
+
+
+def explain(scene: Scene) -> None:
     from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
-    from orders.models import Order
-    from stores.models import Stock, StockMovement
-
-    with connection.cursor() as cur:
-        for table in (
-            "orders_revenueshare",
-            "orders_orderstatuschange",
-            "orders_routingdecision",
-            "orders_storeassignment",
-            "orders_payment",
-            "orders_orderline",
-        ):
-            cur.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-    Order.objects.all().delete()
-    stock = Stock.objects.get(location=store, sku=hot)
-    StockMovement.objects.filter(stock__location=store).exclude(kind="receipt").delete()
-    Stock.objects.filter(location=store).update(reserved=0)
-    assert stock.on_hand == HOT_UNITS
+    reset(scene)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {scene.api_key}", HTTP_HOST="127.0.0.1")
+    for n in range(2):  # the second is the steady state (key's last_used_at written once a minute)
+        body = _wire(bodies_for(scene, "spread", 1, f"explain-{n}")[0])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                "/api/v1/orders/", body, content_type="application/json", headers={"Idempotency-Key": f"x{n}"}
+            )
+    assert response.status_code == 201, response.content
+    print(f"one 2-line order through the API: {len(queries)} statements")
+    for q in queries.captured_queries:
+        print(f"  {q['time']:>6}s  {q['sql'][:150]}")
+    reset(scene)
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--hot-buyers", type=int, default=HOT_BUYERS)
     parser.add_argument("--spread-orders", type=int, default=SPREAD_ORDERS)
+    parser.add_argument("--skus", type=int, default=SPREAD_SKUS)
+    parser.add_argument("--scenarios", nargs="+", default=["hot", "spread"], choices=["hot", "spread"])
+    parser.add_argument("--explain", action="store_true", help="list one order's SQL statements first")
     args = parser.parse_args()
-    with bench_database("o2o_bench_flash"):
-        user, channel, hot, spread, store = make_data()
-        cookie = session_cookie(user)
+    import psycopg
+
+    os.environ["API_KEY_RATE"] = "100000000/min"  # the throttle runs, but never says no here
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    with bench_database(DB_NAME):
+        started = time.perf_counter()
+        scene = make_data(args.skus)
+        print(f"data: {args.skus:,} + 1 SKUs with price and stock in {time.perf_counter() - started:.1f} s")
+        if args.explain:
+            explain(scene)
+        from django.db import connections
+
+        connections.close_all()
         port = free_port()
         # LOG_LEVEL=ERROR: a sold-out 409 is an answer here, not something to log 2,000 times.
         env = {
@@ -244,63 +569,68 @@ def main():
             "PYTHONPATH": str(ROOT),
         }
         server = start_server(port, args.workers, env)
+        runs: list[Run] = []
         try:
+            admin = psycopg.connect(f"{PG}/{DB_NAME}", autocommit=True)
+            api, raw = ApiSender(port, scene.api_key), RawSender(scene)
+            # Warm up: every worker imports, connects and compiles its templates before timing.
+            reset(scene)
+            warm = Run("api", "warm", 4)
+            drive(4, bodies_for(scene, "spread", 30 * args.workers, "warm"), api, warm)
+            if warm.made != 30 * args.workers:
+                sys.exit(f"warm-up failed: {dict(warm.answers)}")
             print(
-                f"gunicorn: {args.workers} sync workers; PostgreSQL on 127.0.0.1; {os.cpu_count()} cores shared by all"
+                f"gunicorn: {args.workers} sync workers; PostgreSQL on 127.0.0.1; {os.cpu_count()} cores shared "
+                "by all (the load generator too)"
             )
             print(
-                f"{'scenario':8} {'clients':>7} {'orders':>7} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7}  answers"
+                f"{'side':4} {'scene':6} {'clients':>7} {'orders':>6} {'orders/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+                f"{'p99 ms':>7} {'py ms':>6} {'pg ms':>6}  answers"
             )
             for clients in args.clients:
-                for scenario in ("hot", "spread"):
-                    reset_hot(hot, store)
-                    run = f"{scenario}-{clients}-{secrets.token_hex(3)}"
-                    if scenario == "hot":
-                        bodies = [
-                            _body(channel, [(hot.code, 1)], f"{run}-{n}") for n in range(args.hot_buyers)
-                        ]
-                    else:
-                        bodies = [
-                            _body(
-                                channel,
-                                [
-                                    (spread[(2 * n) % len(spread)].code, 1),
-                                    (spread[(2 * n + 1) % len(spread)].code, 1),
-                                ],
-                                f"{run}-{n}",
-                            )
-                            for n in range(args.spread_orders)
-                        ]
-                    seconds, latencies, answers = fire(port, cookie, bodies, clients)
-                    made = answers.get("201", 0)
-                    print(
-                        f"{scenario:8} {clients:>7} {made:>7} {made / seconds:>9.0f} {percentile(latencies, 0.5):>7.1f} "
-                        f"{percentile(latencies, 0.99):>7.1f}  {dict(answers)}"
-                    )
-                    if scenario == "hot":
-                        check = check_stock(hot, store)
-                        print(
-                            f"{'':8} hot SKU: {check['ordered']} units ordered of {HOT_UNITS}; oversold {check['oversold']}, "
-                            f"reserved leak {check['reserved_leak']}, ledger {'explains stock' if check['ledger_ok'] else 'MISMATCH'}"
+                for scenario in args.scenarios:
+                    count = args.hot_buyers if scenario == "hot" else args.spread_orders
+                    for side, sender in (("raw", raw), ("api", api)):
+                        tag = f"{side}-{scenario}-{clients}-{secrets.token_hex(3)}"
+                        run = measure(
+                            side,
+                            scenario,
+                            clients,
+                            bodies_for(scene, scenario, count, tag),
+                            sender,
+                            scene,
+                            admin,
+                            server.pid if side == "api" else None,
                         )
-                        if check["oversold"] or check["reserved_leak"] or not check["ledger_ok"]:
+                        report(run)
+                        runs.append(run)
+                        if failed(run):
                             sys.exit("stock check failed")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=10)
+            connections.close_all()
+    summarise(runs)
 
 
-def _body(channel, lines, reference):
-    return {
-        "channel": channel.code,
-        "lines": [{"sku": code, "quantity": quantity} for code, quantity in lines],
-        "delivery_method": "ship",
-        "address": "1 Chang'an Avenue",
-        "city": "Beijing",
-        "latitude": str(STORE_LAT + Decimal("0.01")),
-        "longitude": str(STORE_LNG),
-        "external_reference": reference,
-    }
+def summarise(runs: list[Run]) -> None:
+    rate = {(r.side, r.scenario, r.clients): r.rate for r in runs}
+    finals = []
+    print()
+    for clients in sorted({r.clients for r in runs}):
+        parts = []
+        for scenario in ("spread", "hot"):
+            api, raw = rate.get(("api", scenario, clients)), rate.get(("raw", scenario, clients))
+            if api and raw:
+                parts.append(f"{scenario} api/raw ratio {api / raw:.2f} ({api:.0f} vs {raw:.0f}/s)")
+                finals.append(f"{scenario}@{clients} {api / raw:.2f}")
+        hot, spread = rate.get(("api", "hot", clients)), rate.get(("api", "spread", clients))
+        if hot and spread:
+            parts.append(f"hot/spread {hot / spread:.2f}")
+            finals.append(f"hot/spread@{clients} {hot / spread:.2f}")
+        print(f"clients {clients}: " + "; ".join(parts))
+    oversold = sum(r.check.get("oversold", 0) for r in runs)
+    print(f"flash_sale: {', '.join(finals)}; oversold {oversold} (goals: spread >= 0.25, hot/spread >= 0.75)")
 
 
 if __name__ == "__main__":

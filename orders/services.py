@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,8 @@ from config.errors import IllegalTransition
 from config.money import quantize_money
 from guides.commission import commission_accrue, commission_clawback
 from guides.services import attribution_for
-from integrations.outbox import order_event
+from integrations.models import OutboxEvent
+from integrations.outbox import order_event, order_payload
 from members.models import Member
 from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentKind, PaymentMethod, ShareParty
 from orders.errors import (
@@ -51,7 +53,7 @@ from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
 from stores.errors import InsufficientStock
 from stores.models import Store
-from stores.services import stock_release, stock_reserve
+from stores.services import stock_release, stock_reserve_lines
 
 # Bounds that keep every line and total inside the money columns, whoever calls.
 MAX_LINES = 200
@@ -196,31 +198,48 @@ def _check_delivery(
             raise OrderRefused(_("Shipping needs an address with its coordinates."), fields=errors)
 
 
-def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user) -> None:
-    # SKU order: two orders sharing SKUs lock their stock rows in the same order, never deadlock.
-    for line in sorted(lines, key=lambda line: line.sku_id):
-        stock_reserve(location=location, sku=line.sku, quantity=line.quantity, reference=number, user=user)
+def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user, ledger_first: bool) -> None:
+    stock_reserve_lines(
+        location=location,
+        lines=[(line.sku, line.quantity) for line in lines],
+        reference=number,
+        user=user,
+        ledger_first=ledger_first,
+    )
 
 
-def reserve_at_first_candidate(*, candidates: list[Candidate], lines, number: str, user) -> Candidate | None:
+def reserve_at_first_candidate(
+    *, candidates: list[Candidate], lines, number: str, user, refusal_ends_transaction: bool = False
+) -> Candidate | None:
     """Reserve at the first candidate that still has everything (another order may have just
-    taken the last units). A multi-line try that can fall back to another candidate runs in a
-    savepoint, so its reserved lines are undone; a refused single line has written nothing."""
+    taken the last units); None when nobody has, with nothing written.
+
+    A several-line try runs in a savepoint, so its reserved lines are undone; a single line
+    UPDATEs first, so a refusal has written nothing. With `refusal_ends_transaction` (order
+    intake: no candidate left means the whole order rolls back) the last candidate writes its
+    ledger rows first and needs no savepoint, so its stock UPDATEs are the transaction's last
+    statements and a hot row is held only until COMMIT."""
     for index, candidate in enumerate(candidates):
-        fallback = index + 1 < len(candidates)
+        last = index + 1 == len(candidates)
+        reserve = partial(_reserve_all, location=candidate.store, lines=lines, number=number, user=user)
         try:
-            if fallback and len(lines) > 1:
+            if last and refusal_ends_transaction:
+                reserve(ledger_first=True)
+            elif len(lines) > 1:
                 with transaction.atomic():
-                    _reserve_all(location=candidate.store, lines=lines, number=number, user=user)
-            else:  # nothing to undo: a refused line wrote nothing, and a failure ends the order
-                _reserve_all(location=candidate.store, lines=lines, number=number, user=user)
+                    reserve(ledger_first=True)
+            else:
+                reserve(ledger_first=False)
             return candidate
         except InsufficientStock:
             continue
     return None
 
 
-@transaction.atomic
+class _KeyTaken(Exception):
+    """The order's key or reference was committed by a concurrent retry: look for it again."""
+
+
 def order_create(
     *,
     channel: Channel,
@@ -246,7 +265,54 @@ def order_create(
 
     Idempotent: the same Idempotency-Key or (channel, external reference) returns the first order
     (marked `replayed`); the same key with a different request is refused.
+
+    Statements (a 2-line order shipped from one store): the replay lookup, prices, the route, the
+    order, its lines, its history row, its routing row, the outbox row, the ledger rows, then one
+    stock UPDATE per line and COMMIT. Outside a caller's transaction the order's INSERT needs no
+    savepoint: a concurrent retry that committed the same key first rolls this one back, and its
+    order is returned.
     """
+    args = dict(locals())
+    if connection.in_atomic_block:  # a caller's transaction: a savepoint keeps it usable
+        return _order_create(**args, savepoint=True)
+    try:
+        return _order_create(**args, savepoint=False)
+    except _KeyTaken:
+        replay = _replay(
+            channel=channel,
+            external_reference=external_reference,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        if replay is None:
+            raise IntegrityError("order key or reference taken, but no order found") from None
+        return replay
+
+
+@transaction.atomic
+def _order_create(
+    *,
+    channel: Channel,
+    lines: list[LineRequest],
+    delivery_method: str,
+    origin: str = Origin.ONLINE,
+    member: Member | None = None,
+    origin_store: Store | None = None,
+    pickup_store: Store | None = None,
+    placed_by=None,
+    recipient_name: str = "",
+    recipient_phone: str = "",
+    address: str = "",
+    city: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    external_reference: str | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    at: datetime | None = None,
+    savepoint: bool,
+) -> Order:
+    """order_create's work in one transaction; `savepoint` around the order's INSERT or not."""
     at = at or timezone.now()
     if idempotency_key or external_reference:
         replay = _replay(
@@ -321,10 +387,13 @@ def order_create(
         request_fingerprint=fingerprint,
     )
     try:
-        # A savepoint only when a concurrent retry could collide on the key or reference.
-        with transaction.atomic(savepoint=bool(idempotency_key or external_reference)):
+        # A savepoint only when a concurrent retry could collide on the key or reference and the
+        # caller's transaction must stay usable; otherwise the collision ends this transaction.
+        with transaction.atomic(savepoint=savepoint and bool(idempotency_key or external_reference)):
             order.save()
     except IntegrityError:  # the same key or reference committed a moment ago by a concurrent retry
+        if not savepoint:
+            raise _KeyTaken from None
         replay = _replay(
             channel=channel,
             external_reference=external_reference,
@@ -347,9 +416,12 @@ def order_create(
     )
     if choices:
         decision.save()  # before the stock: everything else is written while no hot row is locked
+    event = order_event("order.created", order)
 
-    # Stock last: the rows other buyers wait on are held only from here to COMMIT.
-    chosen = reserve_at_first_candidate(candidates=choices, lines=order_lines, number=number, user=placed_by)
+    # Stock last: the rows other buyers wait on are held only from their UPDATE to COMMIT.
+    chosen = reserve_at_first_candidate(
+        candidates=choices, lines=order_lines, number=number, user=placed_by, refusal_ends_transaction=True
+    )
     if chosen is None:
         raise NoFulfilmentLocation(
             _("No store within reach of this address and no warehouse has every line in stock.")
@@ -363,7 +435,12 @@ def order_create(
         decision.location = chosen.store
         decision.reason = reason_for or route_reason(chosen)
         decision.save(update_fields=["location", "reason"])
-    order_event("order.created", order)
+        # The event was written for the first choice; nobody has seen it yet (same transaction).
+        OutboxEvent.objects.filter(pk=event.pk).update(
+            payload=order_payload(order), partner_id=chosen.store.partner_id
+        )
+    # What was just written, for an answer without reading it back (orders.api.views).
+    order.fresh = {"lines": order_lines, "routing_decisions": [decision] if choices else []}
     return order
 
 

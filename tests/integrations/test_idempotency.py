@@ -392,7 +392,7 @@ def test_the_openapi_hook_documents_the_key_on_every_creating_post():
         created = [r for code, r in operation["responses"].items() if code.startswith("2")]
         assert all("Idempotent-Replayed" in r["headers"] for r in created), path
     assert (
-        "at most 100"
+        "at most 255"
         in next(p for p in posts[ORDERS]["parameters"] if p["name"] == "Idempotency-Key")["description"]
     )
 
