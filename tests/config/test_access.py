@@ -1,7 +1,26 @@
 """Deny by default: every URL the project serves is walked (from the resolver, so a new URL is
 covered the moment it is added) and must refuse an anonymous visitor - 401/403 under /api/, a
-redirect to a login page elsewhere - unless it is on the explicit PUBLIC allowlist below. HQ pages
-and the Django admin must also refuse signed-in people of the wrong role."""
+redirect to a login page elsewhere - unless it is on the explicit PUBLIC allowlist below. Signed-in
+people of the wrong role are walked too, with the rule of each URL prefix:
+
+/admin/, /hq/                  HQ admins only: everyone else 403 (or the admin's login page).
+/portal/members/segments/      HQ only: 403.
+/portal/members/               store staff, partners and HQ; guides and people without a role: 403.
+/portal/service/               store staff and HQ; partners, guides, no role: 403.
+/portal/guides/partner/        partners and HQ; everyone else refused (403 or the join page).
+/portal/guides/                guides, partners and HQ; anyone else gets the "become a guide" page
+                               (200, no data: guides/portal/join.html).
+/portal/, /portal/stores/,     shared by every signed-in role: each sees only their own stores'
+/portal/orders/                rows (selectors), another party's code or number is a 404.
+/api/v1/                       every signed-in person and every key, scoped by selectors: another
+                               party's id is a 404, lists hold only their own rows; HQ_ONLY_API
+                               names are 403 to everyone but HQ; a key needs the action's scope
+                               (403 `scope_missing`; no scope opens people-only actions).
+
+Shared pages are checked for data rather than status: a clerk of another store, a guide, a partner
+and a person without a role get 404 for store A's order, queue, store page and ticket and do not
+see its order in their lists; a guide gets 404 for another guide's fan, ledger row and statement,
+a partner for another partner's guide. No route answers a 5xx to any role."""
 
 import re
 from dataclasses import dataclass
@@ -9,9 +28,18 @@ from dataclasses import dataclass
 import pytest
 from django.http import HttpResponse, JsonResponse
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, path, resolve, reverse
 
-from tests.factories import GuideFactory, PartnerFactory, StoreFactory, UserFactory, clerk_at, partner_user
+from tests.factories import (
+    GuideFactory,
+    MemberFactory,
+    PartnerFactory,
+    StoreFactory,
+    UserFactory,
+    clerk_at,
+    manager_at,
+    partner_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +230,229 @@ def test_hq_pages_and_admin_refuse_other_roles(wrong_roles, who):
         if not _refused_signed_in(response):
             leaks.append(f"{route.url} ({route.name}): {response.status_code}")
     assert not leaks, f"open to a {who}:\n" + "\n".join(leaks)
+
+
+# --- wrong roles on every prefix -----------------------------------------------------------------
+
+ALL_BUT_HQ = frozenset({"clerk", "manager", "partner", "guide", "no role"})
+# Most specific prefix first: the first match gives the roles that must be refused there.
+REFUSED_BY_PREFIX = (
+    ("/admin/", ALL_BUT_HQ),
+    ("/hq/", ALL_BUT_HQ),
+    ("/portal/members/segments/", ALL_BUT_HQ),
+    ("/portal/members/", frozenset({"guide", "no role"})),
+    ("/portal/service/", frozenset({"partner", "guide", "no role"})),
+    ("/portal/guides/partner/", frozenset({"clerk", "manager", "guide", "no role"})),
+    ("/portal/guides/", frozenset({"clerk", "manager", "no role"})),
+)
+# API routes (by URL name) only HQ may use: people of every other role get a 403.
+HQ_ONLY_API = {
+    "api-key-list",
+    "api-key-detail",
+    "api-key-revoke",
+    "member-list",
+    "member-duplicates",
+    "member-merge",
+    "member-adjust-points",
+    "segment-list",
+    "segment-detail",
+    "segment-export",
+    "segment-members",
+    "commission-rule-list",
+    "commission-rule-detail",
+    "statement-approve",
+    "statement-pay",
+    "price-end",
+}
+JOIN_PAGE = "guides/portal/join.html"
+# Portal sections every signed-in role may open, each seeing only their own rows (selectors).
+SHARED_PORTAL_PREFIXES = {"/portal/stores/", "/portal/orders/", "/portal/search/"}
+
+
+@pytest.fixture
+def people(db):
+    store = StoreFactory(code="WALK-A")
+    guide = GuideFactory(store=store)
+    return {
+        "clerk": clerk_at(store),
+        "manager": manager_at(store),
+        "partner": partner_user(PartnerFactory()),
+        "guide": guide.user,
+        "no role": UserFactory(),
+    }
+
+
+def refused_roles(route: Route) -> frozenset:
+    if route.name in HQ_ONLY_API:
+        return ALL_BUT_HQ
+    for prefix, roles in REFUSED_BY_PREFIX:
+        if route.url.startswith(prefix):
+            return roles
+    return frozenset()
+
+
+def _get_or_post(client, url):
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url)
+    return response
+
+
+def _refused_here(route: Route, response) -> bool:
+    if route.url.startswith("/api/"):
+        return response.status_code in (401, 403, 404)
+    if route.url.startswith("/portal/guides/") and response.status_code == 200:
+        return JOIN_PAGE in [t.name for t in response.templates]
+    return _refused_signed_in(response)
+
+
+def test_the_prefix_rules_cover_every_portal_prefix_and_name_real_routes():
+    routes = all_routes()
+    names = {route.name for route in routes}
+    assert HQ_ONLY_API <= names, HQ_ONLY_API - names
+    # /portal/<section>/: a new section must get a rule here and in the module docstring.
+    sections = {route.url.split("/")[2] for route in routes if route.url.startswith("/portal/")} - {""}
+    portal_prefixes = {f"/portal/{section}/" for section in sections}
+    ruled = {prefix for prefix, _roles in REFUSED_BY_PREFIX} | SHARED_PORTAL_PREFIXES
+    assert portal_prefixes <= ruled, (
+        f"portal prefixes without a rule in the docstring: {portal_prefixes - ruled}"
+    )
+
+
+@pytest.mark.parametrize("who", ["clerk", "manager", "partner", "guide", "no role"])
+def test_every_prefix_refuses_the_wrong_roles_and_nothing_crashes(people, who):
+    client = Client(raise_request_exception=False)
+    client.force_login(people[who])
+    leaks, crashes = [], []
+    for route in all_routes():
+        if route.name in PUBLIC or route.url == "/":
+            continue
+        response = _get_or_post(client, route.url)
+        if response.status_code >= 500:
+            crashes.append(f"{route.url} ({route.name}): {response.status_code}")
+        elif who in refused_roles(route) and not _refused_here(route, response):
+            leaks.append(f"{route.url} ({route.name}): {response.status_code}")
+    assert not crashes, f"server errors for a {who}:\n" + "\n".join(crashes)
+    assert not leaks, f"open to a {who}:\n" + "\n".join(leaks)
+
+
+def test_a_key_without_scopes_is_refused_on_every_api_route(db):
+    from integrations.services import api_key_create
+    from tests.factories import ChannelFactory
+
+    _key, plaintext = api_key_create(name="none", channel=ChannelFactory(), scopes=["catalog:read"])
+    from integrations.models import ApiKey
+
+    ApiKey.objects.update(scopes=[])  # a key whose scopes were all taken away
+    client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    leaks = []
+    for route in all_routes():
+        if not route.url.startswith("/api/") or route.name in PUBLIC:
+            continue
+        response = _get_or_post(client, route.url)
+        if response.status_code != 403:
+            leaks.append(f"{route.url} ({route.name}): {response.status_code}")
+    assert not leaks, "open to a key without scopes:\n" + "\n".join(leaks)
+
+
+# --- shared pages: the wrong party sees none of the data -----------------------------------------
+
+
+@pytest.fixture
+def store_a_data(db):
+    """Store A's order (fulfilled there), delivered, with a repair ticket handed in at A."""
+    from aftersales.choices import OpenedVia, TicketKind
+    from aftersales.services import ticket_open
+    from tests.world import World
+
+    world = World()
+    order = world.deliver(world.pay(world.ship_order(member=MemberFactory(), quantity=1)))
+    assert order.fulfilling_location == world.a
+    ticket = ticket_open(
+        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+    )
+    outsiders = {
+        "clerk of another store": clerk_at(world.c),
+        "guide": GuideFactory(store=world.c).user,
+        "partner": partner_user(PartnerFactory()),
+        "no role": UserFactory(),
+    }
+    return world, order, ticket, outsiders
+
+
+def leads_to(response, url: str) -> bool:
+    """The page links to `url`, or redirects there (the search's exact match)."""
+    return response.get("Location") == url or f'href="{url}"' in response.content.decode()
+
+
+def test_store_pages_and_orders_of_store_a_are_404_to_every_other_party(store_a_data):
+    world, order, ticket, outsiders = store_a_data
+    own = Client()
+    own.force_login(clerk_at(world.a))
+    foreign_urls = [
+        reverse("orders:detail", kwargs={"number": order.number}),
+        reverse("orders:pay", kwargs={"number": order.number}),
+        reverse("orders:queue", kwargs={"code": "A"}),
+        reverse("orders:new", kwargs={"code": "A"}),
+        reverse("stores:detail", kwargs={"code": "A"}),
+        reverse("stores:lookup", kwargs={"code": "A"}),
+        reverse("stores:ledger", kwargs={"code": "A", "sku_code": "TV-55"}),
+        f"/api/v1/orders/{order.number}/",
+        f"/api/v1/stores/{world.a.pk}/",
+    ]
+    assert own.get(foreign_urls[0]).status_code == 200  # the urls are right: store A's clerk sees them
+    detail = foreign_urls[0]
+    assert leads_to(own.get(reverse("orders:list")), detail)
+    assert leads_to(own.get("/portal/search/", {"q": order.number}), detail)
+    for who, user in outsiders.items():
+        client = Client(raise_request_exception=False)
+        client.force_login(user)
+        for url in foreign_urls:
+            assert client.get(url).status_code == 404, (who, url)
+        assert not leads_to(client.get(reverse("orders:list")), detail), who
+        assert not leads_to(client.get("/portal/search/", {"q": order.number}), detail), who
+        api_orders = client.get("/api/v1/orders/").json()["results"]
+        assert [row["number"] for row in api_orders] == [], who
+        assert client.get(f"/api/v1/tickets/{ticket.number}/").status_code == 404, who
+    for who in ("clerk of another store",):
+        client = Client()
+        client.force_login(outsiders[who])
+        assert client.get(reverse("aftersales:detail", kwargs={"number": ticket.number})).status_code == 404
+        assert client.get(reverse("aftersales:store", kwargs={"code": "A"})).status_code == 404
+
+
+@pytest.fixture
+def guides_scene(db):
+    from tests.guides.test_api import Scene
+
+    return Scene()
+
+
+def test_guide_pages_of_another_guide_or_partner_are_404(guides_scene):
+    scene = guides_scene
+    g1_urls = [
+        reverse("guides:fan", kwargs={"pk": scene.bindings[scene.g1].pk}),
+        reverse("guides:entry", kwargs={"pk": scene.entries[scene.g1].pk}),
+        reverse("guides:statement", kwargs={"pk": scene.statements[scene.g1].pk}),
+        reverse("guides:statement_csv", kwargs={"pk": scene.statements[scene.g1].pk}),
+        reverse("guides:guide", kwargs={"code": scene.g1.code}),
+    ]
+    mine = Client()
+    mine.force_login(scene.u1)
+    assert [mine.get(url).status_code for url in g1_urls[:4]] == [200, 200, 200, 200]
+    other_guide = Client(raise_request_exception=False)
+    other_guide.force_login(scene.u3)  # partner 2's guide
+    other_partner = Client(raise_request_exception=False)
+    other_partner.force_login(scene.pu2)
+    for url in g1_urls:
+        assert other_guide.get(url).status_code == 404, url
+        assert other_partner.get(url).status_code == 404, url
+    for client in (other_guide, other_partner):
+        assert scene.g1.code not in client.get(reverse("guides:ledger")).content.decode()
+        assert scene.g1.code not in client.get(reverse("guides:statements")).content.decode()
+    clerk = Client()
+    clerk.force_login(clerk_at(scene.s1))  # works at g1's store, but is no guide or partner
+    for url in g1_urls:
+        response = clerk.get(url)
+        assert response.status_code == 200 and JOIN_PAGE in [t.name for t in response.templates], url
+        assert scene.g1.name not in response.content.decode()
