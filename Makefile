@@ -82,5 +82,15 @@ schema: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Every script in bench/ in turn (each makes, fills and drops its own PostgreSQL database on
+# 127.0.0.1; BENCH_PG overrides the server): each prints a table and its ratio against a
+# baseline measured in the same run; a failing script is named and fails the target at the end.
+# Takes a while (the settlement data alone is minutes).
+bench: venv
+	@status=0; for script in bench/[!_]*.py; do \
+		echo "== $$script"; \
+		$(PY) $$script || { echo "!! $$script failed"; status=1; }; \
+	done; exit $$status
+
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache
