@@ -133,6 +133,7 @@ def member_purchases(member) -> list[tuple[int, int, str]]:
         )
         .exclude(order__status=OrderStatus.CANCELLED)
         .values_list("sku_id", "sku__product__category_id", "order__channel__kind")
+        .order_by()  # no default ordering: it would join the orders' sort columns into the DISTINCT
         .distinct()
     )
 
