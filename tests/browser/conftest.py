@@ -26,6 +26,8 @@ CHROMIUM = os.environ.get("O2O_CHROMIUM") or "/usr/bin/chromium"
 PASSWORD = "pass-1234-word"  # tests.factories.UserFactory's password
 
 CALL_REPORT = pytest.StashKey()
+# A busy CI machine (PostgreSQL flushing between tests) can take more than Playwright's 5 s default.
+expect.set_options(timeout=10_000)
 
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
@@ -184,7 +186,7 @@ class Screen:
 
     def assert_titled_and_labelled(self) -> None:
         """The accessibility basics a script can check: a page title of its own, and a name (label,
-        aria-label or aria-labelledby) on every visible form field."""
+        aria-label, aria-labelledby or title) on every visible form field."""
         title = self.page.title()
         has_own = title.strip() and not title.lstrip().startswith("·")  # not just " · O2O back office"
         assert has_own, f"{self.page.url} has no title of its own: {title!r}"
@@ -240,5 +242,6 @@ def open_screen(new_context, request) -> Callable[..., Screen]:
     report = request.node.stash.get(CALL_REPORT, None)
     for screen in screens:
         if report is not None and report.failed:
-            screen.shot("failed")  # the page as it was when the test gave up
-        screen.assert_no_console_errors()
+            screen.shot("failed")  # the page as it was when the test gave up; the failure says the rest
+        else:
+            screen.assert_no_console_errors()
