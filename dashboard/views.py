@@ -154,7 +154,6 @@ def _figures_csv(period, sections: dict, total, stores):
 
 # --- drill-down lists ----------------------------------------------------------------------------
 
-ORDER_FILTERS = ("channel", "online", "tier", "region", "sku", "flow", "guide", "day")
 ORDER_CSV_COLUMNS = [
     "number", "paid_at", "channel", "channel_kind", "origin", "delivery", "origin_store", "fulfilled_by",
     "city_tier", "province", "guide", "status", "total",
@@ -163,8 +162,14 @@ ORDER_CSV_COLUMNS = [
 
 def _filter_labels(params: dict) -> list[str]:
     """The drill-down filters in words, for the list's heading."""
+    names = {
+        "channel": _("Channel"), "online": _("Online / offline"), "tier": _("City tier"),
+        "region": _("Region"), "sku": _("SKU"), "flow": _("Flow"), "guide": _("Guide"), "day": _("Day"),
+        "store": _("Store"), "status": _("Status"),
+    }  # fmt: skip
+    flows = {"online_to_store": _("Online → store"), "store_to_online": _("Store → online")}
     labels = []
-    for key in ORDER_FILTERS + ("store", "status"):
+    for key, name in names.items():
         value = params.get(key)
         if not value:
             continue
@@ -172,7 +177,11 @@ def _filter_labels(params: dict) -> list[str]:
             value = region_label(value)
         elif key == "online":
             value = _("online") if value == "1" else _("offline")
-        labels.append(f"{key}: {value}")
+        elif key == "tier" and value == selectors.NO_TIER:
+            value = _("no store")
+        elif key == "flow":
+            value = flows.get(value, value)
+        labels.append(f"{name}: {value}")
     return labels
 
 

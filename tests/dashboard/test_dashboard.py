@@ -237,7 +237,7 @@ def test_orders_page_lists_and_sums_the_rows(hq_client, march):
     for key in ("store_carry", "store_ship", "partner", "dealer_last"):
         assert march[key].number in html
     assert march["mall_a"].number not in html
-    assert "online: offline" in html
+    assert "Online / offline: offline" in html
     assert 'id="orders-csv"' in html
 
 
