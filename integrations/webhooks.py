@@ -121,18 +121,23 @@ def backoff_after(attempts: int) -> timedelta | None:
 def delivery_claim(*, delivery_pk: int, attempt: int, now=None) -> WebhookDelivery | None:
     """Take attempt number `attempt + 1` of a delivery for this task, or None when it is not due
     for that attempt (already delivered or given up, redelivered since, or claimed by another
-    worker): one conditional UPDATE, so of two tasks for the same attempt only one POSTs."""
+    worker). One conditional UPDATE on the row alone (no join, so PostgreSQL re-checks every
+    condition after a concurrent claim): of two tasks for the same attempt only one POSTs."""
     now = now or timezone.now()
-    due = WebhookDelivery.objects.filter(
+    claimed = WebhookDelivery.objects.filter(
         pk=delivery_pk, status__in=DUE, attempts=attempt, next_attempt_at__lte=now
-    )
-    if not due.filter(subscription__is_active=True).update(attempts=F("attempts") + 1):
-        # switched off since the fan-out: give up on it rather than retrying for a day
-        due.filter(subscription__is_active=False).update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="Subscription inactive"
-        )
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
         return None
-    return WebhookDelivery.objects.select_related("event", "subscription").get(pk=delivery_pk)
+    delivery = WebhookDelivery.objects.select_related("event", "subscription").get(pk=delivery_pk)
+    if not delivery.subscription.is_active:  # switched off since the fan-out: give up, unsent
+        delivery.attempts = attempt
+        delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
+        delivery.last_error = "Subscription inactive"
+        delivery.save(update_fields=["attempts", "status", "next_attempt_at", "last_error"])
+        return None
+    return delivery
 
 
 @transaction.atomic

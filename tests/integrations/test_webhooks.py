@@ -638,6 +638,35 @@ def test_two_workers_at_once_relay_and_send_each_event_once():
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivered"}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_tasks_for_the_same_attempt_at_once_post_it_once():
+    """The claim is one UPDATE whose conditions PostgreSQL re-checks after the other's commit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event = event_emit(type="order.created", payload={})
+        [delivery] = deliveries_create(event_pk=event.pk)
+        barrier = threading.Barrier(4)
+
+        def work(_):
+            barrier.wait()
+            try:
+                return delivery_send.call(delivery_pk=delivery.pk, attempt=0)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(work, range(4)))
+    assert sorted(codes, key=str) == [200, None, None, None]
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.log.count()) == ("delivered", 1, 1)
+
+
 @pytest.mark.django_db
 def test_hq_approving_a_statement_emits_settlement_approved(hq):
     from guides.settlement import month_end, statement_approve
