@@ -6,10 +6,13 @@ loaded rows so the order page can show its detail tables from the same lists.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Q, prefetch_related_objects
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -164,9 +167,63 @@ def order_commission_rows(order: Order) -> list[dict]:
         columns += ["guide__name", "guide__code"]
     if "created_by" in names:
         columns += ["created_by__email", "created_by__username"]
+    if "accrual" in names:
+        columns.append("accrual_id")
     if "created_at" not in columns:
         return []
-    return list(CommissionEntry.objects.filter(match).values(*columns).order_by("created_at", "id"))
+    rows = list(CommissionEntry.objects.filter(match).values(*columns).order_by("created_at", "id"))
+    accruals = [row["id"] for row in rows if row.get("kind") == EntryKind.ACCRUAL and "id" in row]
+    return rows + _releases_of_accruals(accruals, rows)
+
+
+def _releases_of_accruals(accrual_ids: list[int], rows: list[dict]) -> list[dict]:
+    """Release rows cover many orders' accruals by a rule (guides.settlement.covered_by_rule), so
+    they carry no order: find the one that released each of these accruals, in one query. What it
+    released of this order is the accrual's held amount net of its held clawbacks."""
+    if not accrual_ids:
+        return []
+    try:
+        from guides.models import CommissionEntry
+        from guides.settlement import covered_by_rule
+
+        rule, earlier = covered_by_rule("r", "a", "l"), covered_by_rule("r0", "a", "l")
+    except (ImportError, TypeError):  # the ledger's release rule moved: the timeline shows the rest
+        return []
+    ce = connection.ops.quote_name(CommissionEntry._meta.db_table)
+    ol = connection.ops.quote_name(OrderLine._meta.db_table)
+    marks = ", ".join(["%s"] * len(accrual_ids))
+    release = EntryKind.RELEASE.value
+    sql = f"""
+        SELECT a.id, r.created_at FROM {ce} a JOIN {ol} l ON l.id = a.line_id
+        JOIN {ce} r ON r.kind = %s AND (r.accrual_id = a.id OR ({rule}))
+        WHERE a.id IN ({marks}) AND NOT EXISTS (
+            SELECT 1 FROM {ce} r0 WHERE r0.kind = %s AND r0.id < r.id
+            AND (r0.accrual_id = a.id OR ({earlier})))
+    """  # noqa: S608 (table names and the guides app's own SQL fragment only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [release, *accrual_ids, release])
+        found = cursor.fetchall()
+    held = {row["id"]: row.get("held_change") or Decimal(0) for row in rows if row["id"] in accrual_ids}
+    for row in rows:
+        if row.get("kind") == EntryKind.CLAWBACK and row.get("accrual_id") in held:
+            held[row["accrual_id"]] += row.get("held_change") or Decimal(0)
+    by_id = {row["id"]: row for row in rows}
+    released = []
+    for accrual_id, at in found:
+        if not held.get(accrual_id):
+            continue
+        accrual = by_id[accrual_id]
+        released.append(
+            {
+                **{k: v for k, v in accrual.items() if k.startswith("guide__")},
+                "kind": EntryKind.RELEASE.value,
+                "created_at": _aware(at),
+                "held_change": -held[accrual_id],
+                "payable_change": held[accrual_id],
+                "note": _("released with the guide's other lines whose return window closed"),
+            }
+        )
+    return released
 
 
 def order_timeline(order: Order, sources: OrderSources | None = None) -> Timeline:
@@ -447,6 +504,13 @@ def _capital(sources: OrderSources) -> list[TimelineEntry]:
             )
         )
     return entries
+
+
+def _aware(value) -> datetime:
+    """A datetime from a raw cursor: SQLite hands back text in UTC, PostgreSQL an aware datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _local(at: datetime) -> str:

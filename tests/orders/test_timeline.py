@@ -141,7 +141,31 @@ def test_the_timeline_loads_each_source_once(world, django_assert_max_num_querie
 
     order = Order.objects.select_related("channel", "member", "placed_by").get(pk=order.pk)
     # guide + binding, lines, tickets, ticket changes, history, decisions, assignments, payments,
-    # shares, stock movements, commission entries
+    # shares, stock movements, commission entries, the release rows of its accruals
     with django_assert_max_num_queries(12):
         timeline = order_timeline(order)
     assert len(kinds(timeline, "ticket")) == tickets
+
+
+def test_a_release_row_made_by_rule_shows_on_each_orders_timeline(world):
+    from guides.settlement import commission_release
+
+    CommissionRule.objects.create(rate_percent=Decimal("5"), valid_from=timezone.now() - timedelta(days=30))
+    member = MemberFactory()
+    member_bind(member=member, guide=GuideFactory(store=world.c, name="Guide Wang"))
+    orders = []
+    for _ in range(2):
+        order = world.pay(world.ship_order(member=member))
+        ship_from_a(world, order)
+        order_complete(order=order)
+        orders.append(order)
+    line = orders[0].lines.get()
+    line.refresh_from_db()
+    assert commission_release(now=line.returnable_until + timedelta(days=1)) >= 1
+
+    accrual = CommissionEntry.objects.get(line=line, kind="accrual")
+    (released,) = [e for e in kinds(order_timeline(orders[0]), "commission") if "released" in e.what.lower()]
+    assert f"payable {accrual.held_change:+}" in released.what and "Guide Wang" in released.what
+    release = CommissionEntry.objects.get(kind="release")
+    assert release.order_id is None and released.at == release.created_at
+    assert any("released" in e.what.lower() for e in kinds(order_timeline(orders[1]), "commission"))
