@@ -27,7 +27,6 @@ from orders.choices import AssignmentStatus
 TOP_GUIDES = 10
 TOP_RETURNS = 10
 TOP_PRICE_GAPS = 5
-HALF_WIDTH = 440
 
 
 def _period(request):
@@ -108,10 +107,9 @@ def _charts(sections: dict) -> dict:
 
     return {
         "daily": line_chart(points("daily"), label=_("Daily sales"), height=220),
-        # Half-width cards: a narrower drawing keeps the labels readable when it is scaled to fit.
-        "channels": bar_chart(points("channels"), label=_("Sales by channel"), width=HALF_WIDTH),
-        "tiers": bar_chart(points("tiers"), label=_("Sales by city tier"), width=HALF_WIDTH),
-        "regions": bar_chart(points("regions"), label=_("Sales by region"), width=HALF_WIDTH),
+        "channels": bar_chart(points("channels"), label=_("Sales by channel")),
+        "tiers": bar_chart(points("tiers"), label=_("Sales by city tier")),
+        "regions": bar_chart(points("regions"), label=_("Sales by region")),
     }
 
 
