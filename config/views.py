@@ -56,7 +56,8 @@ def portal_home(request):
     stores = stores[:HOME_STORES]
     context = {"stores": stores, "store_total": visible.count() if more else len(stores)}
     names = role_names(request.user)
-    if is_hq(request.user) or {Role.STORE_MANAGER, Role.STORE_CLERK} & names:
+    # Store staff with no store yet get the "ask HQ" message below, not a queue of zeros.
+    if is_hq(request.user) or ({Role.STORE_MANAGER, Role.STORE_CLERK} & names and stores):
         by_store = queue_by_store([store.pk for store in stores])
         for store in stores:
             store.queue = by_store.get(store.pk, QueueCounts())

@@ -194,3 +194,12 @@ def test_hq_nav_links_the_dashboard_and_staff_nav_does_not(world):
     body = page(login(hq_user()).get(HOME))
     assert f'<a href="{reverse("dashboard:home")}" id="nav-dashboard"' in body
     assert 'id="nav-dashboard"' not in page(login(clerk_at(world.a)).get(HOME))
+
+
+def test_a_clerk_without_a_store_is_told_to_ask_hq_instead_of_a_queue(world):
+    from config.roles import Role
+    from tests.factories import UserFactory
+
+    body = page(login(UserFactory(roles=[Role.STORE_CLERK])).get(HOME))
+    assert 'id="today-queue"' not in body
+    assert "You are not assigned to any store yet. Ask HQ to add you to your store." in body
