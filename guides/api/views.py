@@ -151,8 +151,9 @@ class GuideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             "scan wins: another guide's open binding is ended (`rebound`); a re-scan of the same "
             "guide extends the window (`extended`); else `bound`. 201 with the binding. An invalid "
             "mobile is a 400 `invalid_phone` (nothing written); a suspended guide is a 409 "
-            "`guide_suspended`: the scan is recorded, nobody is bound. Any logged-in client; the "
-            "guide need not be one you may see."
+            "`guide_suspended`: the scan is recorded, nobody is bound. An API key with `guides:write` "
+            "or signed-in store staff, partners and HQ (guides and accounts without a role: 403); "
+            "the guide need not be one you may see."
         ),
         parameters=[CODE_PARAM],
         request=ScanInputSerializer,

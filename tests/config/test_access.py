@@ -456,3 +456,43 @@ def test_guide_pages_of_another_guide_or_partner_are_404(guides_scene):
         response = clerk.get(url)
         assert response.status_code == 200 and JOIN_PAGE in [t.name for t in response.templates], url
         assert scene.g1.name not in response.content.decode()
+
+
+def test_guides_and_roleless_people_only_read_through_the_api(store_a_data):
+    """A guide signs themselves up: with their session they may read their own rows, but not place
+    orders, register members or bind customers by scan (a self-registered guide could otherwise
+    rebind every customer to themselves). Machines write with a key; staff with their session."""
+    from members.models import Member
+    from orders.models import Order
+    from tests.world import north
+
+    world, _order, _ticket, outsiders = store_a_data
+    guide = GuideFactory(store=world.a)
+    lat, lng = north(0.1)
+    order = {
+        "channel": "mall",
+        "lines": [{"sku": "TV-55", "quantity": 1}],
+        "delivery_method": "ship",
+        "member_phone": "13912345678",
+        "address": "1 Chang'an Avenue",
+        "latitude": str(lat),
+        "longitude": str(lng),
+    }
+    writes = [
+        ("/api/v1/orders/", order),
+        ("/api/v1/members/upsert/", {"phone": "13912345678", "name": "Wang Fang"}),
+        (f"/api/v1/guides/{guide.code}/scans/", {"phone": "13912345678"}),
+    ]
+    before = (Order.objects.count(), Member.objects.count())
+    for who in ("guide", "no role"):
+        client = Client()
+        client.force_login(outsiders[who])
+        assert client.get("/api/v1/statements/").status_code == 200  # reads stay open, scoped
+        for url, body in writes:
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code == 403, (who, url, response.content)
+            assert response.json()["code"] == "permission_denied"
+    assert (Order.objects.count(), Member.objects.count()) == before
+    staff = Client()
+    staff.force_login(clerk_at(world.a))
+    assert staff.post(writes[2][0], writes[2][1], content_type="application/json").status_code == 201

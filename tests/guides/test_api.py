@@ -167,7 +167,7 @@ def scan(client, guide, phone, **extra):
 
 
 def test_scan_binds_a_new_customer_and_records_the_scan_with_the_user_agent(scene):
-    client = login(UserFactory())
+    client = login(clerk_at(StoreFactory()))  # store staff, any store
 
     response = scan(client, scene.g1, "+86 139 0000 1111", name="Chen Jing")
 
@@ -186,7 +186,7 @@ def test_scan_binds_a_new_customer_and_records_the_scan_with_the_user_agent(scen
 
 
 def test_a_rescan_extends_and_another_guides_scan_takes_the_fan_over(scene):
-    client = login(UserFactory())
+    client = login(clerk_at(StoreFactory()))  # store staff, any store
     first = scan(client, scene.g1, "13900001111").json()
 
     again = scan(client, scene.g1, "139 0000 1111")
@@ -204,7 +204,7 @@ def test_a_rescan_extends_and_another_guides_scan_takes_the_fan_over(scene):
 
 
 def test_scan_with_a_bad_mobile_is_a_400_and_writes_nothing(scene):
-    client = login(UserFactory())
+    client = login(clerk_at(StoreFactory()))  # store staff, any store
     before = (ScanEvent.objects.count(), Member.objects.count(), Binding.objects.count())
 
     assert_error(scan(client, scene.g1, "12345"), 400, "invalid_phone", "phone")
@@ -214,7 +214,7 @@ def test_scan_with_a_bad_mobile_is_a_400_and_writes_nothing(scene):
 
 
 def test_scan_of_a_suspended_guide_is_a_409_and_binds_nobody(scene):
-    client = login(UserFactory())
+    client = login(clerk_at(StoreFactory()))  # store staff, any store
     guide_suspend(guide=scene.g2, reason="Fake fans")
     bindings = Binding.objects.count()
 
@@ -227,7 +227,9 @@ def test_scan_of_a_suspended_guide_is_a_409_and_binds_nobody(scene):
 
 
 def test_scan_of_an_unknown_code_is_a_404(scene):
-    response = post(login(UserFactory()), "/api/v1/guides/NOSUCH22/scans/", {"phone": "13900001111"})
+    response = post(
+        login(clerk_at(StoreFactory())), "/api/v1/guides/NOSUCH22/scans/", {"phone": "13900001111"}
+    )
     assert_error(response, 404, "not_found")
     assert not Member.objects.filter(phone="13900001111").exists()
 
