@@ -46,7 +46,10 @@ def _worker_keeps_the_test_connection(monkeypatch):
     PostgreSQL). Django's test client disconnects the same call from its request signals."""
     from django_tasks_db.management.commands import db_worker
 
+    from integrations.management.commands import webhooks_worker
+
     monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+    monkeypatch.setattr(webhooks_worker, "close_old_connections", lambda: None)
 
 
 @pytest.fixture
@@ -364,6 +367,32 @@ def test_delivery_gives_up_after_eight_attempts_over_about_22_hours():
     assert delivery.log.count() == MAX_ATTEMPTS == len(receiver.requests)
     assert timedelta(hours=22) < waited < timedelta(hours=23)
     assert waiting_sends() == []
+
+
+@pytest.mark.django_db
+def test_the_long_running_worker_sends_then_stops_on_sigterm(monkeypatch):
+    """The loop without --once: relays, runs the tasks, sleeps when idle, stops on SIGTERM."""
+    import signal
+
+    from integrations.management.commands import webhooks_worker
+
+    handlers = {}
+    monkeypatch.setattr(
+        webhooks_worker.signal, "signal", lambda signum, handler: handlers.update({signum: handler})
+    )
+
+    def sleep(seconds):  # the first idle wait: time to stop
+        handlers[signal.SIGTERM](signal.SIGTERM, None)
+
+    monkeypatch.setattr(webhooks_worker.time, "sleep", sleep)
+    with Receiver([200]) as receiver:
+        WebhookSubscription.objects.create(url=receiver.url, secret=SECRET)
+        event_emit(type="order.created", payload={})
+        out = io.StringIO()
+        call_command("webhooks_worker", "--interval=0.5", stdout=out)
+    assert out.getvalue() == "Webhook worker started; Ctrl-C to stop.\nWebhook worker stopped.\n"
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().status == "delivered"
 
 
 @pytest.mark.django_db
