@@ -168,7 +168,7 @@ def suggestions_for(member, store, limit: int = 6, *, cross_channel_only: bool =
             queryset.annotate(available=_available_at(store, field))
             .filter(available__gt=0, **{f"{field}__is_active": True})
             .exclude(**{f"{field}__in": owned})
-            .order_by("-customers", field)[: limit * 3]
+            .order_by("-customers", f"{field}_id")[: limit * 3]
         )
 
     take(
