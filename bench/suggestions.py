@@ -116,6 +116,27 @@ def per_call(fn, args_list) -> list[float]:
     return samples
 
 
+def db_time(fn, args_list) -> list[float]:
+    """Per call: the server-side execution time of every query it ran (EXPLAIN ANALYZE), which a
+    busy machine's scheduling and the driver's round trips do not inflate."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    totals = []
+    for args in args_list:
+        with CaptureQueriesContext(connection) as captured:
+            fn(args)
+        total = 0.0
+        with connection.cursor() as cur:
+            for query in captured.captured_queries:
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+                plan = cur.fetchone()[0]
+                plan = plan[0] if isinstance(plan, list) else plan
+                total += plan["Execution Time"] + plan.get("Planning Time", 0)
+        totals.append(total)
+    return totals
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -180,6 +201,11 @@ def main():
         print(f"{'baseline: member orders SELECT':38} {base_p50:>6.2f}ms {base_p95:>6.2f}ms")
         print(f"{'suggestions_for (4 queries)':38} {sug_p50:>6.2f}ms {sug_p95:>6.2f}ms")
         print(f"{'member_timeline (7 queries)':38} {tl_p50:>6.2f}ms {tl_p95:>6.2f}ms")
+        base_db, sug_db = db_time(baseline, calls[:30]), db_time(suggest, calls[:30])
+        print(
+            f"{'in-database execution (EXPLAIN ANALYZE)':38} baseline {statistics.median(base_db):.2f}ms, "
+            f"suggestions_for {statistics.median(sug_db):.2f}ms (p50 over {len(sug_db)} members, all its queries)"
+        )
         print(
             f"suggestions/baseline ratio: p50 {sug_p50 / base_p50:.1f}x, p95 {sug_p95 / base_p95:.1f}x; "
             f"timeline/baseline p50 {tl_p50 / base_p50:.1f}x; "
