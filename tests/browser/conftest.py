@@ -26,8 +26,9 @@ CHROMIUM = os.environ.get("O2O_CHROMIUM") or "/usr/bin/chromium"
 PASSWORD = "pass-1234-word"  # tests.factories.UserFactory's password
 
 CALL_REPORT = pytest.StashKey()
-# A busy CI machine (PostgreSQL flushing between tests) can take more than Playwright's 5 s default.
-expect.set_options(timeout=10_000)
+# A busy CI machine (PostgreSQL flushing between tests, a first request compiling templates) can take
+# more than Playwright's 5 s default; the time limits only matter when something is wrong anyway.
+expect.set_options(timeout=15_000)
 
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
@@ -231,7 +232,8 @@ def open_screen(new_context, request) -> Callable[..., Screen]:
     def open_screen(viewport: dict) -> Screen:
         context = new_context(viewport=viewport)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(15_000)
+        page.set_default_navigation_timeout(30_000)
         screen = Screen(page=page, name=_slug(request.node.name), folder=folder, viewport=viewport)
         page.on("console", screen.on_console)
         page.on("pageerror", lambda error: screen.errors.append(f"uncaught: {error}"))
