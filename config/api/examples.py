@@ -105,8 +105,8 @@ OPERATION_ERRORS = {
                 "The expected unit price is not the live price",
                 _error(
                     "price_mismatch",
-                    "TV-55 costs 2799.00 now, not 2999.00.",
-                    {"lines[0].unit_price": ["The live price is 2799.00."]},
+                    "TV-55 costs 2799.00 on Own mall, not 2999.00.",
+                    {"lines[0].unit_price": ["Does not match the live price."]},
                 ),
             ),
             "order_refused": _ex(
@@ -128,8 +128,8 @@ OPERATION_ERRORS = {
         409: _conflict(
             "payment_refused",
             "The amount is not the order's total",
-            "Pay the order's total, 2999.00.",
-            {"amount": ["Must be 2999.00."]},
+            "Order 2611225E0D0F8CA0 totals 2999.00; a payment of 2000.00 does not settle it.",
+            {"amount": ["Must equal the order total."]},
         ),
     },
     "orders_cancel_create": {409: ILLEGAL_TRANSITION},
@@ -146,7 +146,9 @@ OPERATION_ERRORS = {
             "invalid_phone": _ex(
                 "Not a mainland mobile number",
                 _error(
-                    "invalid_phone", "“1234” is not a mobile number.", {"phone": ["Not a mobile number."]}
+                    "invalid_phone",
+                    "1234 is not a mainland China mobile number (11 digits starting with 13-19).",
+                    {"phone": ["Not a valid mainland mobile number."]},
                 ),
             )
         },
@@ -180,7 +182,9 @@ OPERATION_ERRORS = {
             "invalid_phone": _ex(
                 "Not a mainland mobile number",
                 _error(
-                    "invalid_phone", "“1234” is not a mobile number.", {"phone": ["Not a mobile number."]}
+                    "invalid_phone",
+                    "1234 is not a mainland China mobile number (11 digits starting with 13-19).",
+                    {"phone": ["Not a valid mainland mobile number."]},
                 ),
             )
         },

@@ -92,7 +92,7 @@ def test_a_field_error_names_the_field(schema):
     examples = orders_create["responses"]["400"]["content"][JSON]["examples"]
     assert examples["invalid"]["value"]["fields"] == {"channel": ["This field is required."]}
     assert examples["price_mismatch"]["value"]["fields"] == {
-        "lines[0].unit_price": ["The live price is 2799.00."]
+        "lines[0].unit_price": ["Does not match the live price."]
     }
 
 
