@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guides.choices import EntryKind
+from orders.choices import DeliveryMethod, OrderStatus
 from orders.models import Order, OrderLine, Payment, RevenueShare
 
 ENTRY_KINDS = dict(EntryKind.choices)
@@ -414,6 +415,22 @@ def _logistics(order: Order, sources: OrderSources) -> list[TimelineEntry]:
                     kind="shipment",
                 )
             )
+    pickups = [
+        c for c in sources.history if c.to_status in (OrderStatus.READY_FOR_PICKUP, OrderStatus.COMPLETED)
+    ]
+    store = order.fulfilling_location.name if pickups and order.fulfilling_location_id else ""
+    for change in pickups:
+        if change.to_status == OrderStatus.READY_FOR_PICKUP:
+            what = _("Ready for pickup at %(store)s") % {"store": store}
+        elif change.to_status == OrderStatus.COMPLETED and order.delivery_method == DeliveryMethod.PICKUP:
+            what = _("Collected at %(store)s") % {"store": store}
+        elif change.to_status == OrderStatus.COMPLETED and order.delivery_method == DeliveryMethod.CARRY_OUT:
+            what = _("Carried out of %(store)s") % {"store": store}
+        else:
+            continue
+        entries.append(
+            TimelineEntry(change.changed_at, "logistics", what, who(change.changed_by), kind="pickup")
+        )
     return entries
 
 

@@ -139,7 +139,9 @@ def test_the_timeline_loads_each_source_once(world, django_assert_max_num_querie
         )
     from orders.models import Order
 
-    order = Order.objects.select_related("channel", "member", "placed_by").get(pk=order.pk)
+    order = Order.objects.select_related("channel", "member", "placed_by", "fulfilling_location").get(
+        pk=order.pk
+    )
     # guide + binding, lines, tickets, ticket changes, history, decisions, assignments, payments,
     # shares, stock movements, commission entries, the release rows of its accruals
     with django_assert_max_num_queries(12):
@@ -169,3 +171,27 @@ def test_a_release_row_made_by_rule_shows_on_each_orders_timeline(world):
     release = CommissionEntry.objects.get(kind="release")
     assert release.order_id is None and released.at == release.created_at
     assert any("released" in e.what.lower() for e in kinds(order_timeline(orders[1]), "commission"))
+
+
+def test_a_pickup_order_shows_when_it_was_ready_and_collected_and_by_whom(world):
+    from orders.choices import DeliveryMethod
+    from orders.fulfilment import assignment_accept, order_collect, order_ready_for_pickup
+    from orders.services import LineRequest, order_create
+
+    world.stock(world.a, world.tv, 1)
+    clerk = clerk_at(world.a, email="counter@example.com")
+    order = order_create(
+        channel=world.mall,
+        lines=[LineRequest(world.tv, 1)],
+        delivery_method=DeliveryMethod.PICKUP,
+        pickup_store=world.a,
+    )
+    order = world.pay(order)
+    assignment_accept(order=order, store=world.a, user=clerk)
+    order = order_ready_for_pickup(order=order, store=world.a, user=clerk)
+    order_collect(order=order, store=world.a, pickup_code=order.pickup_code, user=clerk)
+    order.refresh_from_db()
+
+    pickup = kinds(order_timeline(order), "pickup")
+    assert [e.what for e in pickup] == ["Ready for pickup at Store A", "Collected at Store A"]
+    assert {e.who for e in pickup} == {"counter@example.com"}
