@@ -1,8 +1,9 @@
 """Release held guide commission once the line's return window has closed.
 
 Run it daily (cron or the task worker): `manage.py commission_release`. It is one set-based
-INSERT ... SELECT and is idempotent (one release per accrual), so a missed or repeated day is
-harmless; the monthly `guides_month_end` releases too before drafting the statements.
+INSERT ... SELECT (one release row per guide, partner and store) and is idempotent (an accrual
+is released once), so a missed or repeated day is harmless; the monthly `guides_month_end`
+releases too before drafting the statements.
 """
 
 from django.core.management.base import BaseCommand
@@ -22,6 +23,6 @@ class Command(BaseCommand):
         when = parse_at(at)
         released = commission_release(now=when)
         self.stdout.write(
-            f"released {released} commission entries "
+            f"released the commission of {released} lines "
             f"(return windows closed by {timezone.localtime(when):%Y-%m-%d %H:%M %Z})"
         )

@@ -45,7 +45,7 @@ class Command(BaseCommand):
         result = month_end(period=month, now=when)
         drafts = result.drafts
         self.stdout.write(
-            f"{month:%Y-%m}: released {result.released} commission entries; "
+            f"{month:%Y-%m}: released {result.released} lines' commission; "
             f"started {drafts.guide_statements} guide and {drafts.partner_statements} partner statements; "
             f"put {drafts.entries_claimed} entries on draft statements "
             f"(as of {timezone.localtime(when):%Y-%m-%d %H:%M %Z})"
