@@ -69,16 +69,18 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"{app}: {summary} ({time.monotonic() - step_started:.1f} s)")
             )
 
-        # The member page's suggestions come from tables refreshed daily; fill them from these orders.
-        from members.suggestions import suggestions_refresh
+        # The member page's suggestions come from tables refreshed daily; fill them from the orders
+        # this run loaded (a run that loaded nothing changes nothing).
+        if len(loaded_before) < len(DEMO_APPS):
+            from members.suggestions import suggestions_refresh
 
-        done = suggestions_refresh()
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"suggestions: {done.affinities:,} SKU pairs, {done.category_best_sellers:,} category and "
-                f"{done.tier_best_sellers:,} tier best sellers ({done.seconds:.1f} s)"
+            done = suggestions_refresh()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"suggestions: {done.affinities:,} SKU pairs, {done.category_best_sellers:,} category "
+                    f"and {done.tier_best_sellers:,} tier best sellers ({done.seconds:.1f} s)"
+                )
             )
-        )
         with transaction.atomic():
             users = seed_users()
         if any(users.values()):
