@@ -173,6 +173,9 @@ class CommissionEntrySerializer(serializers.ModelSerializer):
             "statement",
             "partner_statement",
             "note",
+            "released_through",
+            "accruals_through",
+            "accrual_count",
             "created_at",
         ]
         read_only_fields = fields
