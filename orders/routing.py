@@ -6,15 +6,18 @@ guide's store), then the nearest. No store candidate: the nearest warehouse with
 Reads only; the reservation that makes the choice real happens in orders.services.
 """
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache as memoize
 
 from django.core.cache import cache
-from django.db.models import Case, Exists, F, IntegerField, Max, OuterRef, Value, When
+from django.db import connection
+from django.db.models import Max
 
 from stores.choices import StoreKind, StoreStatus
-from stores.models import Stock, Store
-from stores.selectors import bounding_box, distance_km_expression
+from stores.models import Store
+from stores.selectors import EARTH_RADIUS_KM, bounding_box
 
 CANDIDATES_KEPT = 10
 WAREHOUSE_SEARCH_KM = 5000  # the whole country: warehouses are the fallback
@@ -42,21 +45,95 @@ class Route:
     in_radius_without_stock: int = 0
 
 
-def _has_all_lines(lines: dict[int, int]):
-    """True where the store has every line available: one EXISTS per line, each a lookup on the
-    (location, sku) unique index, so a store's other thousands of SKUs cost nothing."""
-    checks = [
-        Exists(
-            Stock.objects.filter(
-                location_id=OuterRef("pk"), sku_id=sku_id, on_hand__gte=F("reserved") + quantity
-            )
-        )
-        for sku_id, quantity in lines.items()
-    ]
-    combined = checks[0]
-    for check in checks[1:]:
-        combined = combined & check
-    return combined
+# The candidate queries are plain SQL, built once per shape (lines, preferred and excluded stores
+# counted) and parameterised: an order's routing used to spend most of its Python time building the
+# same ORM expression (bounding box, haversine distance, one EXISTS per line, preference CASE).
+# Same semantics as stores.selectors.bounding_box / distance_km_expression on both databases.
+_STORE_COLUMNS = [f.attname for f in Store._meta.concrete_fields]
+
+
+def _quoted(column: str) -> str:
+    return connection.ops.quote_name(column)
+
+
+def _distance_sql(vendor: str) -> str:
+    """Haversine km from the point (params: lat1, lng1, cos(lat1), 2R) to "s"'s coordinates."""
+    real = "double precision" if vendor == "postgresql" else "real"
+    lat2 = f'RADIANS(CAST(s."latitude" AS {real}))'
+    lng2 = f'RADIANS(CAST(s."longitude" AS {real}))'
+    return (
+        f"(%s * ASIN(SQRT(POWER(SIN(({lat2} - %s) / 2), 2) "
+        f"+ %s * COS({lat2}) * POWER(SIN(({lng2} - %s) / 2), 2))))"
+    )
+
+
+def _all_lines_sql(count: int) -> str:
+    """True where store "s" has every line available (params: sku, quantity per line): one EXISTS
+    per line, each a lookup on the (location, sku) unique index."""
+    return " AND ".join(
+        'EXISTS(SELECT 1 FROM "stores_stock" k WHERE k."location_id" = s."id" AND k."sku_id" = %s '
+        'AND k."on_hand" >= k."reserved" + %s)'
+        for _ in range(count)
+    )
+
+
+def _in_sql(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+@memoize
+def _nearby_sql(vendor: str, lines: int, preferred: int, excluded: int) -> str:
+    columns = ", ".join(f"s.{_quoted(c)}" for c in _STORE_COLUMNS)
+    exclude = f' AND s."id" NOT IN ({_in_sql(excluded)})' if excluded else ""
+    return (
+        f"SELECT * FROM (SELECT {columns}, {_distance_sql(vendor)} AS distance_km, "  # noqa: S608 (no input)
+        f"({_all_lines_sql(lines)}) AS has_all_lines, "
+        f'CASE WHEN s."id" IN ({_in_sql(max(preferred, 1))}) THEN 0 ELSE 1 END AS preferred '
+        'FROM "stores_store" s WHERE s."latitude" BETWEEN %s AND %s AND s."longitude" BETWEEN %s AND %s '
+        f'AND s."status" = %s AND s."kind" <> %s{exclude}) c '
+        'WHERE c.distance_km <= c."service_radius_km" '
+        'ORDER BY c.has_all_lines DESC, c.preferred, c.distance_km, c."code" LIMIT 50'
+    )
+
+
+@memoize
+def _warehouses_sql(vendor: str, lines: int, excluded: int) -> str:
+    columns = ", ".join(f"s.{_quoted(c)}" for c in _STORE_COLUMNS)
+    exclude = f' AND s."id" NOT IN ({_in_sql(excluded)})' if excluded else ""
+    return (
+        f'SELECT {columns}, {_distance_sql(vendor)} AS distance_km FROM "stores_store" s '  # noqa: S608 (no input)
+        f'WHERE s."kind" = %s AND s."status" = %s{exclude} AND {_all_lines_sql(lines)} '
+        f'ORDER BY distance_km, s."code" LIMIT {CANDIDATES_KEPT}'
+    )
+
+
+def _distance_params(lat: float, lng: float) -> list:
+    lat1 = math.radians(lat)
+    return [2 * EARTH_RADIUS_KM, lat1, math.cos(lat1), math.radians(lng)]
+
+
+def _line_params(lines: dict[int, int]) -> list:
+    return [value for sku_id, quantity in lines.items() for value in (sku_id, quantity)]
+
+
+@memoize
+def _converters(vendor: str) -> list[tuple[int, list, object]]:
+    """What the ORM would apply to each store column read (SQLite's decimals, for one)."""
+    found = []
+    for index, store_field in enumerate(Store._meta.concrete_fields):
+        column = store_field.get_col(Store._meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            found.append((index, functions, column))
+    return found
+
+
+def _store(row) -> Store:
+    values = list(row[: len(_STORE_COLUMNS)])
+    for index, functions, column in _converters(connection.vendor):
+        for function in functions:
+            values[index] = function(values[index], column, connection)
+    return Store.from_db(connection.alias, _STORE_COLUMNS, values)
 
 
 def max_service_radius_km() -> int:
@@ -79,25 +156,37 @@ def route_candidates(
     """Stores that can fulfil every line within their service radius, best first (two queries),
     and the warehouses that could (one more query, only when no store can)."""
     lat, lng = float(latitude), float(longitude)
-    max_radius = max_service_radius_km()
-    nearby = (
-        Store.objects.filter(bounding_box(lat, lng, max_radius), status=StoreStatus.OPEN)
-        .exclude(kind=StoreKind.WAREHOUSE)
-        .exclude(pk__in=exclude_store_ids)
-        .annotate(distance_km=distance_km_expression(lat, lng, "latitude", "longitude"))
-        .filter(distance_km__lte=F("service_radius_km"))
-        .annotate(
-            has_all_lines=_has_all_lines(lines),
-            preferred=Case(
-                When(pk__in=prefer_store_ids or [0], then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            ),
+    box = bounding_box(lat, lng, max_service_radius_km()).children  # [(lookup, (low, high)), ...]
+    (lat_low, lat_high), (lng_low, lng_high) = dict(box)["latitude__range"], dict(box)["longitude__range"]
+    preferred, exclude_store_ids = list(prefer_store_ids) or [0], tuple(exclude_store_ids)
+    params = [
+        *_distance_params(lat, lng),
+        *_line_params(lines),
+        *preferred,
+        lat_low,
+        lat_high,
+        lng_low,
+        lng_high,
+        StoreStatus.OPEN.value,
+        StoreKind.WAREHOUSE.value,
+        *exclude_store_ids,
+    ]
+    sql = _nearby_sql(connection.vendor, len(lines), len(preferred), len(exclude_store_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(_STORE_COLUMNS)
+    nearby = []
+    for row in rows:
+        store = _store(row)
+        store.distance_km, store.has_all_lines, store.preferred = (
+            row[width],
+            bool(row[width + 1]),
+            row[width + 2],
         )
-        .order_by("-has_all_lines", "preferred", "distance_km", "code")
-    )
+        nearby.append(store)
     route = Route()
-    for store in nearby[:50]:
+    for store in nearby:
         if not store.has_all_lines:
             route.in_radius_without_stock += 1
             continue
@@ -114,13 +203,22 @@ def warehouse_candidates(
     *, latitude: float, longitude: float, lines: dict[int, int], exclude=()
 ) -> list[Candidate]:
     """Open warehouses with every line in stock, nearest first: the central fallback."""
-    rows = (
-        Store.objects.filter(kind=StoreKind.WAREHOUSE, status=StoreStatus.OPEN)
-        .exclude(pk__in=exclude)
-        .annotate(
-            distance_km=distance_km_expression(latitude, longitude, "latitude", "longitude"),
-        )
-        .filter(_has_all_lines(lines))
-        .order_by("distance_km", "code")[:CANDIDATES_KEPT]
-    )
-    return [Candidate(store, store.distance_km, False) for store in rows]
+    exclude = tuple(exclude)
+    sql = _warehouses_sql(connection.vendor, len(lines), len(exclude))
+    params = [
+        *_distance_params(float(latitude), float(longitude)),
+        StoreKind.WAREHOUSE.value,
+        StoreStatus.OPEN.value,
+        *exclude,
+        *_line_params(lines),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = len(_STORE_COLUMNS)
+    candidates = []
+    for row in rows:
+        store = _store(row)
+        store.distance_km = row[width]
+        candidates.append(Candidate(store, store.distance_km, False))
+    return candidates

@@ -1,0 +1,79 @@
+"""Python cost of one order through the order API, in-process on PostgreSQL (issue #9, bench 1).
+
+    .venv/bin/python bench/intake_profile.py [--orders 300] [--skus 2000] [--profile 25]
+
+Same data as bench/flash_sale.py (one channel, one store, SKUs with price and stock, an API key with
+orders:write), smaller by default. Times N 2-line orders through Django's test Client with
+`Authorization: Bearer <key>` and a fresh `Idempotency-Key` each, after a warm-up, and prints this
+process's CPU per order (Python: the database's work is in its own backend process), wall time
+per order, and statements per order. `--profile K` also runs the orders under cProfile and lists
+the K costliest functions by cumulative time. `BENCH_INTAKE_DB` names the database (dropped after).
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import time
+
+from _setup import bench_database
+from flash_sale import _wire, bodies_for, make_data, reset
+
+DB_NAME = os.environ.get("BENCH_INTAKE_DB", "o2o_bench_intake")
+
+
+def post_orders(client, bodies: list[dict], tag: str) -> None:
+    for n, body in enumerate(bodies):
+        response = client.post(
+            "/api/v1/orders/",
+            _wire(body),
+            content_type="application/json",
+            headers={"Idempotency-Key": f"{tag}-{n}"},
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"order {n}: {response.status_code} {response.content[:300]!r}")
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--skus", type=int, default=2000)
+    parser.add_argument("--profile", type=int, default=0, metavar="K", help="list the K costliest functions")
+    args = parser.parse_args()
+    os.environ["API_KEY_RATE"] = "100000000/min"
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    with bench_database(DB_NAME):
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        scene = make_data(args.skus)
+        reset(scene)
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {scene.api_key}", HTTP_HOST="127.0.0.1")
+        post_orders(client, bodies_for(scene, "spread", 30, "warm"), "warm")
+        with CaptureQueriesContext(connection) as queries:
+            post_orders(client, bodies_for(scene, "spread", 1, "count"), "count")
+        statements = len(queries)  # now: the next request's request_started empties the log
+        bodies = bodies_for(scene, "spread", args.orders, "timed")
+        cpu, wall = time.process_time(), time.perf_counter()
+        post_orders(client, bodies, "timed")
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"intake_profile: {args.orders} 2-line orders in-process on PostgreSQL: "
+            f"python {cpu * 1000 / args.orders:.2f} ms/order, wall {wall * 1000 / args.orders:.2f} ms/order, "
+            f"{statements} statements/order"
+        )
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            post_orders(client, bodies_for(scene, "spread", args.orders, "profiled"), "profiled")
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        connection.close()
+
+
+if __name__ == "__main__":
+    main()
