@@ -92,6 +92,24 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+# Who serves customers: store managers and clerks, and partners for their own stores (HQ too).
+STAFF_ROLES = frozenset({Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER})
+
+
+def staff_required(view):
+    """HQ and store staff (managers, clerks, partners). Guides without a store role and people
+    without a role get 403: store, order and member pages are for people who serve customers."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not (is_hq(request.user) or STAFF_ROLES & role_names(request.user)):
+            raise PermissionDenied(_("These pages are for store staff, partners and HQ."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def hq_required(view):
     """Anonymous users go to the login page; signed-in users who are not HQ get 403."""
 

@@ -8,11 +8,9 @@ redirects with ?via=lookup&q=…, and the member page re-resolves q to let that 
 
 import csv
 import uuid
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -29,8 +27,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from catalog.selectors import channel_for_store
 from config.csv import csv_attachment
 from config.errors import DomainError
-from config.roles import Role, is_hq, role_names
-from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate
+from config.roles import is_hq
+from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate, staff_required
 from guides.selectors import member_bindings
 from members.choices import IdentitySource
 from members.errors import GroupRefused
@@ -74,24 +72,9 @@ from stores.selectors import stores_managed_by, stores_visible_to
 # would take seconds, and HQ finds a member by lookup or through a segment anyway.
 HQ_RECENT_MEMBERS = 500
 LEDGER_PAGE_SIZE = 20
-STAFF_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER}
 # The sales channel a consent given at a store's counter is recorded under.
 # The same session key as the stock lookup: the store the clerk last served from.
 LAST_STORE_SESSION_KEY = "stock_lookup_store"
-
-
-def staff_required(view):
-    """HQ and store staff (managers, clerks, partners). Guides and others get 403: an exact
-    phone opens any member's page, so the lookup is for people who serve customers."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not (is_hq(request.user) or STAFF_ROLES & role_names(request.user)):
-            raise PermissionDenied(_("Member pages are for store staff and HQ."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _member_url(member_id: int, lookup_query: str | None = None) -> str:

@@ -10,7 +10,6 @@ page with what to do next, and the service's transaction leaves nothing half-wri
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.forms import CheckboxSelectMultiple
@@ -26,7 +25,7 @@ from catalog.models import Channel
 from catalog.selectors import channel_for_store, live_prices_for
 from config.errors import DomainError
 from config.roles import is_hq
-from config.views import add_domain_error, paginate
+from config.views import add_domain_error, paginate, staff_required
 from members.phones import normalise_phone_or_blank
 from members.selectors import member_lookup
 from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentMethod
@@ -109,7 +108,7 @@ def show_order_error(form, lines, error: DomainError, *, field_map: dict | None 
 
 
 @require_GET
-@login_required
+@staff_required
 def queue_start(request):
     """The nav's "Order queue": straight to the user's one store, else a list to pick from."""
     stores = stores_visible_to(request.user).order_by("code")
@@ -152,7 +151,7 @@ def _hint(error: DomainError) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required
 def queue(request, code):
     store = _store_or_404(request, code)
     failure = _queue_action(request, store) if request.method == "POST" else None
@@ -263,7 +262,7 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
 
 
 @require_GET
-@login_required
+@staff_required
 def order_list(request):
     orders = (
         orders_visible_to(request.user)
@@ -287,7 +286,7 @@ def _order_or_404(request, number: str) -> Order:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required
 def order_detail(request, number):
     order = _order_or_404(request, number)
     may_act = _works_at(request.user, order.origin_store, order.fulfilling_location)
@@ -406,7 +405,7 @@ def _line_stock(store: Store, channel: Channel | None, lines: list[tuple]) -> li
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required
 def order_new(request, code):
     """Step 1: member, SKUs with their stock here / nearby / in warehouses, delivery -> order_create."""
     store = _store_or_404(request, code)
@@ -498,7 +497,7 @@ def _place_clerk_order(request, store, channel, form, lines, member) -> Order | 
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required
 def order_pay_view(request, number):
     """Step 2 of the clerk's order: the customer pays the total at the counter -> order_pay."""
     order = _order_or_404(request, number)
@@ -556,7 +555,7 @@ def public_url(request, store: Store) -> str:
 
 
 @require_GET
-@login_required
+@staff_required
 def qr_card(request, code):
     store = _store_or_404(request, code)
     return render(
@@ -574,14 +573,14 @@ def _qr_response(content: bytes, content_type: str, filename: str) -> HttpRespon
 
 
 @require_GET
-@login_required
+@staff_required
 def qr_png_view(request, code):
     store = _store_or_404(request, code)
     return _qr_response(qr_png(public_url(request, store)), "image/png", f"order-qr-{store.code}.png")
 
 
 @require_GET
-@login_required
+@staff_required
 def qr_svg_view(request, code):
     store = _store_or_404(request, code)
     return _qr_response(qr_svg(public_url(request, store)), "image/svg+xml", f"order-qr-{store.code}.svg")

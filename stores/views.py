@@ -6,7 +6,6 @@ a clerk does not even learn that the store exists.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.errors import DomainError
-from config.views import add_domain_error, paginate
+from config.views import add_domain_error, paginate, staff_required
 from stores.choices import MovementKind
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
 from stores.forms import LookupStartForm, StockChangeForm, StockLookupForm
@@ -41,7 +40,7 @@ def _label_empty_choice(form, labels: dict[str, str]) -> None:
 
 
 @require_GET
-@login_required
+@staff_required
 def store_list(request):
     stores = stores_visible_to(request.user).select_related("partner").order_by("code")
     filterset = StoreFilterSet(request.GET, queryset=stores)
@@ -54,7 +53,7 @@ def store_list(request):
 
 
 @require_GET
-@login_required
+@staff_required
 def store_detail(request, code):
     store = _store_or_404(request, code)
     stock = stock_visible_to(request.user).filter(location=store).select_related("sku").order_by("sku__code")
@@ -72,7 +71,7 @@ def store_detail(request, code):
 
 
 @require_GET
-@login_required
+@staff_required
 def stock_ledger(request, code, sku_code):
     store = _store_or_404(request, code)
     stock = get_object_or_404(
@@ -96,7 +95,7 @@ def stock_ledger(request, code, sku_code):
 
 
 @require_GET
-@login_required
+@staff_required
 def stock_lookup(request, code):
     """Here and in the open stores within this store's service radius: who has the SKU, how far."""
     store = _store_or_404(request, code)
@@ -128,7 +127,7 @@ def stock_lookup(request, code):
 
 
 @require_GET
-@login_required
+@staff_required
 def lookup_start(request):
     """The nav's "Stock lookup": straight to the store the user looks from, or let them pick one."""
     visible = stores_visible_to(request.user)
@@ -166,7 +165,7 @@ def _redirect_to_lookup(code: str, query: str):
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@staff_required
 def stock_change(request, code):
     """Record a receipt or a count adjustment through the stock ledger services."""
     store = _store_or_404(request, code)

@@ -10,8 +10,10 @@ people of the wrong role are walked too, with the rule of each URL prefix:
 /portal/guides/partner/        partners and HQ; everyone else refused (403 or the join page).
 /portal/guides/                guides, partners and HQ; anyone else gets the "become a guide" page
                                (200, no data: guides/portal/join.html).
-/portal/, /portal/stores/,     shared by every signed-in role: each sees only their own stores'
-/portal/orders/                rows (selectors), another party's code or number is a 404.
+/portal/stores/, /portal/orders/  store staff, partners and HQ (guides and people without a role:
+                               403); each sees only their own stores' rows (selectors), another
+                               party's code or number is a 404.
+/portal/, /portal/search/      every signed-in role, each finding only their own rows.
 /api/v1/                       every signed-in person and every key, scoped by selectors: another
                                party's id is a 404, lists hold only their own rows; HQ_ONLY_API
                                names are 403 to everyone but HQ; a key needs the action's scope
@@ -241,6 +243,8 @@ REFUSED_BY_PREFIX = (
     ("/hq/", ALL_BUT_HQ),
     ("/portal/members/segments/", ALL_BUT_HQ),
     ("/portal/members/", frozenset({"guide", "no role"})),
+    ("/portal/stores/", frozenset({"guide", "no role"})),
+    ("/portal/orders/", frozenset({"guide", "no role"})),
     ("/portal/service/", frozenset({"partner", "guide", "no role"})),
     ("/portal/guides/partner/", frozenset({"clerk", "manager", "guide", "no role"})),
     ("/portal/guides/", frozenset({"clerk", "manager", "no role"})),
@@ -266,7 +270,7 @@ HQ_ONLY_API = {
 }
 JOIN_PAGE = "guides/portal/join.html"
 # Portal sections every signed-in role may open, each seeing only their own rows (selectors).
-SHARED_PORTAL_PREFIXES = {"/portal/stores/", "/portal/orders/", "/portal/search/"}
+SHARED_PORTAL_PREFIXES = {"/portal/search/"}
 
 
 @pytest.fixture
@@ -407,8 +411,12 @@ def test_store_pages_and_orders_of_store_a_are_404_to_every_other_party(store_a_
     for who, user in outsiders.items():
         client = Client(raise_request_exception=False)
         client.force_login(user)
+        # Store staff and partners of other stores get a 404; guides and people without a role
+        # may not open store and order pages at all (403), and the API scopes them to nothing (404).
+        refused = 403 if who in ("guide", "no role") else 404
         for url in foreign_urls:
-            assert client.get(url).status_code == 404, (who, url)
+            expected = 404 if url.startswith("/api/") else refused
+            assert client.get(url).status_code == expected, (who, url)
         assert not leads_to(client.get(reverse("orders:list")), detail), who
         assert not leads_to(client.get("/portal/search/", {"q": order.number}), detail), who
         api_orders = client.get("/api/v1/orders/").json()["results"]
