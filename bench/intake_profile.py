@@ -71,7 +71,10 @@ def main():
             profiler.enable()
             post_orders(client, bodies_for(scene, "spread", args.orders, "profiled"), "profiled")
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats.print_stats(args.profile)
+            if os.environ.get("BENCH_INTAKE_CALLERS"):
+                stats.print_callers(os.environ["BENCH_INTAKE_CALLERS"])
         connection.close()
 
 

@@ -15,7 +15,6 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -80,12 +79,22 @@ def _replay(
     *, channel: Channel, external_reference: str | None, idempotency_key: str | None, fingerprint: str
 ):
     """The order a retried request already made, or None. A different body under the same key: 409."""
-    match = Q()
+    # One query for both ways of retrying, as plain SQL (building the ORM query was a noticeable
+    # part of an order's Python time); first by the model's ordering, as .first() would.
+    match, params = [], []
     if idempotency_key:
-        match |= Q(idempotency_key=idempotency_key)
+        match.append('"idempotency_key" = %s')
+        params.append(idempotency_key)
     if external_reference:
-        match |= Q(channel=channel, external_reference=external_reference)
-    existing = Order.objects.filter(match).first()  # one query for both ways of retrying
+        match.append('("channel_id" = %s AND "external_reference" = %s)')
+        params += [channel.pk, external_reference]
+    if not match:
+        return None
+    sql = (
+        f'SELECT * FROM "{Order._meta.db_table}" WHERE {" OR ".join(match)} '  # noqa: S608 (no input)
+        'ORDER BY "created_at" DESC, "id" DESC LIMIT 1'
+    )
+    existing = next(iter(Order.objects.raw(sql, params)), None)
     if existing is None:
         return None
     if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):
