@@ -105,13 +105,48 @@ class FieldsBuiltOnce:
         if built is None:
             built = super().get_fields()
             type(self)._fields_built = built
-        return copy.deepcopy(built)
+        return copied_fields(built)
+
+
+def _nested(field) -> bool:
+    """A field holding other fields (a nested serializer, a list of them, a ListField's child)."""
+    return isinstance(field, serializers.BaseSerializer) or any(
+        isinstance(value, serializers.Field) for value in vars(field).values()
+    )
+
+
+def copied_fields(prototypes: dict) -> dict:
+    """Per-instance copies of unbound prototype fields, as DRF's deepcopy gives, but cheaper.
+
+    DRF copies a field by calling its __init__ again with the original arguments; a plain field
+    copied attribute by attribute is the same field (its validators are shared by DRF's copy
+    too), at a fraction of the cost: on the order intake path the copies were ~15% of the
+    Python time. Fields holding other fields keep DRF's own copy, so every nested field is bound
+    to its own parent; the error messages are copied, since a serializer may adjust them."""
+    copies = {}
+    for name, field in prototypes.items():
+        if _nested(field):
+            copies[name] = copy.deepcopy(field)
+            continue
+        clone = object.__new__(type(field))
+        clone.__dict__.update(field.__dict__)
+        clone.error_messages = dict(field.error_messages)
+        copies[name] = clone
+    return copies
+
+
+class DeclaredFieldsCopied:
+    # A plain Serializer whose declared fields are copied with `copied_fields`. (A comment, not a
+    # docstring: drf-spectacular would take a docstring as the description of every user.)
+
+    def get_fields(self):
+        return copied_fields(self._declared_fields)
 
 
 # --- input: creating an order -----------------------------------------------------------------
 
 
-class OrderLineInputSerializer(serializers.Serializer):
+class OrderLineInputSerializer(DeclaredFieldsCopied, serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text=_("SKU id or code."))
     quantity = serializers.IntegerField(
         max_value=MAX_LINE_QUANTITY, help_text=_("How many (a whole number above zero).")
@@ -123,7 +158,7 @@ class OrderLineInputSerializer(serializers.Serializer):
     )
 
 
-class OrderCreateSerializer(serializers.Serializer):
+class OrderCreateSerializer(DeclaredFieldsCopied, serializers.Serializer):
     """Input of POST /orders/: parsed here, judged by orders.services.order_create."""
 
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
