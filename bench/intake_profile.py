@@ -57,14 +57,25 @@ def main():
         with CaptureQueriesContext(connection) as queries:
             post_orders(client, bodies_for(scene, "spread", 1, "count"), "count")
         statements = len(queries)  # now: the next request's request_started empties the log
+        # In chunks of 50: on a shared machine the best chunk is the cost, the mean includes the load.
         bodies = bodies_for(scene, "spread", args.orders, "timed")
-        cpu, wall = time.process_time(), time.perf_counter()
-        post_orders(client, bodies, "timed")
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        chunks = []
+        for start in range(0, len(bodies), 50):
+            chunk = bodies[start : start + 50]
+            cpu, wall = time.process_time(), time.perf_counter()
+            post_orders(client, chunk, f"timed-{start}")
+            chunks.append(
+                (
+                    (time.process_time() - cpu) * 1000 / len(chunk),
+                    (time.perf_counter() - wall) * 1000 / len(chunk),
+                )
+            )
+        cpu = sum(c * 50 for c, _w in chunks) / len(bodies)
+        wall = sum(w * 50 for _c, w in chunks) / len(bodies)
         print(
-            f"intake_profile: {args.orders} 2-line orders in-process on PostgreSQL: "
-            f"python {cpu * 1000 / args.orders:.2f} ms/order, wall {wall * 1000 / args.orders:.2f} ms/order, "
-            f"{statements} statements/order"
+            f"intake_profile: {args.orders} 2-line orders in-process on PostgreSQL: python "
+            f"{min(c for c, _w in chunks):.2f} ms/order best chunk of 50 ({cpu:.2f} mean), wall "
+            f"{min(w for _c, w in chunks):.2f} ms/order best ({wall:.2f} mean), {statements} statements/order"
         )
         if args.profile:
             profiler = cProfile.Profile()
