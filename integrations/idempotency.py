@@ -253,9 +253,20 @@ class IdempotencyMiddleware:
             IdempotentRequest.objects.filter(pk=row.pk).delete()
             return
         headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
-        IdempotentRequest.objects.filter(pk=row.pk).update(
-            status_code=response.status_code, response_body=response.content, response_headers=headers
-        )
+        # The same UPDATE as .filter(pk=...).update(...), as one plain statement: every API POST
+        # with a key runs it, and building it with the ORM was a noticeable part of an order's time.
+        meta = IdempotentRequest._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{meta.db_table}" SET "status_code" = %s, "response_body" = %s, '  # noqa: S608 (no input)
+                '"response_headers" = %s WHERE "id" = %s',
+                [
+                    response.status_code,
+                    meta.get_field("response_body").get_db_prep_save(response.content, connection),
+                    meta.get_field("response_headers").get_db_prep_save(headers, connection),
+                    row.pk,
+                ],
+            )
 
 
 @transaction.atomic
