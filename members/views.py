@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.selectors import channel_for_store
-from config.csv import csv_attachment
+from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
 from config.roles import is_hq
 from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate, staff_required
@@ -357,7 +357,7 @@ def _segment_csv(segment: Segment) -> HttpResponse:
     response["X-Left-Out"] = str(export.left_out)
     writer = csv.writer(response)
     writer.writerow(SEGMENT_EXPORT_COLUMNS)
-    writer.writerows(export.rows)
+    writer.writerows([csv_cell(value) for value in row] for row in export.rows)
     return response
 
 

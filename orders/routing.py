@@ -17,7 +17,7 @@ from django.db.models import Max
 
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
-from stores.selectors import EARTH_RADIUS_KM, bounding_box
+from stores.selectors import EARTH_RADIUS_KM, bounding_box_bounds
 
 CANDIDATES_KEPT = 10
 WAREHOUSE_SEARCH_KM = 5000  # the whole country: warehouses are the fallback
@@ -156,8 +156,7 @@ def route_candidates(
     """Stores that can fulfil every line within their service radius, best first (two queries),
     and the warehouses that could (one more query, only when no store can)."""
     lat, lng = float(latitude), float(longitude)
-    box = bounding_box(lat, lng, max_service_radius_km()).children  # [(lookup, (low, high)), ...]
-    (lat_low, lat_high), (lng_low, lng_high) = dict(box)["latitude__range"], dict(box)["longitude__range"]
+    lat_low, lat_high, lng_low, lng_high = bounding_box_bounds(lat, lng, max_service_radius_km())
     preferred, exclude_store_ids = list(prefer_store_ids) or [0], tuple(exclude_store_ids)
     params = [
         *_distance_params(lat, lng),

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guides.choices import EntryKind
+from guides.models import CommissionEntry
+from guides.settlement import covered_by_rule
 from orders.choices import DeliveryMethod, OrderStatus
 from orders.models import Order, OrderLine, Payment, RevenueShare
 
@@ -149,31 +151,26 @@ def order_sources(order: Order) -> OrderSources:
 
 
 def order_commission_rows(order: Order) -> list[dict]:
-    """The guides' ledger rows of this order, as plain dicts.
-
-    The commission ledger belongs to guides/ and its shape may change for performance; this reads
-    only the columns it finds (one query), so a renamed or dropped column costs a detail, not the page.
-    """
-    from guides.models import CommissionEntry
-
-    names = {f.name for f in CommissionEntry._meta.get_fields()}
-    if "order" in names:
-        match = Q(order=order)
-    elif "line" in names:
-        match = Q(line__order=order)
-    else:
-        return []
-    columns = [c for c in ("id", "kind", "created_at", "held_change", "payable_change", "note") if c in names]
-    if "guide" in names:
-        columns += ["guide__name", "guide__code"]
-    if "created_by" in names:
-        columns += ["created_by__email", "created_by__username"]
-    if "accrual" in names:
-        columns.append("accrual_id")
-    if "created_at" not in columns:
-        return []
-    rows = list(CommissionEntry.objects.filter(match).values(*columns).order_by("created_at", "id"))
-    accruals = [row["id"] for row in rows if row.get("kind") == EntryKind.ACCRUAL and "id" in row]
+    """The guides' ledger rows of this order (one query), plus the release rows that released its
+    accruals (one more)."""
+    rows = list(
+        CommissionEntry.objects.filter(order=order)
+        .values(
+            "id",
+            "kind",
+            "created_at",
+            "held_change",
+            "payable_change",
+            "note",
+            "guide__name",
+            "guide__code",
+            "created_by__email",
+            "created_by__username",
+            "accrual_id",
+        )
+        .order_by("created_at", "id")
+    )
+    accruals = [row["id"] for row in rows if row["kind"] == EntryKind.ACCRUAL]
     return rows + _releases_of_accruals(accruals, rows)
 
 
@@ -183,13 +180,7 @@ def _releases_of_accruals(accrual_ids: list[int], rows: list[dict]) -> list[dict
     released of this order is the accrual's held amount net of its held clawbacks."""
     if not accrual_ids:
         return []
-    try:
-        from guides.models import CommissionEntry
-        from guides.settlement import covered_by_rule
-
-        rule, earlier = covered_by_rule("r", "a", "l"), covered_by_rule("r0", "a", "l")
-    except (ImportError, TypeError):  # the ledger's release rule moved: the timeline shows the rest
-        return []
+    rule, earlier = covered_by_rule("r", "a", "l"), covered_by_rule("r0", "a", "l")
     ce = connection.ops.quote_name(CommissionEntry._meta.db_table)
     ol = connection.ops.quote_name(OrderLine._meta.db_table)
     marks = ", ".join(["%s"] * len(accrual_ids))

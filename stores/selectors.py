@@ -48,20 +48,20 @@ def distance_km_expression(lat: float, lng: float, lat_field: str, lng_field: st
     return 2 * EARTH_RADIUS_KM * ASin(Sqrt(a))
 
 
-def bounding_box(lat: float, lng: float, radius_km: float, prefix: str = "") -> Q:
-    """A cheap indexed pre-filter before the exact distance: degrees covering the radius."""
+def bounding_box_bounds(lat: float, lng: float, radius_km: float) -> tuple[Decimal, ...]:
+    """(lat_low, lat_high, lng_low, lng_high): degrees covering the radius around a point."""
     dlat = radius_km / KM_PER_DEGREE_LAT
     dlng = radius_km / (KM_PER_DEGREE_LAT * max(math.cos(math.radians(lat)), 0.01))
+    return tuple(Decimal(str(round(v, 6))) for v in (lat - dlat, lat + dlat, lng - dlng, lng + dlng))
+
+
+def bounding_box(lat: float, lng: float, radius_km: float, prefix: str = "") -> Q:
+    """A cheap indexed pre-filter before the exact distance: degrees covering the radius."""
+    lat_low, lat_high, lng_low, lng_high = bounding_box_bounds(lat, lng, radius_km)
     return Q(
         **{
-            f"{prefix}latitude__range": (
-                Decimal(str(round(lat - dlat, 6))),
-                Decimal(str(round(lat + dlat, 6))),
-            ),
-            f"{prefix}longitude__range": (
-                Decimal(str(round(lng - dlng, 6))),
-                Decimal(str(round(lng + dlng, 6))),
-            ),
+            f"{prefix}latitude__range": (lat_low, lat_high),
+            f"{prefix}longitude__range": (lng_low, lng_high),
         }
     )
 
