@@ -47,12 +47,11 @@ from aftersales.services import (
 )
 from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
 from config.errors import DomainError
-from config.roles import Role, is_hq, role_names
+from config.roles import DESK_ROLES, is_hq, role_names
 from config.views import add_domain_error, paginate
 from orders.models import OrderLine, SoldUnit
 from stores.models import Store
 
-DESK_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK}
 OPEN_LIMIT = 50  # the desk shows the oldest open tickets first; the store's page pages through all
 FOUND_LIMIT = 50  # lines shown for one search (a mobile with a long history)
 

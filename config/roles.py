@@ -17,6 +17,12 @@ class Role(models.TextChoices):
 HQ_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales", "integrations")
 
 
+# Who serves customers: store managers and clerks, and partners for their own stores (HQ too).
+STAFF_ROLES = frozenset({Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER})
+# Who takes products back at a store's counter (the service desk).
+DESK_ROLES = frozenset({Role.STORE_MANAGER, Role.STORE_CLERK})
+
+
 def role_names(user) -> frozenset[str]:
     """The user's role names, read once per request object."""
     if not user.is_authenticated:

@@ -19,14 +19,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from config.roles import Role, is_hq, role_names
+from config.roles import DESK_ROLES, STAFF_ROLES, is_hq, role_names
 
 MAX_QUERY = 64  # longer than any phone, barcode, order, serial or ticket number
 SERIALS_SHOWN = 10
-# Who may open a member's page (members.views.staff_required) and the service desk
-# (aftersales.views.desk_required).
-MEMBER_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER}
-DESK_ROLES = {Role.STORE_MANAGER, Role.STORE_CLERK}
 
 
 @dataclass
@@ -153,7 +149,7 @@ def portal_search(user, query: str) -> SearchResults:
     hq = is_hq(user)
     desk = hq or bool(DESK_ROLES & names)
     upper = query.upper()  # order, serial and ticket numbers are stored upper-case
-    if hq or MEMBER_ROLES & names:
+    if hq or STAFF_ROLES & names:
         results.members = _members(query)
     results.skus = _skus(query)
     results.orders = _orders(user, upper)
@@ -171,7 +167,7 @@ def next_steps(user, query: str) -> list[tuple[str, str]]:
     hq = is_hq(user)
     steps = []
     phone = normalise_phone_or_blank(query)
-    if phone and (hq or MEMBER_ROLES & names):
+    if phone and (hq or STAFF_ROLES & names):
         steps.append(
             (
                 _("No member has this mobile number yet: register the customer."),

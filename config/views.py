@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.choices import TicketStatus
 from config.errors import DomainError
-from config.roles import Role, is_hq, role_names
+from config.roles import DESK_ROLES, STAFF_ROLES, is_hq, role_names
 from orders.choices import OrderStatus
 
 PAGE_SIZE = 50
@@ -57,7 +57,7 @@ def portal_home(request):
     context = {"stores": stores, "store_total": visible.count() if more else len(stores)}
     names = role_names(request.user)
     # Store staff with no store yet get the "ask HQ" message below, not a queue of zeros.
-    if is_hq(request.user) or ({Role.STORE_MANAGER, Role.STORE_CLERK} & names and stores):
+    if is_hq(request.user) or (DESK_ROLES & names and stores):
         by_store = queue_by_store([store.pk for store in stores])
         for store in stores:
             store.queue = by_store.get(store.pk, QueueCounts())
@@ -90,10 +90,6 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
-
-
-# Who serves customers: store managers and clerks, and partners for their own stores (HQ too).
-STAFF_ROLES = frozenset({Role.STORE_MANAGER, Role.STORE_CLERK, Role.PARTNER})
 
 
 def staff_required(view):

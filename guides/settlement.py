@@ -26,7 +26,6 @@ Rules (written here and tested in tests/guides/test_settlement.py)
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,6 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.dates import SHANGHAI
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from config.roles import is_hq
@@ -44,8 +44,6 @@ from guides.models import CommissionEntry, PartnerReward, PartnerRewardRule, Sta
 from integrations.outbox import statement_event
 from orders.models import Order, OrderLine
 from stores.models import Partner
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # The statement's state machine: every allowed move; anything else is refused naming both states.
 TRANSITIONS: dict[str, set[str]] = {

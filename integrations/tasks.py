@@ -80,12 +80,12 @@ def deliveries_create(*, event_pk: int) -> list[WebhookDelivery]:
     if not subscriptions:
         return []
     now = timezone.now()
-    WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, subscription=sub, status=DeliveryStatus.PENDING, next_attempt_at=now)
-        for sub in subscriptions
-    )
-    deliveries = list(
-        WebhookDelivery.objects.filter(event=event, subscription__in=subscriptions).order_by("pk")
+    # bulk_create sets the ids (PostgreSQL, SQLite >= 3.35): no read-back under the event's lock.
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(event=event, subscription=sub, status=DeliveryStatus.PENDING, next_attempt_at=now)
+            for sub in subscriptions
+        ]
     )
     for delivery in deliveries:
         _enqueue_send(delivery)

@@ -2,7 +2,6 @@
 members, points, segments and lists lives in members.services and members.selectors."""
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Channel
+from config.dates import SHANGHAI
 from members.choices import IdentitySource
 from members.errors import InvalidPhone
 from members.models import Tier
@@ -18,7 +18,6 @@ from stores.models import Store
 
 # Up to this many stores a form offers a list to pick from; past it (HQ), a store code field.
 STORE_CHOICES_LIMIT = 200
-SHANGHAI = ZoneInfo(settings.TIME_ZONE)
 
 _NO_AUTOCORRECT = {"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
 

@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.dates import SHANGHAI
 from guides.choices import EntryKind
 from guides.models import CommissionEntry
 from guides.settlement import covered_by_rule
@@ -523,9 +524,7 @@ def _aware(value) -> datetime:
 
 def _local(at: datetime) -> str:
     """Asia/Shanghai wall-clock time for text inside an entry (the page shows `at` in the same zone)."""
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def flow_from(request) -> str | None:
