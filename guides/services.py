@@ -197,10 +197,10 @@ def scan_open(*, guide: Guide | None = None, store=None, user_agent: str = "") -
     else:
         guide = Guide.objects.get(pk=guide.pk)  # the status now, not when the caller loaded it
         outcome = ScanOutcome.OPENED if guide.is_active else ScanOutcome.SUSPENDED
-        if store is None and guide.store_id:
-            store = guide.store
+    # Ids, not objects: the guide's store need not be loaded to be recorded.
+    store_id = store.pk if store is not None else getattr(guide, "store_id", None)
     return ScanEvent.objects.create(
-        guide=guide, store=store, outcome=outcome, user_agent=(user_agent or "")[:255]
+        guide=guide, store_id=store_id, outcome=outcome, user_agent=(user_agent or "")[:255]
     )
 
 
@@ -278,7 +278,7 @@ def member_bind(
         binding = Binding(
             member=member,
             guide=guide,
-            store=(scan.store if scan is not None and scan.store_id else guide.store),
+            store_id=(scan.store_id if scan is not None and scan.store_id else guide.store_id),
             started_at=at,
             last_scan_at=at,
             ends_at=ends_at,
