@@ -62,17 +62,17 @@ browsers:
 			|| echo "Could not install Chromium (browser tests skip until it is installed)" >&2; \
 	fi
 
-# The README's screenshots (docs/screenshots/): HQ's dashboard, a clerk's order queue and a guide's
+# The README's screenshots (docs/screenshots/): HQ's dashboard, a clerk's order queue and a partner's
 # home, taken by the browser tests (which leave every step in artefacts/screenshots/).
 SHOTS := artefacts/screenshots
 screenshots: venv browsers
 	rm -f $(SHOTS)/*.png
 	O2O_CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -q -p no:cacheprovider \
-		-k "dashboard and 1024x768 or accepts_it and 1024x768 or guide_signs_up"
+		-k "dashboard and 1024x768 or accepts_it and 1024x768 or partner_opens_their_home"
 	mkdir -p docs/screenshots
 	cp $(SHOTS)/test_hq_opens_the_dashboard_and_sees_the_figures_and_charts-chromium-tablet-1024x768-1-dashboard.png docs/screenshots/hq-dashboard.png
 	cp $(SHOTS)/test_clerk_orders_a_tv_from_another_store_and_that_store_accepts_it-chromium-tablet-1024x768-5-queue-offer.png docs/screenshots/clerk-queue.png
-	cp $(SHOTS)/test_a_guide_signs_up_on_a_phone_and_sees_their_qr_code-chromium-2-qr-code.png docs/screenshots/guide-home.png
+	cp $(SHOTS)/test_a_partner_opens_their_home_on_a_phone_and_sees_their_money-chromium-1-partner-home.png docs/screenshots/partner-home.png
 
 # The OpenAPI schema is checked in (openapi/schema.yaml); regenerate it after changing the API.
 # CI and tests/contract/test_schema.py fail when it drifts from the code.
