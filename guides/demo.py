@@ -25,6 +25,7 @@ from catalog.models import Category, Channel
 from guides.choices import GuideStatus, ScanOutcome
 from guides.commission import commission_rule_set
 from guides.models import Binding, Guide, GuideLevel, ScanEvent
+from guides.selectors import active_binding_q
 from guides.services import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -130,9 +131,7 @@ class _GuideSeeder:
         self._suspend_one(fans)
         for kind, model in (("guides", Guide), ("scans", ScanEvent), ("bindings", Binding)):
             self.counts[kind] = model.objects.count() - before[kind]
-        self.counts["of them still open"] = Binding.objects.filter(
-            ended_at__isnull=True, ends_at__gt=timezone.now()
-        ).count()
+        self.counts["of them still open"] = Binding.objects.filter(active_binding_q()).count()
         return self.counts
 
     # --- reference data ---------------------------------------------------------------------

@@ -9,7 +9,6 @@ from datetime import date
 import django_filters
 from django import forms
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.dates import shanghai_midnight
@@ -103,7 +102,9 @@ class BindingFilterSet(django_filters.FilterSet):
         fields = ["state", "guide", "started_from", "started_to"]
 
     def by_state(self, queryset, name, value):
-        active = Q(ended_at__isnull=True, ends_at__gt=timezone.now())
+        from guides.selectors import active_binding_q
+
+        active = active_binding_q()
         if value == self.ACTIVE:
             return queryset.filter(active)
         if value == self.EXPIRED:

@@ -144,12 +144,24 @@ def member_bindings(member) -> list[Binding]:
         .select_related("guide", "store")
         .order_by(F("ended_at").desc(nulls_first=True), "-last_scan_at", "-id")
     )
-    for binding in bindings:
-        binding.active = binding_is_active(binding, now)
-        binding.last_day = last_day_before(binding.ends_at)
+    bindings_mark(bindings, now)
     return bindings
 
 
 def binding_is_active(binding: Binding, now: datetime | None = None) -> bool:
     """Open and inside the brand default window (what "active fan" means on lists)."""
     return binding.ended_at is None and binding.ends_at > (now or timezone.now())
+
+
+def active_binding_q(now: datetime | None = None) -> Q:
+    """binding_is_active as a filter."""
+    return Q(ended_at__isnull=True, ends_at__gt=now or timezone.now())
+
+
+def bindings_mark(bindings, now: datetime | None = None) -> None:
+    """Mark each binding `active` and give it `last_day`: the window's last Shanghai day, included
+    (`ends_at` is the exclusive midnight after it)."""
+    now = now or timezone.now()
+    for binding in bindings:
+        binding.active = binding_is_active(binding, now)
+        binding.last_day = last_day_before(binding.ends_at)

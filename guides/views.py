@@ -21,13 +21,12 @@ from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from config.charts import bar_chart
 from config.csv import csv_attachment, csv_cell
-from config.dates import SHANGHAI, last_day_before, shanghai_date, shanghai_today
+from config.dates import SHANGHAI, shanghai_date, shanghai_today
 from config.money import quantize_money
 from config.roles import is_hq
 from config.views import paginate
@@ -40,8 +39,9 @@ from guides.models import Binding, Guide, Statement
 from guides.periods import Period, month_bounds
 from guides.portal_forms import PeriodForm
 from guides.selectors import (
+    active_binding_q,
     attributed_orders_visible_to,
-    binding_is_active,
+    bindings_mark,
     bindings_visible_to,
     entries_visible_to,
     guide_for_user,
@@ -92,21 +92,10 @@ def portal_page(view):
     return wrapper
 
 
-def _mark_active(bindings) -> None:
-    """`active` (open, inside the window) and `last_day`: the window's last Shanghai day, included
-    (`ends_at` is the exclusive midnight after it)."""
-    now = timezone.now()
-    for binding in bindings:
-        binding.active = binding_is_active(binding, now)
-        binding.last_day = last_day_before(binding.ends_at)
-
-
 def active_fan_counts(guide_ids) -> dict[int, int]:
     """Open bindings still inside their window, per guide (one grouped query)."""
     rows = (
-        Binding.objects.filter(
-            guide_id__in=list(guide_ids), ended_at__isnull=True, ends_at__gt=timezone.now()
-        )
+        Binding.objects.filter(active_binding_q(), guide_id__in=list(guide_ids))
         .values("guide_id")
         .order_by()
         .annotate(n=Count("id"))
@@ -146,7 +135,7 @@ def commission_by_month(entries, months: list[date], *, kinds=NET_KINDS) -> list
 
 def fan_counts(bindings) -> dict[str, int]:
     """Fans still bound (open binding inside its window) and no longer (ended or expired)."""
-    active = Q(ended_at__isnull=True, ends_at__gt=timezone.now())
+    active = active_binding_q()
     counts = bindings.aggregate(total=Count("id"), active=Count("id", filter=active))
     return {"active": counts["active"], "expired": counts["total"] - counts["active"]}
 
@@ -213,7 +202,7 @@ def fans(request, viewer):
     )
     filterset = BindingFilterSet(request.GET, queryset=rows)
     page = paginate(request, filterset.qs)
-    _mark_active(page.object_list)
+    bindings_mark(page.object_list)
     return render(
         request, "guides/portal/fans.html", {"viewer": viewer, "filterset": filterset, "page_obj": page}
     )
@@ -225,7 +214,7 @@ def fan_detail(request, viewer, pk):
     binding = get_object_or_404(
         bindings_visible_to(request.user).select_related("member", "guide", "store", "ended_by__guide"), pk=pk
     )
-    _mark_active([binding])
+    bindings_mark([binding])
     orders = list(
         attributed_orders_visible_to(request.user)
         .filter(binding=binding)
