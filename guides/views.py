@@ -56,7 +56,6 @@ from stores.selectors import stores_visible_to
 
 PARTNER_PAGE_SIZE = 25
 # The columns of a statement's CSV when it has no rows to take them from (statement_rows' keys).
-STATEMENT_CSV_COLUMNS = ("date", "kind", "guide", "order", "sku", "base_amount", "change", "note")
 
 
 @dataclass
@@ -383,7 +382,7 @@ def statement_csv_response(statement: Statement, *, bom: bool = True) -> HttpRes
     rows = settlement.statement_rows(statement)
     party = statement.guide.code if statement.guide_id else statement.partner.code
     response = csv_attachment(f"statement-{party}-{statement.period:%Y-%m}-{statement.pk}.csv", bom=bom)
-    columns = list(rows[0].keys()) if rows else list(STATEMENT_CSV_COLUMNS)
+    columns = list(settlement.STATEMENT_ROW_KEYS)
     writer = csv.DictWriter(response, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)

@@ -34,10 +34,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from config.api.errors import json_error
 from integrations.models import IdempotentRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -50,15 +50,6 @@ STORED_HEADERS = ("Content-Type", "Location")
 CHECKS_OWN_BODY = frozenset({"orders.api.views.OrderViewSet.create"})
 
 _ROW = "_idempotent_row"
-
-
-def _error(code: str, message: str, fields: dict, status: int, headers: dict | None = None) -> HttpResponse:
-    """The API's error shape ({"code", "message", "fields"}), rendered as DRF renders it."""
-    body = JSONRenderer().render({"code": code, "message": message, "fields": fields})
-    response = HttpResponse(body, status=status, content_type="application/json")
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
 
 
 def request_fingerprint(request) -> str:
@@ -124,7 +115,7 @@ def _throttled(drf_request, view_func, view_class, view_args, view_kwargs) -> Ht
         return None
     wait = max((w for w in waits if w is not None), default=None)
     headers = {"Retry-After": str(math.ceil(wait))} if wait else {}
-    return _error("throttled", str(exceptions.Throttled(wait).detail), {}, 429, headers)
+    return json_error("throttled", str(exceptions.Throttled(wait).detail), 429, headers=headers)
 
 
 def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str):
@@ -196,11 +187,11 @@ class IdempotencyMiddleware:
         if not key:
             return None
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            return _error(
+            return json_error(
                 "invalid",
                 _("An Idempotency-Key is at most %(n)s printable characters.") % {"n": MAX_KEY_LENGTH},
-                {IDEMPOTENCY_HEADER: [_("Too long or not printable.")]},
                 400,
+                fields={IDEMPOTENCY_HEADER: [_("Too long or not printable.")]},
             )
         view_class = getattr(view_func, "cls", None)
         if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
@@ -231,19 +222,18 @@ class IdempotencyMiddleware:
             same_endpoint = (row.method, row.path) == (request.method, request.path[:255])
             if same_endpoint and _view_name(view_func, view_class, request.method) in CHECKS_OWN_BODY:
                 return None  # the view tells a retry from a new request by meaning
-            return _error(
+            return json_error(
                 "idempotency_conflict",
                 _("This Idempotency-Key was already used for a different request."),
-                {IDEMPOTENCY_HEADER: [_("Already used with another method, path or body.")]},
                 409,
+                fields={IDEMPOTENCY_HEADER: [_("Already used with another method, path or body.")]},
             )
         if row.status_code is None:
-            return _error(
+            return json_error(
                 "idempotency_in_progress",
                 _("A request with this Idempotency-Key is still running; retry in a moment."),
-                {},
                 409,
-                {"Retry-After": "1"},
+                headers={"Retry-After": "1"},
             )
         return _replay(row)
 

@@ -114,10 +114,19 @@ def error_responses(*status_codes: int) -> dict:
     }
 
 
-def _json_error(code: str, message: str, status_code: int):
-    from django.http import JsonResponse
+def json_error(
+    code: str, message: str, status_code: int, *, fields: dict | None = None, headers: dict | None = None
+):
+    """The error shape as a plain response, for answers made outside a DRF view (URL resolver,
+    middleware); rendered as DRF renders it (UTF-8, not \\u escapes)."""
+    from django.http import HttpResponse
+    from rest_framework.renderers import JSONRenderer
 
-    return JsonResponse({"code": code, "message": message, "fields": {}}, status=status_code)
+    body = JSONRenderer().render({"code": code, "message": message, "fields": fields or {}})
+    response = HttpResponse(body, status=status_code, content_type="application/json")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 def _is_api(request) -> bool:
@@ -127,7 +136,7 @@ def _is_api(request) -> bool:
 def handler404(request, exception=None):
     """Unknown URLs under /api/ answer in the API's error shape; pages keep Django's 404 page."""
     if _is_api(request):
-        return _json_error("not_found", _("Not found."), status.HTTP_404_NOT_FOUND)
+        return json_error("not_found", _("Not found."), status.HTTP_404_NOT_FOUND)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -137,7 +146,7 @@ def handler500(request):
     """A crash under /api/ answers {"code": "server_error", ...} - no traceback, no SQL - and is
     logged by Django as usual; pages keep Django's 500 page."""
     if _is_api(request):
-        return _json_error(
+        return json_error(
             "server_error", _("Something went wrong on our side."), status.HTTP_500_INTERNAL_SERVER_ERROR
         )
     from django.views.defaults import server_error

@@ -49,8 +49,8 @@ from guides.selectors import (
     statements_visible_to,
 )
 from guides.services import scan_bind, scan_open
-from guides.settlement import statement_approve, statement_pay
-from guides.views import STATEMENT_CSV_COLUMNS, statement_csv_response
+from guides.settlement import STATEMENT_ROW_KEYS, statement_approve, statement_pay
+from guides.views import statement_csv_response
 from integrations.choices import Scope
 from integrations.permissions import reads
 
@@ -314,7 +314,7 @@ class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         summary="A statement's ledger rows as CSV",
         description=(
             "One row per ledger entry on the statement, oldest first, dates in China time. Columns: "
-            + ", ".join(STATEMENT_CSV_COLUMNS)
+            + ", ".join(STATEMENT_ROW_KEYS)
             + "."
         ),
         parameters=[ID_PARAM],
