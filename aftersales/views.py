@@ -53,7 +53,6 @@ from orders.models import OrderLine, SoldUnit
 from stores.models import Store
 
 OPEN_LIMIT = 50  # the desk shows the oldest open tickets first; the store's page pages through all
-FOUND_LIMIT = 50  # lines shown for one search (a mobile with a long history)
 
 # The buttons a ticket page offers in each status, from the state machine's table (the service
 # decides: a move it refuses because someone else was quicker is shown as its message).
@@ -121,11 +120,14 @@ class FoundLine:
         return any(answer.allowed for _kind, answer in self.answers)
 
 
-def found_lines(query: str, *, at=None) -> list[FoundLine]:
+def found_lines(query: str, *, at=None, line_id: int | None = None) -> list[FoundLine]:
     """The lines purchases_find gives for the query (with their order, SKU, policy and sold
-    units), each with its eligibility answers; one more query for the lines' tickets."""
+    units; it caps them), each with its eligibility answers; one more query for the lines'
+    tickets. With `line_id`, only that line is judged (the ticket form)."""
     at = at or timezone.now()
-    lines = purchases_find(query)[:FOUND_LIMIT]
+    lines = purchases_find(query)
+    if line_id is not None:
+        lines = [line for line in lines if line.pk == line_id]
     if not lines:
         return []
     tickets: dict[int, list] = {}
@@ -202,7 +204,7 @@ def ticket_new(request, line_id):
     query = (request.GET.get("q") or "").strip()
     # Opened for a line the clerk found with the customer's own details: a line id alone opens
     # nothing (it is not the customer's proof of purchase).
-    row = next((r for r in found_lines(query) if r.line.pk == line_id), None) if query else None
+    row = next(iter(found_lines(query, line_id=line_id)), None) if query else None
     if row is None:
         raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
     line = row.line
