@@ -1,7 +1,6 @@
 """Serializers of the orders API. They translate; every rule lives in orders.services and
 orders.fulfilment (quantities, prices, delivery, stock, states)."""
 
-import copy
 from decimal import ROUND_HALF_UP
 
 from django.conf import settings
@@ -12,6 +11,7 @@ from rest_framework import serializers
 
 from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
 from catalog.models import SKU, Channel
+from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce
 from config.roles import is_hq
 from members.api.serializers import MemberIdField
 from orders.choices import (
@@ -90,57 +90,6 @@ def _coordinate(limit: int, **kwargs):
         allow_null=True,
         **kwargs,
     )
-
-
-class FieldsBuiltOnce:
-    """A ModelSerializer that builds its fields from the model once per class, not per instance.
-
-    DRF rebuilds every field of a ModelSerializer from the model's metadata each time one is made;
-    on the order intake path that was a good part of an answer's Python time. The built fields
-    are copied per instance (as DRF copies declared fields), so no instance shares state. Only for
-    serializers whose fields do not depend on the request."""
-
-    def get_fields(self):
-        built = type(self).__dict__.get("_fields_built")
-        if built is None:
-            built = super().get_fields()
-            type(self)._fields_built = built
-        return copied_fields(built)
-
-
-def _nested(field) -> bool:
-    """A field holding other fields (a nested serializer, a list of them, a ListField's child)."""
-    return isinstance(field, serializers.BaseSerializer) or any(
-        isinstance(value, serializers.Field) for value in vars(field).values()
-    )
-
-
-def copied_fields(prototypes: dict) -> dict:
-    """Per-instance copies of unbound prototype fields, as DRF's deepcopy gives, but cheaper.
-
-    DRF copies a field by calling its __init__ again with the original arguments; a plain field
-    copied attribute by attribute is the same field (its validators are shared by DRF's copy
-    too), at a fraction of the cost: on the order intake path the copies were ~15% of the
-    Python time. Fields holding other fields keep DRF's own copy, so every nested field is bound
-    to its own parent; the error messages are copied, since a serializer may adjust them."""
-    copies = {}
-    for name, field in prototypes.items():
-        if _nested(field):
-            copies[name] = copy.deepcopy(field)
-            continue
-        clone = object.__new__(type(field))
-        clone.__dict__.update(field.__dict__)
-        clone.error_messages = dict(field.error_messages)
-        copies[name] = clone
-    return copies
-
-
-class DeclaredFieldsCopied:
-    # A plain Serializer whose declared fields are copied with `copied_fields`. (A comment, not a
-    # docstring: drf-spectacular would take a docstring as the description of every user.)
-
-    def get_fields(self):
-        return copied_fields(self._declared_fields)
 
 
 # --- input: creating an order -----------------------------------------------------------------

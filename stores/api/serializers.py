@@ -1,11 +1,10 @@
 """Serializers of the stores API. Reads only; stock changes go through stores.services."""
 
-import copy
-
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from catalog.models import SKU
+from config.api.serializers import FieldsBuiltOnce
 from stores.models import Stock, StockMovement, Store
 
 
@@ -45,18 +44,11 @@ class StoreSerializer(serializers.ModelSerializer):
         return data
 
 
-class StoreRefSerializer(serializers.ModelSerializer):
+# Fields built once per class: an order's answer embeds two or three of these.
+class StoreRefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = Store
         fields = ["id", "code", "name", "kind", "city"]
-
-    def get_fields(self):
-        # Built from the model once per class, copied per instance: an order's answer embeds two
-        # or three of these, and DRF would rebuild them from the model's metadata every time.
-        built = type(self).__dict__.get("_fields_built")
-        if built is None:
-            built = type(self)._fields_built = super().get_fields()
-        return copy.deepcopy(built)
 
 
 class SKURefSerializer(serializers.ModelSerializer):
