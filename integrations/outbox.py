@@ -36,19 +36,25 @@ def _pk(value):
     return getattr(value, "pk", value)
 
 
-def event_emit(*, type: str, payload: dict, channel=None, partner=None) -> OutboxEvent:  # noqa: A002
+def event_emit(*, type: str, payload: dict, channel=None, partner=None, batch=None) -> OutboxEvent:  # noqa: A002
     """Write an outbox event in the caller's transaction; the worker sends it once committed.
 
     `channel` / `partner` (instances or ids) say whose subscribers may see it; HQ's own
-    subscriptions (neither set) see every event."""
+    subscriptions (neither set) see every event. With `batch` (config.sql.Batch) the row is queued
+    there and written when the caller runs it, in the same transaction."""
     data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))  # Decimal -> "12.50", datetime -> ISO
-    return OutboxEvent.objects.create(
+    event = OutboxEvent(
         event_id=uuid.uuid4(),
         type=type,
         payload=data,
         channel_id=_pk(channel),
         partner_id=_pk(partner),
     )
+    if batch is not None:
+        batch.rows([event])
+    else:
+        event.save(force_insert=True)
+    return event
 
 
 def order_payload(order, **extra) -> dict:
@@ -63,14 +69,18 @@ def order_payload(order, **extra) -> dict:
     }
 
 
-def order_event(type: str, order, **extra) -> OutboxEvent:  # noqa: A002
+def order_event(type: str, order, batch=None, **extra) -> OutboxEvent:  # noqa: A002
     """One-line emit for an order event, scoped to the order's channel and, when the fulfilling
     store is already loaded, to that store's partner (never an extra query on a hot path)."""
     partner = None
     if order.fulfilling_location_id and order.__class__.fulfilling_location.is_cached(order):
         partner = order.fulfilling_location.partner_id
     return event_emit(
-        type=type, payload=order_payload(order, **extra), channel=order.channel_id, partner=partner
+        type=type,
+        payload=order_payload(order, **extra),
+        channel=order.channel_id,
+        partner=partner,
+        batch=batch,
     )
 
 

@@ -22,8 +22,9 @@ from django.utils.translation import ngettext
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel
 from catalog.selectors import live_prices_for
-from config.errors import IllegalTransition
+from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
+from config.sql import Batch
 from guides.commission import commission_accrue, commission_clawback
 from guides.services import attribution_for
 from integrations.models import OutboxEvent
@@ -207,18 +208,27 @@ def _check_delivery(
             raise OrderRefused(_("Shipping needs an address with its coordinates."), fields=errors)
 
 
-def _reserve_all(*, location: Store, lines: list[OrderLine], number: str, user, ledger_first: bool) -> None:
+def _reserve_all(
+    *, location: Store, lines: list[OrderLine], number: str, user, ledger_first: bool, batch=None
+) -> None:
     stock_reserve_lines(
         location=location,
         lines=[(line.sku, line.quantity) for line in lines],
         reference=number,
         user=user,
         ledger_first=ledger_first,
+        batch=batch,
     )
 
 
 def reserve_at_first_candidate(
-    *, candidates: list[Candidate], lines, number: str, user, refusal_ends_transaction: bool = False
+    *,
+    candidates: list[Candidate],
+    lines,
+    number: str,
+    user,
+    refusal_ends_transaction: bool = False,
+    batch: Batch | None = None,
 ) -> Candidate | None:
     """Reserve at the first candidate that still has everything (another order may have just
     taken the last units); None when nobody has, with nothing written.
@@ -227,13 +237,17 @@ def reserve_at_first_candidate(
     UPDATEs first, so a refusal has written nothing. With `refusal_ends_transaction` (order
     intake: no candidate left means the whole order rolls back) the last candidate writes its
     ledger rows first and needs no savepoint, so its stock UPDATEs are the transaction's last
-    statements and a hot row is held only until COMMIT."""
+    statements and a hot row is held only until COMMIT. `batch` (the caller's other writes) goes
+    with that one candidate's stock statements in one round trip; with several candidates it is
+    written first, outside their savepoints."""
+    if batch is not None and not (len(candidates) <= 1 and refusal_ends_transaction):
+        batch.run()
     for index, candidate in enumerate(candidates):
         last = index + 1 == len(candidates)
         reserve = partial(_reserve_all, location=candidate.store, lines=lines, number=number, user=user)
         try:
             if last and refusal_ends_transaction:
-                reserve(ledger_first=True)
+                reserve(ledger_first=True, batch=batch)
             elif len(lines) > 1:
                 with transaction.atomic():
                     reserve(ledger_first=True)
@@ -275,26 +289,37 @@ def order_create(
     Idempotent: the same Idempotency-Key or (channel, external reference) returns the first order
     (marked `replayed`); the same key with a different request is refused.
 
-    Statements (a 2-line order shipped from one store): the replay lookup, prices, the route, the
-    order, its lines, its history row, its routing row, the outbox row, the ledger rows, then one
-    stock UPDATE per line and COMMIT. Outside a caller's transaction the order's INSERT needs no
-    savepoint: a concurrent retry that committed the same key first rolls this one back, and its
-    order is returned.
+    Round trips (a 2-line order shipped from one store): prices, the route, the order's INSERT,
+    then ONE batch with its lines, history row, routing row, outbox row, ledger rows and one stock
+    UPDATE per line, then COMMIT. A retry is not looked for first: the unique key or reference
+    refuses the second INSERT (or the order is refused, say its price changed since), and only then
+    is the first order looked up and returned. Outside a caller's transaction the order's INSERT
+    needs no savepoint: a concurrent retry that committed the same key first rolls this one back,
+    and its order is returned.
     """
     args = dict(locals())
-    if connection.in_atomic_block:  # a caller's transaction: a savepoint keeps it usable
-        return _order_create(**args, savepoint=True)
+    retry = partial(
+        _replay,
+        channel=channel,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
     try:
+        if connection.in_atomic_block:  # a caller's transaction: a savepoint keeps it usable
+            return _order_create(**args, savepoint=True)
         return _order_create(**args, savepoint=False)
     except _KeyTaken:
-        replay = _replay(
-            channel=channel,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-        )
+        replay = retry()
         if replay is None:
             raise IntegrityError("order key or reference taken, but no order found") from None
+        return replay
+    except DomainError:
+        # A retry of an order made before (its price or stock may have changed since) is answered
+        # with that order; a new order is refused.
+        replay = retry() if idempotency_key or external_reference else None
+        if replay is None:
+            raise
         return replay
 
 
@@ -323,15 +348,6 @@ def _order_create(
 ) -> Order:
     """order_create's work in one transaction; `savepoint` around the order's INSERT or not."""
     at = at or timezone.now()
-    if idempotency_key or external_reference:
-        replay = _replay(
-            channel=channel,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-        )
-        if replay is not None:
-            return replay
     if member is not None and member.is_merged:
         raise OrderRefused(
             _("Member %(id)s was merged into member %(into)s; order for that member.")
@@ -399,8 +415,8 @@ def _order_create(
         # A savepoint only when a concurrent retry could collide on the key or reference and the
         # caller's transaction must stay usable; otherwise the collision ends this transaction.
         with transaction.atomic(savepoint=savepoint and bool(idempotency_key or external_reference)):
-            order.save()
-    except IntegrityError:  # the same key or reference committed a moment ago by a concurrent retry
+            Batch().rows([order]).run()
+    except IntegrityError:  # the same key or reference: a retry, or a concurrent retry just committed
         if not savepoint:
             raise _KeyTaken from None
         replay = _replay(
@@ -412,10 +428,12 @@ def _order_create(
         if replay is not None:
             return replay
         raise
+    # The rest of the order goes to the database in one round trip with the stock UPDATEs.
+    writes = Batch()
     for line in order_lines:
         line.order = order
-    OrderLine.objects.bulk_create(order_lines)
-    OrderStatusChange.objects.create(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)
+    writes.rows(order_lines)
+    writes.rows([OrderStatusChange(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)])
     decision = RoutingDecision(
         order=order,
         attempt=1,
@@ -424,12 +442,17 @@ def _order_create(
         candidates=record,
     )
     if choices:
-        decision.save()  # before the stock: everything else is written while no hot row is locked
-    event = order_event("order.created", order)
+        writes.rows([decision])  # before the stock: everything else is written while no hot row is locked
+    event = order_event("order.created", order, batch=writes)
 
     # Stock last: the rows other buyers wait on are held only from their UPDATE to COMMIT.
     chosen = reserve_at_first_candidate(
-        candidates=choices, lines=order_lines, number=number, user=placed_by, refusal_ends_transaction=True
+        candidates=choices,
+        lines=order_lines,
+        number=number,
+        user=placed_by,
+        refusal_ends_transaction=True,
+        batch=writes,
     )
     if chosen is None:
         raise NoFulfilmentLocation(

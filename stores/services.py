@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import SKU
+from config.sql import Batch
 from stores.choices import MovementKind
 from stores.errors import InsufficientStock, StockRefused
 from stores.models import Stock, StockMovement, Store
@@ -158,7 +159,13 @@ def stock_reserve(*, location: Store, sku: SKU, quantity: int, reference: str, u
 
 
 def stock_reserve_lines(
-    *, location: Store, lines: list[tuple[SKU, int]], reference: str, user=None, ledger_first: bool = True
+    *,
+    location: Store,
+    lines: list[tuple[SKU, int]],
+    reference: str,
+    user=None,
+    ledger_first: bool = True,
+    batch: Batch | None = None,
 ) -> None:
     """Hold units of several SKUs at one location for one order: the hot path of order intake.
 
@@ -166,37 +173,52 @@ def stock_reserve_lines(
     their rows in the same order, never deadlock) and ONE insert for all the ledger rows.
 
     `ledger_first=True` writes the ledger rows first (INSERT ... SELECT from the stock rows), so
-    the UPDATEs are the last statements and a hot row is held only from its UPDATE to COMMIT; a
-    refusal then leaves ledger rows behind, so the caller's transaction (or savepoint) must roll
-    back on InsufficientStock. `ledger_first=False` writes them after the UPDATEs: a refused first
-    line has written nothing (a caller may try another location without a savepoint when there
-    is one line). Either way no row changes unless every line fits."""
+    the UPDATEs are the last statements and a hot row is held only from its UPDATE to COMMIT; the
+    ledger INSERT, the UPDATEs and whatever the caller queued in `batch` go to the database in one
+    round trip. A refusal then leaves rows behind, so the caller's transaction (or savepoint) must
+    roll back on InsufficientStock. `ledger_first=False` writes them after the UPDATEs: a refused
+    first line has written nothing (a caller may try another location without a savepoint when
+    there is one line). Either way no row changes unless every line fits."""
     ordered = sorted(((sku, _positive(quantity)) for sku, quantity in lines), key=lambda line: line[0].pk)
     now = timezone.now()
     reason = _("Reserved for %(ref)s") % {"ref": reference}
     table, movements = Stock._meta.db_table, StockMovement._meta.db_table
     user_id = getattr(user, "pk", None)
-    with connection.cursor() as cursor:
-        if ledger_first:
-            # Portable SQL (PostgreSQL and SQLite): each line's quantity picked by its SKU.
-            whens = " ".join(["WHEN %s THEN %s"] * len(ordered))
-            skus = ", ".join(["%s"] * len(ordered))
-            cursor.execute(
-                f"INSERT INTO {movements} (stock_id, kind, on_hand_delta, reserved_delta, reason, reference, "  # noqa: S608
-                f"created_by_id, created_at) SELECT id, %s, 0, CASE sku_id {whens} END, %s, %s, %s, %s "
-                f"FROM {table} WHERE location_id = %s AND sku_id IN ({skus}) ORDER BY sku_id",
-                [MovementKind.RESERVATION]
-                + [v for sku, q in ordered for v in (sku.pk, q)]
-                + [reason, reference, user_id, now, location.pk]
-                + [sku.pk for sku, _q in ordered],
-            )
-        stock_ids = []
+    update = (
+        f"UPDATE {table} SET reserved = reserved + %s, updated_at = %s "  # noqa: S608
+        "WHERE location_id = %s AND sku_id = %s AND on_hand >= reserved + %s RETURNING id"
+    )
+    if ledger_first:
+        batch = batch or Batch()
+        # Portable SQL (PostgreSQL and SQLite): each line's quantity picked by its SKU.
+        whens = " ".join(["WHEN %s THEN %s"] * len(ordered))
+        skus = ", ".join(["%s"] * len(ordered))
+        batch.sql(
+            f"INSERT INTO {movements} (stock_id, kind, on_hand_delta, reserved_delta, reason, reference, "  # noqa: S608
+            f"created_by_id, created_at) SELECT id, %s, 0, CASE sku_id {whens} END, %s, %s, %s, %s "
+            f"FROM {table} WHERE location_id = %s AND sku_id IN ({skus}) ORDER BY sku_id",
+            [MovementKind.RESERVATION]
+            + [v for sku, q in ordered for v in (sku.pk, q)]
+            + [reason, reference, user_id, now, location.pk]
+            + [sku.pk for sku, _q in ordered],
+        )
         for sku, quantity in ordered:
-            cursor.execute(
-                f"UPDATE {table} SET reserved = reserved + %s, updated_at = %s "  # noqa: S608
-                "WHERE location_id = %s AND sku_id = %s AND on_hand >= reserved + %s RETURNING id",
-                [quantity, now, location.pk, sku.pk, quantity],
-            )
+            batch.sql(update, [quantity, now, location.pk, sku.pk, quantity])
+        answers = batch.run()[-len(ordered) :]
+        for (sku, quantity), rows in zip(ordered, answers, strict=True):
+            if not rows:
+                raise _insufficient(
+                    location=location,
+                    sku=sku,
+                    kind=MovementKind.RESERVATION,
+                    on_hand_delta=0,
+                    reserved_delta=quantity,
+                )
+        return
+    stock_ids = []
+    with connection.cursor() as cursor:
+        for sku, quantity in ordered:
+            cursor.execute(update, [quantity, now, location.pk, sku.pk, quantity])
             row = cursor.fetchone()
             if row is None:
                 raise _insufficient(
@@ -207,20 +229,19 @@ def stock_reserve_lines(
                     reserved_delta=quantity,
                 )
             stock_ids.append(row[0])
-    if not ledger_first:
-        StockMovement.objects.bulk_create(
-            [
-                StockMovement(
-                    stock_id=stock_id,
-                    kind=MovementKind.RESERVATION,
-                    reserved_delta=quantity,
-                    reason=reason,
-                    reference=reference,
-                    created_by_id=user_id,
-                )
-                for stock_id, (_sku, quantity) in zip(stock_ids, ordered, strict=True)
-            ]
-        )
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                stock_id=stock_id,
+                kind=MovementKind.RESERVATION,
+                reserved_delta=quantity,
+                reason=reason,
+                reference=reference,
+                created_by_id=user_id,
+            )
+            for stock_id, (_sku, quantity) in zip(stock_ids, ordered, strict=True)
+        ]
+    )
 
 
 def stock_release(*, location: Store, sku: SKU, quantity: int, reference: str, user=None) -> StockMovement:

@@ -8,6 +8,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from catalog.errors import NoPrice
+from catalog.services import price_set
 from config.errors import IllegalTransition
 from members.models import PointsEntry, PointsRule
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind, ShareParty
@@ -366,6 +367,38 @@ def test_same_key_returns_the_first_order_and_a_different_body_is_refused(world)
     assert ship_order(world, external_reference="TMALL-9", fingerprint="x").pk == by_ref.pk
     assert Order.objects.count() == 2
     assert stock_of(world.a, world.tv) == (5, 2)
+
+
+@pytest.mark.django_db
+def test_a_retry_gets_the_first_order_even_when_a_new_order_would_now_be_refused(world):
+    # A retry is looked for only when the INSERT or a rule refuses: both must still answer with
+    # the first order, whatever changed since (here the price, then the last unit sold).
+    world.stock(world.a, world.tv, 1)
+    first = ship_order(
+        world,
+        lines=[LineRequest(world.tv, 1, unit_price=Decimal("2999.00"))],
+        idempotency_key="k-1",
+        external_reference="TMALL-1",
+        fingerprint="body-1",
+    )
+    price_set(sku=world.tv, channel=None, amount=Decimal("2799.00"), valid_from=timezone.now())
+    for key, reference in (("k-1", None), (None, "TMALL-1"), ("k-2", "TMALL-1")):
+        again = ship_order(
+            world,
+            lines=[LineRequest(world.tv, 1, unit_price=Decimal("2999.00"))],
+            idempotency_key=key,
+            external_reference=reference,
+            fingerprint="body-1",
+        )
+        assert (again.pk, again.replayed) == (first.pk, True)
+    with pytest.raises(PriceMismatch):  # a new order at the old price is refused
+        ship_order(
+            world, lines=[LineRequest(world.tv, 1, unit_price=Decimal("2999.00"))], idempotency_key="k-3"
+        )
+    with pytest.raises(IdempotencyConflict):  # the same key with another body: 409, not the price
+        ship_order(world, idempotency_key="k-1", fingerprint="body-2")
+    assert Order.objects.count() == 1
+    assert stock_of(world.a, world.tv) == (1, 1)
 
 
 @pytest.mark.django_db
