@@ -1,5 +1,7 @@
 """Serializers of the catalog API. They translate; every rule lives in catalog.services."""
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -29,8 +31,17 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     """
     # No code holds a NUL character, and PostgreSQL refuses one in a query: such a value is unknown.
     values = [v for v in dict.fromkeys(values) if v and "\x00" not in v]
+    if not values:
+        return {}
     ids = [pk for pk in map(_as_pk, values) if pk is not None]
-    rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
+    if queryset.query.where:
+        rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
+    else:  # every row of the table (SKUs and channels of an order): plain SQL, built once per size
+        rows = list(
+            queryset.model.objects.raw(
+                _by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids
+            )
+        )
     by_code = {row.code: row for row in rows}
     by_id = {str(row.pk): row for row in rows}
     found = {}
@@ -39,6 +50,15 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
         if row is not None:
             found[value] = row
     return found
+
+
+@lru_cache(maxsize=1024)
+def _by_id_or_code_sql(model, codes: int, ids: int) -> str:
+    table, pk = model._meta.db_table, model._meta.pk.column
+    where = f'"code" IN ({", ".join(["%s"] * codes)})'
+    if ids:
+        where += f' OR "{pk}" IN ({", ".join(["%s"] * ids)})'
+    return f'SELECT * FROM "{table}" WHERE {where}'  # noqa: S608 (model names and placeholders)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -53,6 +73,7 @@ class IdOrCodeField(serializers.Field):
 
     def __init__(self, *, queryset, **kwargs):
         self.queryset = queryset
+        self.known = ()  # rows already in hand (an API key's own channel): found by code, no query
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -63,6 +84,9 @@ class IdOrCodeField(serializers.Field):
             if self.allow_null:
                 return None
             self.fail("required")
+        for row in self.known:
+            if row.code == value:
+                return row
         row = resolve_by_id_or_code(self.queryset.all(), [value]).get(value)
         if row is None:
             self.fail("does_not_exist", model=self.queryset.model._meta.verbose_name, value=value)

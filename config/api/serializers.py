@@ -21,6 +21,18 @@ class FieldsBuiltOnce:
             type(self)._fields_built = built
         return copied_fields(built)
 
+    @classmethod
+    def represent(cls, instance) -> dict:
+        # The answer for one row from ONE serializer kept per class: making a serializer with
+        # nested ones copies every field of every level, which on the order intake path cost more
+        # than turning the order into JSON. Reading fields keeps no state in them, so one instance
+        # serves every call. Only for answers that do not depend on the request (no context).
+        serializer = cls.__dict__.get("_representer")
+        if serializer is None:
+            serializer = cls(context={})
+            cls._representer = serializer
+        return serializer.to_representation(instance)
+
 
 def _nested(field) -> bool:
     """A field holding other fields (a nested serializer, a list of them, a ListField's child)."""

@@ -13,6 +13,7 @@ from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
 from catalog.models import SKU, Channel
 from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce
 from config.roles import is_hq
+from integrations.authentication import api_key_of
 from members.api.serializers import MemberIdField
 from orders.choices import (
     AssignmentStatus,
@@ -158,6 +159,9 @@ class OrderCreateSerializer(DeclaredFieldsCopied, serializers.Serializer):
             self.fields["origin_store"].error_messages["does_not_exist"] = _(
                 "No store with id or code '{value}' that you work at."
             )
+            key = api_key_of(request.user)
+            if key is not None and key.channel_id is not None:
+                self.fields["channel"].known = (key.channel,)
 
     def to_internal_value(self, data):
         try:

@@ -274,7 +274,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 .get(pk=order.pk)
             )
         return Response(
-            OrderCreatedSerializer(created, context=self.get_serializer_context()).data,
+            OrderCreatedSerializer.represent(created),
             status=status.HTTP_201_CREATED,
             headers={REPLAYED_HEADER: "true"} if replayed else None,
         )
