@@ -118,6 +118,20 @@ def test_an_unknown_or_malformed_key_gets_401(client, made, presented):
     assert_error(client.get("/api/v1/channels/", **bearer(presented)), 401, "key_invalid")
 
 
+def test_a_key_changed_by_another_process_is_seen_on_the_next_request(client, made):
+    # Each process keeps the keys it loaded, but reads the key's row on every request: a change
+    # written elsewhere (another app server, the admin, SQL) takes effect at once.
+    key, plaintext = made
+    assert client.get("/api/v1/channels/", **bearer(plaintext)).status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(scopes=[Scope.STOCK_READ])
+    assert_error(client.get("/api/v1/channels/", **bearer(plaintext)), 403, "scope_missing")
+    assert client.get("/api/v1/stock/", **bearer(plaintext)).status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert_error(client.get("/api/v1/stock/", **bearer(plaintext)), 401, "key_expired")
+    ApiKey.objects.filter(pk=key.pk).delete()
+    assert_error(client.get("/api/v1/stock/", **bearer(plaintext)), 401, "key_invalid")
+
+
 def test_anonymous_callers_keep_the_403_not_authenticated(client, made):
     assert_error(client.get("/api/v1/channels/"), 403, "not_authenticated")
 
