@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--skus", type=int, default=2000)
     parser.add_argument("--profile", type=int, default=0, metavar="K", help="list the K costliest functions")
+    parser.add_argument("--sql", action="store_true", help="print the statements of one order")
     args = parser.parse_args()
     os.environ["API_KEY_RATE"] = "100000000/min"
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
@@ -57,6 +58,9 @@ def main():
         with CaptureQueriesContext(connection) as queries:
             post_orders(client, bodies_for(scene, "spread", 1, "count"), "count")
         statements = len(queries)  # now: the next request's request_started empties the log
+        if args.sql:
+            for query in queries.captured_queries:
+                print(f"  {query['time']}s  {query['sql'][:300]}")
         # In chunks of 50: on a shared machine the best chunk is the cost, the mean includes the load.
         bodies = bodies_for(scene, "spread", args.orders, "timed")
         chunks = []
@@ -78,11 +82,11 @@ def main():
             f"{min(w for _c, w in chunks):.2f} ms/order best ({wall:.2f} mean), {statements} statements/order"
         )
         if args.profile:
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU only, not waits on the database
             profiler.enable()
             post_orders(client, bodies_for(scene, "spread", args.orders, "profiled"), "profiled")
             profiler.disable()
-            stats = pstats.Stats(profiler).sort_stats("cumulative")
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_INTAKE_SORT", "cumulative"))
             stats.print_stats(args.profile)
             if os.environ.get("BENCH_INTAKE_CALLERS"):
                 stats.print_callers(os.environ["BENCH_INTAKE_CALLERS"])

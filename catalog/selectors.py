@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from catalog.choices import ChannelKind
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel, Price
+from config.sql import fetch
 
 
 def live_prices(at: datetime) -> QuerySet[Price]:
@@ -55,7 +56,7 @@ def live_prices_for(*, skus: list[SKU], channel: Channel, at: datetime) -> dict[
         return {}
     when = connection.ops.adapt_datetimefield_value(at)
     answer: dict[int, Price] = {}
-    for price in Price.objects.raw(_live_prices_sql(len(sku_ids)), [*sku_ids, channel.pk, when, when]):
+    for price in fetch(Price, _live_prices_sql(len(sku_ids)), [*sku_ids, channel.pk, when, when]):
         answer.setdefault(price.sku_id, price)
     return answer
 

@@ -38,6 +38,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from config.api.errors import json_error
+from config.sql import Batch
 from integrations.models import IdempotentRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -125,10 +126,11 @@ def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str):
             # Its own transaction, visible to a concurrent retry at once. Outside any transaction (as
             # under a server) the INSERT commits by itself: one round trip, not BEGIN/INSERT/COMMIT;
             # inside one (tests, ATOMIC_REQUESTS) a savepoint keeps a collision from breaking it.
+            row = IdempotentRequest(
+                owner=owner, key=key, method=method, path=path[:255], fingerprint=fingerprint
+            )
             with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                row = IdempotentRequest.objects.create(
-                    owner=owner, key=key, method=method, path=path[:255], fingerprint=fingerprint
-                )
+                Batch().rows([row]).run()  # the INSERT's SQL built once, not per request
             return row, True
         except IntegrityError:
             pass

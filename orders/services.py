@@ -24,7 +24,7 @@ from catalog.models import SKU, Channel
 from catalog.selectors import live_prices_for
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
-from config.sql import Batch
+from config.sql import Batch, fetch
 from guides.commission import commission_accrue, commission_clawback
 from guides.services import attribution_for
 from integrations.models import OutboxEvent
@@ -95,7 +95,7 @@ def _replay(
         f'SELECT * FROM "{Order._meta.db_table}" WHERE {" OR ".join(match)} '  # noqa: S608 (no input)
         'ORDER BY "created_at" DESC, "id" DESC LIMIT 1'
     )
-    existing = next(iter(Order.objects.raw(sql, params)), None)
+    existing = next(iter(fetch(Order, sql, params)), None)
     if existing is None:
         return None
     if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from catalog.models import SKU, Category, Channel, Price, Product
 from config.roles import is_hq
+from config.sql import fetch
 
 MAX_BATCH_SKUS = 200
 MAX_PK = 2**63 - 1
@@ -37,11 +38,7 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     if queryset.query.where:
         rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
     else:  # every row of the table (SKUs and channels of an order): plain SQL, built once per size
-        rows = list(
-            queryset.model.objects.raw(
-                _by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids
-            )
-        )
+        rows = fetch(queryset.model, _by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids)
     by_code = {row.code: row for row in rows}
     by_id = {str(row.pk): row for row in rows}
     found = {}

@@ -35,10 +35,15 @@ class FieldsBuiltOnce:
 
 
 def _nested(field) -> bool:
-    """A field holding other fields (a nested serializer, a list of them, a ListField's child)."""
-    return isinstance(field, serializers.BaseSerializer) or any(
-        isinstance(value, serializers.Field) for value in vars(field).values()
-    )
+    """A field holding other fields (a nested serializer, a list of them, a ListField's child);
+    worked out once per prototype field, which keeps the answer."""
+    nested = field.__dict__.get("_holds_fields")
+    if nested is None:
+        nested = isinstance(field, serializers.BaseSerializer) or any(
+            isinstance(value, serializers.Field) for value in vars(field).values()
+        )
+        field._holds_fields = nested
+    return nested
 
 
 def copied_fields(prototypes: dict) -> dict:
