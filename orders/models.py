@@ -18,14 +18,29 @@ from orders.choices import (
 class Order(models.Model):
     """The centre of the five flows: who bought what on which channel, fulfilled from where."""
 
-    number = models.CharField(_("number"), max_length=24, unique=True)
-    channel = models.ForeignKey("catalog.Channel", on_delete=models.PROTECT, related_name="orders")
+    # Every index is written by every order (flash sales): the foreign keys that lead one of the
+    # composite indexes below get no index of their own, and the unique codes are constraints
+    # (no second, LIKE-pattern index beside them: nobody searches orders by a prefix of them).
+    number = models.CharField(_("number"), max_length=24)
+    channel = models.ForeignKey(
+        "catalog.Channel", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        "members.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        db_index=False,
     )
     origin = models.CharField(_("origin"), max_length=20, choices=Origin.choices)
     origin_store = models.ForeignKey(
-        "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="originated_orders"
+        "stores.Store",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="originated_orders",
+        db_index=False,
     )
     guide = models.ForeignKey(
         "guides.Guide",
@@ -34,6 +49,7 @@ class Order(models.Model):
         blank=True,
         related_name="attributed_orders",
         help_text=_("The guide the member was bound to when ordering (attribution)."),
+        db_index=False,
     )
     binding = models.ForeignKey(
         "guides.Binding", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
@@ -47,7 +63,12 @@ class Order(models.Model):
         related_name="placed_orders",
     )
     fulfilling_location = models.ForeignKey(
-        "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="fulfilled_orders"
+        "stores.Store",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fulfilled_orders",
+        db_index=False,
     )
     delivery_method = models.CharField(_("delivery"), max_length=20, choices=DeliveryMethod.choices)
     recipient_name = models.CharField(_("recipient"), max_length=100, blank=True)
@@ -63,9 +84,7 @@ class Order(models.Model):
     discount_total = MoneyField(_("discounts"), default=0)
     total = MoneyField(_("total"))
     external_reference = models.CharField(_("external reference"), max_length=64, null=True, blank=True)
-    idempotency_key = models.CharField(
-        _("idempotency key"), max_length=128, null=True, blank=True, unique=True
-    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     pickup_code = models.CharField(_("pickup code"), max_length=8, blank=True)
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
@@ -81,6 +100,8 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="order_idempotency_key_unique"),
             models.UniqueConstraint(
                 fields=["channel", "external_reference"],
                 condition=Q(external_reference__isnull=False),
@@ -233,7 +254,10 @@ class OrderStatusChange(models.Model):
 class RoutingDecision(models.Model):
     """Why an order went to a location: the candidates considered, their distance and stock."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="routing_decisions")
+    # Its index is routing_attempt_unique (order, attempt).
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="routing_decisions", db_index=False
+    )
     attempt = models.PositiveSmallIntegerField(_("attempt"))
     location = models.ForeignKey(
         "stores.Store", on_delete=models.PROTECT, null=True, blank=True, related_name="routing_decisions"

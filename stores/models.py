@@ -134,7 +134,7 @@ class StockMovement(models.Model):
     on_hand_delta = models.IntegerField(_("on hand change"), default=0)
     reserved_delta = models.IntegerField(_("reserved change"), default=0)
     reason = models.CharField(_("reason"), max_length=255)
-    reference = models.CharField(_("reference"), max_length=64, blank=True, db_index=True)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
     reverses = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )
@@ -153,6 +153,9 @@ class StockMovement(models.Model):
                 name="stock_movement_changes_something",
             ),
         ]
+        # Movements are found by their exact reference (an order or ticket number); a plain index,
+        # without the LIKE-pattern twin db_index=True adds to a text column on PostgreSQL.
+        indexes = [models.Index(fields=["reference"], name="stock_movement_reference_idx")]
 
     def __str__(self):
         return f"{self.kind} {self.on_hand_delta:+}/{self.reserved_delta:+} ({self.reason})"
