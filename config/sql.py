@@ -81,17 +81,10 @@ class Batch:
 
 
 @lru_cache(maxsize=256)
-def _read_plan(model: type[Model], columns: tuple[str, ...], alias: str) -> tuple:
-    """Where each concrete field's value is in a row of `columns`, with the converters the ORM
-    would apply to it (SQLite hands back decimals and datetimes as text)."""
-    connection = connections[alias]
+def _field_order(model: type[Model], columns: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each concrete field's value is in a row of `columns`."""
     at = {name: index for index, name in enumerate(columns)}
-    plan = []
-    for field in model._meta.concrete_fields:
-        column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        plan.append((at[field.column], column, tuple(converters)))
-    return tuple(plan), tuple(f.attname for f in model._meta.concrete_fields)
+    return tuple(at[field.column] for field in model._meta.concrete_fields)
 
 
 def fetch(model: type[Model], sql: str, params: list) -> list[Model]:
@@ -102,14 +95,35 @@ def fetch(model: type[Model], sql: str, params: list) -> list[Model]:
         cursor.execute(sql, params)
         columns = tuple(column[0] for column in cursor.description)
         rows = cursor.fetchall()
-    plan, names = _read_plan(model, columns, connection.alias)
+    order = _field_order(model, columns)
+    return [from_row(model, [row[index] for index in order]) for row in rows]
+
+
+@lru_cache(maxsize=256)
+def _field_converters(model: type[Model], alias: str) -> tuple:
+    connection = connections[alias]
     found = []
-    for row in rows:
-        values = []
-        for index, column, converters in plan:
-            value = row[index]
-            for convert in converters:
-                value = convert(value, column, connection)
-            values.append(value)
-        found.append(model.from_db(connection.alias, names, values))
-    return found
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, column, tuple(converters)))
+    return tuple(found), tuple(f.attname for f in model._meta.concrete_fields)
+
+
+def columns_of(model: type[Model], table_alias: str) -> str:
+    """`alias."col", ...` for every concrete field of `model`, in field order (for `from_row`)."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return ", ".join(f"{table_alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def from_row(model: type[Model], values) -> Model:
+    """A `model` instance from its concrete columns in field order, as the database gave them
+    (a slice of a joined row), through the converters the ORM applies."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    converters, names = _field_converters(model, connection.alias)
+    values = list(values)
+    for index, column, functions in converters:
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, names, values)

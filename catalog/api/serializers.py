@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import SKU, Category, Channel, Price, Product
+from config.api.serializers import DeclaredFieldsCopied
 from config.roles import is_hq
 from config.sql import fetch
 
@@ -214,7 +215,7 @@ class PriceEndSerializer(serializers.Serializer):
     )
 
 
-class LivePriceQuerySerializer(serializers.Serializer):
+class LivePriceQuerySerializer(DeclaredFieldsCopied, serializers.Serializer):
     """Query of GET /prices/live/: one SKU (`sku`) or a batch (`skus`), a channel and an instant."""
 
     sku = serializers.CharField(required=False, help_text=_("SKU id or code."))
@@ -253,7 +254,7 @@ class LivePriceQuerySerializer(serializers.Serializer):
         return data
 
 
-class LivePriceSerializer(serializers.Serializer):
+class LivePriceSerializer(DeclaredFieldsCopied, serializers.Serializer):
     """The answer of price_lookup for one SKU on one channel at one instant."""
 
     sku = serializers.CharField(source="sku.code", help_text=_("SKU code."))

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from catalog.models import SKU
-from config.api.serializers import FieldsBuiltOnce
+from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce
 from stores.models import Stock, StockMovement, Store
 
 
@@ -51,7 +51,7 @@ class StoreRefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         fields = ["id", "code", "name", "kind", "city"]
 
 
-class SKURefSerializer(serializers.ModelSerializer):
+class SKURefSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = SKU
         fields = ["id", "code", "barcode", "name"]
@@ -102,14 +102,14 @@ class NearbyStockSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return {
-            "store": StoreRefSerializer(instance.location).data,
+            "store": StoreRefSerializer.represent(instance.location),
             "here": instance.location_id == self.context["store"].pk,
             "distance_km": round(instance.distance_km, 3),
             "available": instance.available,
         }
 
 
-class AvailabilitySerializer(serializers.Serializer):
+class AvailabilitySerializer(DeclaredFieldsCopied, serializers.Serializer):
     sku = SKURefSerializer()
     store = StoreRefSerializer()
     radius_km = serializers.IntegerField(help_text=_("The store's service radius."))

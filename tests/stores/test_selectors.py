@@ -70,6 +70,35 @@ def test_sku_find_by_code_or_barcode():
     assert sku_find("") is None
 
 
+def test_sku_find_prefers_an_exact_code_or_barcode_to_a_code_in_other_letter_case():
+    lower = SKUFactory(code="tv-1", barcode="111")
+    upper = SKUFactory(code="TV-1", barcode="222")
+    scanned = SKUFactory(code="PHONE", barcode="tv-2")
+    other = SKUFactory(code="TV-2", barcode="333")
+    assert sku_find("tv-1") == lower and sku_find("TV-1") == upper
+    assert sku_find("tv-2") == scanned  # a barcode typed exactly beats a code in other case
+    assert sku_find("Tv-2") == other
+    assert sku_find("TV-1").product.pk == upper.product_id
+    assert sku_find("tv\x00") is None
+
+
+def test_stock_nearby_keeps_the_radius_exactly_and_orders_by_distance_then_code():
+    sku = SKUFactory()
+    here = store_at(0, service_radius_km=10, code="HERE")
+    twin_b = store_at(4, code="B-4")
+    twin_a = store_at(4, code="A-4")  # same distance: by code
+    edge = store_at(9.9, code="EDGE")
+    corner = StoreFactory(  # inside the bounding box, outside the circle (~10.7 km away)
+        code="CORNER", latitude=BJ_LAT + Decimal("0.068"), longitude=BJ_LNG + Decimal("0.100")
+    )
+    for store in (here, twin_b, twin_a, edge, corner):
+        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+    rows = stock_nearby(sku=sku, store=here)
+    assert [r.location.code for r in rows] == ["HERE", "A-4", "B-4", "EDGE"]
+    assert rows[0].distance_km == 0 and rows[3].distance_km == pytest.approx(9.9, abs=0.05)
+    assert [r.location.code for r in stock_nearby(sku=sku, store=here, limit=2)] == ["HERE", "A-4"]
+
+
 def test_clerk_sees_only_own_stores_and_their_stock():
     sku = SKUFactory()
     mine, theirs = StoreFactory(), StoreFactory()
