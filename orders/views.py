@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Window
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -166,11 +166,9 @@ def queue(request, code):
 
 
 def _capped(rows) -> tuple[list, int]:
-    """At most QUEUE_LIMIT rows and the full count (a second query only when there are more)."""
-    shown = list(rows[: QUEUE_LIMIT + 1])
-    if len(shown) <= QUEUE_LIMIT:
-        return shown, len(shown)
-    return shown[:QUEUE_LIMIT], rows.count()
+    """At most QUEUE_LIMIT rows and the full count, in one query however long the queue."""
+    shown = list(rows.annotate(full_count=Window(Count("pk")))[:QUEUE_LIMIT])
+    return shown, shown[0].full_count if shown else 0
 
 
 def _queue_lists(store: Store) -> dict:

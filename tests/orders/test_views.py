@@ -12,7 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from members.models import Member
-from orders import public_views
+from orders import public_views, views
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind, ShareParty
 from orders.fulfilment import assignment_accept, order_ready_for_pickup
 from orders.models import Order, Payment, RevenueShare, StoreAssignment
@@ -241,6 +241,33 @@ def test_queue_query_count_is_flat(client, world, django_assert_max_num_queries,
     assert response.context["offer_count"] == orders
     assert response.context["fulfil_count"] == orders
     assert response.context["pickup_count"] == orders
+
+
+def test_queue_over_its_limit_costs_the_same_queries_and_counts_every_order(
+    client, world, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(views, "QUEUE_LIMIT", 2)
+    world.stock(world.a, world.tv, 100)
+
+    def add_to_every_list(orders):
+        for _ in range(orders):
+            ship_order(world, km_north=0.5)
+            assignment_accept(order=ship_order(world, km_north=0.5), store=world.a)
+            accepted = pickup_order(world, world.a)
+            assignment_accept(order=accepted, store=world.a)
+            order_ready_for_pickup(order=accepted, store=world.a)
+
+    add_to_every_list(1)
+    login(client, clerk_at(world.a))
+    client.get(queue_url(world.a))  # the session's first touches
+    with django_assert_max_num_queries(10) as under_the_limit:
+        client.get(queue_url(world.a))
+    add_to_every_list(2)  # 3 in each list, over the limit of 2
+    with django_assert_max_num_queries(10) as over_the_limit:
+        response = client.get(queue_url(world.a))
+    assert len(over_the_limit.captured_queries) == len(under_the_limit.captured_queries)
+    assert [len(response.context[name]) for name in ("offers", "to_ship", "pickups")] == [2, 2, 2]
+    assert [response.context[name] for name in ("offer_count", "fulfil_count", "pickup_count")] == [3, 3, 3]
 
 
 # --- order page and list -----------------------------------------------------------------------
