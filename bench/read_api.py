@@ -13,7 +13,7 @@ N keep-alive clients (default 16, then 64) send GETs with `Authorization: Bearer
 sync workers, the same number of requests per endpoint, random SKUs and stores; the endpoints take
 turns (`--rounds`, each a fifth of the requests by default, in rotating order) so that the load of
 a shared machine falls on all three alike:
-  minimal       /bench/one/<price id>/ (bench/read_api_urls.py: a RetrieveModelMixin viewset with
+  minimal       /bench/one/<price id>/ (bench/_read_api_urls.py: a RetrieveModelMixin viewset with
                 a four-field ModelSerializer; same middleware, authentication, permissions,
                 throttle and renderer as the API)
   live          /api/v1/prices/live/?sku=<code>&channel=<code>
@@ -46,7 +46,7 @@ from flash_sale import cpu_seconds, cpu_spent, free_port, percentile, start_serv
 
 DB_NAME = os.environ.get("BENCH_READ_DB", "o2o_bench_read")
 BENCH = ROOT / "bench"
-SETTINGS = "read_api_site"  # bench/read_api_site.py: the project's settings + the minimal endpoint
+SETTINGS = "_read_api_site"  # bench/_read_api_site.py: the project's settings + the minimal endpoint
 CENTRE_LAT, CENTRE_LNG = 39.9042, 116.4074
 ENDPOINTS = ("minimal", "live", "availability")
 GOAL = 0.8
@@ -492,7 +492,7 @@ def main():
         )
     errors = sum(r.requests - r.answers["200"] for r in results + side)
     if worst is not None:
-        print("goal met" if worst >= GOAL else f"goal missed by {GOAL - worst:.2f} (worst ratio {worst:.2f})")
+        print("goal met" if worst >= GOAL else f"goal missed by {GOAL - worst:.3f} (worst ratio {worst:.3f})")
     print(
         "read_api: "
         + ", ".join(
