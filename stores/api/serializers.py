@@ -87,7 +87,7 @@ class StockMovementSerializer(serializers.ModelSerializer):
         ]
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(DeclaredFieldsCopied, serializers.Serializer):
     sku = serializers.CharField(help_text=_("SKU code or barcode."))
     store = serializers.CharField(help_text=_("Store id or code (a store you may see)."))
 

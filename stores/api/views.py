@@ -15,8 +15,11 @@ from integrations.permissions import reads
 from stores.api.serializers import (
     AvailabilityQuerySerializer,
     AvailabilitySerializer,
+    NearbyStockSerializer,
+    SKURefSerializer,
     StockMovementSerializer,
     StockSerializer,
+    StoreRefSerializer,
     StoreSerializer,
 )
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
@@ -109,8 +112,14 @@ class StockViewSet(viewsets.ReadOnlyModelViewSet):
                 {"sku": [_("No SKU with code or barcode '%(sku)s'.") % {"sku": query.validated_data["sku"]}]}
             )
         rows = stock_nearby(sku=sku, store=store)
-        answer = AvailabilitySerializer(
-            {"sku": sku, "store": store, "radius_km": store.service_radius_km, "results": rows},
-            context={"store": store},
+        # AvailabilitySerializer's shape (the schema above), from the parts' serializers kept per
+        # class: a new AvailabilitySerializer copied every nested field on every lookup.
+        nearby = NearbyStockSerializer(context={"store": store})
+        return Response(
+            {
+                "sku": SKURefSerializer.represent(sku),
+                "store": StoreRefSerializer.represent(store),
+                "radius_km": store.service_radius_km,
+                "results": [nearby.to_representation(row) for row in rows],
+            }
         )
-        return Response(answer.data)
