@@ -156,6 +156,7 @@ def main():
     parser.add_argument("--guides", type=int, default=10_000)
     parser.add_argument("--partners", type=int, default=500)
     parser.add_argument("--floor", action="store_true", help="also time one row per accrual (slow)")
+    parser.add_argument("--statements", action="store_true", help="list month_end's statements and times")
     args = parser.parse_args()
     with bench_database("o2o_bench_settlement"):
         from django.db import connection
@@ -197,6 +198,9 @@ def main():
             if q["sql"].lstrip().startswith("CREATE TEMPORARY TABLE")
         )
         commit_ms = sum(float(q["time"]) * 1000 for q in queries.captured_queries if q["sql"] == "COMMIT")
+        if args.statements:
+            for q in queries.captured_queries:
+                print(f"  {float(q['time']) * 1000:8.1f}ms  {' '.join(q['sql'].split())[:150]}")
         start = time.perf_counter()
         again = month_end(period=period, now=now)
         rerun_ms = (time.perf_counter() - start) * 1000

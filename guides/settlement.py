@@ -218,6 +218,9 @@ def _collect_due(*, now: datetime) -> None:
         GROUP BY a.guide_id, a.partner_id, a.store_id
     """  # noqa: S608
     _execute(sql, {**_params(now=now), "last_id": last_id})
+    # Temporary tables get no statistics by themselves: without them the planner guessed the
+    # statements' INSERT ... SELECT over this table at a quarter of the run (10,000 guides).
+    _execute(f"ANALYZE {due}")
 
 
 def _drop_due() -> None:
@@ -370,6 +373,7 @@ def _collect_unclaimed(*, now: datetime) -> None:
                OR (e.partner_id IS NOT NULL AND e.partner_statement_id IS NULL))
     """  # noqa: S608
     _execute(sql, _params(now=now))
+    _execute(f"ANALYZE {unclaimed}")  # as the due table: statistics for the statements below
 
 
 PARTIES = (
