@@ -5,6 +5,8 @@ one ledger insert: no read-modify-write, so concurrent sales cannot oversell, an
 on Stock back the rule up in the database.
 """
 
+from functools import partial
+
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -184,6 +186,7 @@ def stock_reserve_lines(
     reason = _("Reserved for %(ref)s") % {"ref": reference}
     table, movements = Stock._meta.db_table, StockMovement._meta.db_table
     user_id = getattr(user, "pk", None)
+    refused = partial(_insufficient, location=location, kind=MovementKind.RESERVATION, on_hand_delta=0)
     update = (
         f"UPDATE {table} SET reserved = reserved + %s, updated_at = %s "  # noqa: S608
         "WHERE location_id = %s AND sku_id = %s AND on_hand >= reserved + %s RETURNING id"
@@ -207,13 +210,7 @@ def stock_reserve_lines(
         answers = batch.run()[-len(ordered) :]
         for (sku, quantity), rows in zip(ordered, answers, strict=True):
             if not rows:
-                raise _insufficient(
-                    location=location,
-                    sku=sku,
-                    kind=MovementKind.RESERVATION,
-                    on_hand_delta=0,
-                    reserved_delta=quantity,
-                )
+                raise refused(sku=sku, reserved_delta=quantity)
         return
     stock_ids = []
     with connection.cursor() as cursor:
@@ -221,13 +218,7 @@ def stock_reserve_lines(
             cursor.execute(update, [quantity, now, location.pk, sku.pk, quantity])
             row = cursor.fetchone()
             if row is None:
-                raise _insufficient(
-                    location=location,
-                    sku=sku,
-                    kind=MovementKind.RESERVATION,
-                    on_hand_delta=0,
-                    reserved_delta=quantity,
-                )
+                raise refused(sku=sku, reserved_delta=quantity)
             stock_ids.append(row[0])
     StockMovement.objects.bulk_create(
         [
