@@ -10,7 +10,7 @@ that was a fifth of a request. These helpers take the same model instances (fiel
 from functools import lru_cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 @lru_cache(maxsize=1024)
@@ -99,15 +99,30 @@ def fetch(model: type[Model], sql: str, params: list) -> list[Model]:
     return [from_row(model, [row[index] for index in order]) for row in rows]
 
 
+@lru_cache(maxsize=1024)
+def _converters(field: Field, alias: str) -> tuple:
+    """The column expression and the converters the ORM applies to `field` read from `alias`."""
+    connection = connections[alias]
+    column = field.get_col(field.model._meta.db_table)
+    return column, tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+
+
+def from_db_value(field: Field, value):
+    """One column's value as the database gave it, as the ORM would give it."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    column, converters = _converters(field, connection.alias)
+    for convert in converters:
+        value = convert(value, column, connection)
+    return value
+
+
 @lru_cache(maxsize=256)
 def _field_converters(model: type[Model], alias: str) -> tuple:
-    connection = connections[alias]
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        column, converters = _converters(field, alias)
         if converters:
-            found.append((index, column, tuple(converters)))
+            found.append((index, column, converters))
     return tuple(found), tuple(f.attname for f in model._meta.concrete_fields)
 
 

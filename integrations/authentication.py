@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from config.sql import from_db_value
 from integrations.keys import key_matches, key_split
 from integrations.models import ApiKey
 
@@ -145,14 +146,6 @@ _STATE_SQL = (
 _LAST_USED = ApiKey._meta.get_field("last_used_at")
 
 
-def _from_db(field, value):
-    """A column's value as the ORM would give it (SQLite hands back datetimes as text)."""
-    column = field.get_col(ApiKey._meta.db_table)
-    for convert in connection.ops.get_db_converters(column):
-        value = convert(value, column, connection)
-    return value
-
-
 def _key_by_prefix(prefix: str) -> ApiKey | None:
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL, [prefix])
@@ -164,7 +157,7 @@ def _key_by_prefix(prefix: str) -> ApiKey | None:
     cached = _loaded.get(prefix)
     if cached is not None and cached[0] == state and time.monotonic() - cached[2] < KEY_ROWS_FOR:
         key = cached[1]
-        key.last_used_at = _from_db(_LAST_USED, row[7])
+        key.last_used_at = from_db_value(_LAST_USED, row[7])
         return key
     key = ApiKey.objects.select_related("channel", "partner").filter(prefix=prefix).first()
     if key is None:

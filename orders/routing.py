@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Max
 
+from config.sql import columns_of, from_row
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
 from stores.selectors import EARTH_RADIUS_KM, bounding_box_bounds
@@ -49,11 +50,6 @@ class Route:
 # counted) and parameterised: an order's routing used to spend most of its Python time building the
 # same ORM expression (bounding box, haversine distance, one EXISTS per line, preference CASE).
 # Same semantics as stores.selectors.bounding_box / distance_km_expression on both databases.
-_STORE_COLUMNS = [f.attname for f in Store._meta.concrete_fields]
-
-
-def _quoted(column: str) -> str:
-    return connection.ops.quote_name(column)
 
 
 def _distance_sql(vendor: str) -> str:
@@ -83,7 +79,7 @@ def _in_sql(count: int) -> str:
 
 @memoize
 def _nearby_sql(vendor: str, lines: int, preferred: int, excluded: int) -> str:
-    columns = ", ".join(f"s.{_quoted(c)}" for c in _STORE_COLUMNS)
+    columns = columns_of(Store, "s")
     exclude = f' AND s."id" NOT IN ({_in_sql(excluded)})' if excluded else ""
     return (
         f"SELECT * FROM (SELECT {columns}, {_distance_sql(vendor)} AS distance_km, "  # noqa: S608 (no input)
@@ -98,7 +94,7 @@ def _nearby_sql(vendor: str, lines: int, preferred: int, excluded: int) -> str:
 
 @memoize
 def _warehouses_sql(vendor: str, lines: int, excluded: int) -> str:
-    columns = ", ".join(f"s.{_quoted(c)}" for c in _STORE_COLUMNS)
+    columns = columns_of(Store, "s")
     exclude = f' AND s."id" NOT IN ({_in_sql(excluded)})' if excluded else ""
     return (
         f'SELECT {columns}, {_distance_sql(vendor)} AS distance_km FROM "stores_store" s '  # noqa: S608 (no input)
@@ -114,26 +110,6 @@ def _distance_params(lat: float, lng: float) -> list:
 
 def _line_params(lines: dict[int, int]) -> list:
     return [value for sku_id, quantity in lines.items() for value in (sku_id, quantity)]
-
-
-@memoize
-def _converters(vendor: str) -> list[tuple[int, list, object]]:
-    """What the ORM would apply to each store column read (SQLite's decimals, for one)."""
-    found = []
-    for index, store_field in enumerate(Store._meta.concrete_fields):
-        column = store_field.get_col(Store._meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if functions:
-            found.append((index, functions, column))
-    return found
-
-
-def _store(row) -> Store:
-    values = list(row[: len(_STORE_COLUMNS)])
-    for index, functions, column in _converters(connection.vendor):
-        for function in functions:
-            values[index] = function(values[index], column, connection)
-    return Store.from_db(connection.alias, _STORE_COLUMNS, values)
 
 
 def max_service_radius_km() -> int:
@@ -174,10 +150,10 @@ def route_candidates(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    width = len(_STORE_COLUMNS)
+    width = len(Store._meta.concrete_fields)
     nearby = []
     for row in rows:
-        store = _store(row)
+        store = from_row(Store, row[:width])
         store.distance_km, store.has_all_lines, store.preferred = (
             row[width],
             bool(row[width + 1]),
@@ -214,10 +190,10 @@ def warehouse_candidates(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    width = len(_STORE_COLUMNS)
+    width = len(Store._meta.concrete_fields)
     candidates = []
     for row in rows:
-        store = _store(row)
+        store = from_row(Store, row[:width])
         store.distance_km = row[width]
         candidates.append(Candidate(store, store.distance_km, False))
     return candidates
