@@ -48,3 +48,16 @@ def timed(fn, repeat: int = 5) -> tuple[float, object]:
         result = fn()
         best = min(best, (time.perf_counter() - start) * 1000)
     return best, result
+
+
+def channels_and_tiers(cur) -> None:
+    """The mall, Tmall and own-store channels and the three member tiers, as plain INSERTs."""
+    cur.execute(
+        "INSERT INTO catalog_channel (code, name, kind, is_active) VALUES "
+        "('mall','Own mall','own_mall',true), ('tmall','Tmall','marketplace',true), "
+        "('stores','Own stores','own_store',true)"
+    )
+    cur.execute(
+        "INSERT INTO members_tier (code, name, min_spend_12m) VALUES "
+        "('silver','Silver',0), ('gold','Gold',5000), ('black','Black',20000)"
+    )

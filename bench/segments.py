@@ -10,7 +10,7 @@ INSERT ... SELECT generate_series, prints a table and the ratio, and drops the d
 import argparse
 import time
 
-from _setup import bench_database, timed
+from _setup import bench_database, channels_and_tiers, timed
 
 
 def fill(members: int) -> float:
@@ -18,15 +18,7 @@ def fill(members: int) -> float:
 
     start = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO catalog_channel (code, name, kind, is_active) VALUES "
-            "('mall','Own mall','own_mall',true), ('tmall','Tmall','marketplace',true), "
-            "('stores','Own stores','own_store',true)"
-        )
-        cur.execute(
-            "INSERT INTO members_tier (code, name, min_spend_12m) VALUES "
-            "('silver','Silver',0), ('gold','Gold',5000), ('black','Black',20000)"
-        )
+        channels_and_tiers(cur)
         cur.execute("""
             INSERT INTO stores_store (code, name, kind, city, province, address, latitude, longitude,
                                       city_tier, service_radius_km, status)

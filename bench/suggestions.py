@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-from _setup import bench_database
+from _setup import bench_database, channels_and_tiers
 
 CLUSTER = 40
 
@@ -27,15 +27,7 @@ def fill(*, lines: int, members: int, skus: int, stores: int) -> float:
     clusters = max(1, skus // CLUSTER)
     start = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO catalog_channel (code, name, kind, is_active) VALUES "
-            "('mall','Own mall','own_mall',true), ('tmall','Tmall','marketplace',true), "
-            "('stores','Own stores','own_store',true)"
-        )
-        cur.execute(
-            "INSERT INTO members_tier (code, name, min_spend_12m) VALUES "
-            "('silver','Silver',0), ('gold','Gold',5000), ('black','Black',20000)"
-        )
+        channels_and_tiers(cur)
         cur.execute(
             "INSERT INTO catalog_category (code, name) SELECT 'cat' || g, 'Category ' || g "
             "FROM generate_series(1, 200) g"
