@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import cache
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,12 +30,7 @@ def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None 
     at = at or timezone.now()
     sku_id = sku if isinstance(sku, int) else sku.pk
     channel_id = channel if isinstance(channel, int) else channel.pk
-    price = (
-        live_prices(at)
-        .filter(Q(channel_id=channel_id) | Q(channel__isnull=True), sku_id=sku_id)
-        .order_by(F("channel_id").asc(nulls_last=True), "-valid_from")
-        .first()
-    )
+    price = _live_prices([sku_id], channel_id, at).get(sku_id)
     if price is None:
         raise NoPrice(
             _("SKU %(sku)s has no price on channel %(channel)s at %(at)s.")
@@ -46,17 +41,19 @@ def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None 
 
 
 def live_prices_for(*, skus: list[SKU], channel: Channel, at: datetime) -> dict[int, Price]:
-    """`price_lookup` for many SKUs on one channel in one query: {sku id: price}, missing if none.
+    """`price_lookup` for many SKUs on one channel in one query: {sku id: price}, missing if none."""
+    return _live_prices([s.pk for s in skus], channel.pk, at)
 
-    Rows come ordered so that the first seen per SKU is the answer (same rule as price_lookup).
-    Plain SQL built once per number of SKUs: it runs on every order, and building the ORM query
-    cost more Python than the database spends on it."""
-    sku_ids = [s.pk for s in skus]
+
+def _live_prices(sku_ids: list[int], channel_id: int, at: datetime) -> dict[int, Price]:
+    """The rule of both: rows come ordered so that the first seen per SKU is the answer. Plain SQL
+    built once per number of SKUs: it runs on every order, and building the ORM query cost more
+    Python than the database spends on it."""
     if not sku_ids:
         return {}
     when = connection.ops.adapt_datetimefield_value(at)
     answer: dict[int, Price] = {}
-    for price in fetch(Price, _live_prices_sql(len(sku_ids)), [*sku_ids, channel.pk, when, when]):
+    for price in fetch(Price, _live_prices_sql(len(sku_ids)), [*sku_ids, channel_id, when, when]):
         answer.setdefault(price.sku_id, price)
     return answer
 
