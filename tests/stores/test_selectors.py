@@ -4,6 +4,7 @@ import pytest
 
 from catalog.selectors import price_lookup
 from catalog.services import price_set
+from orders.routing import route_candidates
 from stores.choices import StoreStatus
 from stores.selectors import sku_find, stock_nearby, stock_visible_to, stores_near, stores_visible_to
 from stores.services import stock_receive
@@ -60,6 +61,31 @@ def test_stock_nearby_uses_this_stores_radius_and_skips_closed_stores():
     assert [r.location_id for r in rows] == [here.pk, near.pk]
     assert rows[1].distance_km == pytest.approx(5.0, abs=0.05)
     assert rows[1].available == 4
+
+
+def test_nearby_stock_and_nearby_stores_agree_on_every_distance():
+    # Three forms of one haversine: the ORM expression (stores_near), routing's SQL and Python
+    # for the rows of stock_nearby. The same stores must be the same distance away in each.
+    sku = SKUFactory()
+    here = store_at(0, service_radius_km=30)
+    others = [
+        StoreFactory(latitude=BJ_LAT + Decimal(dlat), longitude=BJ_LNG + Decimal(dlng), service_radius_km=30)
+        for dlat, dlng in (("0.031", "0.020"), ("-0.120", "0.075"), ("0.004", "-0.210"), ("0.150", "0.150"))
+    ]
+    for store in (here, *others):
+        stock_receive(location=store, sku=sku, quantity=1, reason="Delivery")
+    python = {row.location_id: row.distance_km for row in stock_nearby(sku=sku, store=here)}
+    orm = {
+        s.pk: s.distance_km
+        for s in stores_near(latitude=here.latitude, longitude=here.longitude, radius_km=30)
+    }
+    lines = {sku.pk: 1}
+    routed = route_candidates(latitude=here.latitude, longitude=here.longitude, lines=lines).candidates
+    sql = {c.store.pk: c.distance_km for c in routed}
+    assert set(python) == set(orm) == {here.pk, *(s.pk for s in others)}
+    assert set(sql) == set(python)
+    for pk, km in python.items():
+        assert km == pytest.approx(orm[pk], abs=1e-9) and km == pytest.approx(sql[pk], abs=1e-9)
 
 
 def test_sku_find_by_code_or_barcode():
