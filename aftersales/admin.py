@@ -1,6 +1,6 @@
 """HQ's admin for warranty policies and service tickets.
 
-A policy version is never edited: a new one is added through aftersales.policies.policy_set
+A policy version is never edited: a new one is added through aftersales.warranty.policy_set
 (which ends the version in force for the same category where the new one starts), and "End now"
 calls policy_end; both are audited (WarrantyPolicyChange, shown read-only on the policy's page).
 Tickets move only through aftersales.services (portal and API): here they are read, with their
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange, WarrantyPolicy, WarrantyPolicyChange
-from aftersales.policies import policy_end, policy_set
+from aftersales.warranty import policy_end, policy_set
 from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
 from config.views import add_domain_error
 from stores.admin import ReadOnlyAdminMixin

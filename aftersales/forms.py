@@ -1,5 +1,5 @@
 """Forms of the service desk, the customer's status page and the HQ reports. They parse input;
-every rule about tickets lives in aftersales.policies and aftersales.services (a refusal comes back
+every rule about tickets lives in aftersales.warranty and aftersales.services (a refusal comes back
 as a DomainError and is shown on the form)."""
 
 from datetime import timedelta

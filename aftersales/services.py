@@ -3,7 +3,7 @@
 One service across channels ("一个服务"): any store's staff, HQ customer service or a channel
 through the API can open a ticket against any channel's order line; who may see which ticket is
 the selectors' business (aftersales/selectors.py), and the views'. The policy's answer comes
-from aftersales.policies.eligibility; the steps follow aftersales/states.py.
+from aftersales.warranty.eligibility; the steps follow aftersales/states.py.
 
 Locks are taken in one order everywhere: order, then line, then ticket — so opening a ticket
 (order, line) and resolving another on the same order never deadlock.
@@ -18,7 +18,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales import policies
+from aftersales import warranty
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.errors import NotEligible, SerialRefused, TicketRefused
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange
@@ -182,7 +182,7 @@ def ticket_open(
     line = _lock_line(line.pk)
     line.order = order
     unit = _unit_for(line, serial)
-    verdict = policies.eligibility(line=line, kind=kind, fault=bool(fault), at=at, unit=unit)
+    verdict = warranty.eligibility(line=line, kind=kind, fault=bool(fault), at=at, unit=unit)
     if not verdict.allowed:
         raise _refused(verdict.reason, "kind", NotEligible)
     _check_quantity(line=line, kind=kind, quantity=quantity, unit=unit)

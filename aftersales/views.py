@@ -34,7 +34,6 @@ from aftersales.forms import (
     TicketOpenForm,
 )
 from aftersales.models import Ticket, TicketPhoto
-from aftersales.policies import eligibility
 from aftersales.selectors import purchases_find, tickets_visible_to
 from aftersales.services import (
     ticket_approve,
@@ -46,6 +45,7 @@ from aftersales.services import (
     ticket_resolve,
 )
 from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
+from aftersales.warranty import eligibility
 from config.errors import DomainError
 from config.roles import DESK_ROLES, is_hq, role_names
 from config.views import add_domain_error, paginate

@@ -752,7 +752,7 @@ def sold_units_record(*, order: Order, lines: list[OrderLine], serials: dict | N
 def order_delivered(*, order: Order, lines: list[OrderLine], user=None, reason: str = "", at=None) -> Order:
     """The customer has the goods (delivered, collected or carried out): the warranty and return
     windows start now, with the policy in force now (the row is locked by the caller)."""
-    from aftersales.policies import lines_delivered
+    from aftersales.warranty import lines_delivered
 
     order.delivered_at = at or timezone.now()
     order_transition(

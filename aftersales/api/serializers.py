@@ -1,5 +1,5 @@
 """Serializers of the after-sales API. They translate; every rule (eligibility, serials, the state
-machine, refunds and stock) lives in aftersales.policies and aftersales.services."""
+machine, refunds and stock) lives in aftersales.warranty and aftersales.services."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _

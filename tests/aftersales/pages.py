@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketStatusChange
-from aftersales.policies import day_end
+from aftersales.warranty import day_end
 from orders.fulfilment import order_complete
 from orders.models import Order, OrderLine
 from tests.aftersales.helpers import placed_order, ship_from_a

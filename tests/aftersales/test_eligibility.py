@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from aftersales.policies import add_months, day_end, eligibility, policy_set, warranty_last_day
+from aftersales.warranty import add_months, day_end, eligibility, policy_set, warranty_last_day
 from catalog.services import price_set
 from orders.models import OrderLine
 from tests.aftersales.helpers import delivered_line, loaded, placed_order, sh

@@ -12,7 +12,7 @@ from django.utils import timezone
 from aftersales import reports
 from aftersales.choices import TicketKind, TicketStatus
 from aftersales.models import Ticket
-from aftersales.policies import shanghai_date
+from aftersales.warranty import shanghai_date
 from orders.models import Order, OrderLine
 from tests.aftersales.pages import delivered, login, make_ticket, page
 from tests.factories import clerk_at, hq_user

@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from aftersales.policies import day_end
+from aftersales.warranty import day_end
 from config.errors import IllegalTransition
 from guides.choices import EntryKind, StatementParty, StatementStatus
 from guides.commission import commission_clawback, wait_for_settlement

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from aftersales.errors import PolicyRefused
 from aftersales.models import WarrantyPolicy, WarrantyPolicyChange
-from aftersales.policies import (
+from aftersales.warranty import (
     category_parents,
     day_end,
     eligibility,
