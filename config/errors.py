@@ -46,3 +46,10 @@ class IllegalTransition(Conflict):
                 ]
             },
         )
+
+
+class Forbidden(DomainError):
+    """The actor may see the record but not do this with it (an app's policy refused)."""
+
+    code = "permission_denied"
+    status = 403

@@ -29,6 +29,7 @@ from members.errors import (
 )
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, StaticGroup, Tier
 from members.phones import normalise_phone
+from stores.policies import store_actionable_by
 
 # --- identity ---------------------------------------------------------------------------------
 
@@ -573,9 +574,7 @@ def segment_export(*, filters: dict, queryset=None) -> SegmentExport:
 
 
 def _check_group_editor(*, group: StaticGroup, user) -> None:
-    from stores.selectors import manages_store
-
-    if not manages_store(user, group.store):
+    if not store_actionable_by(user, group.store, "manage"):
         raise GroupRefused(
             _("Only a manager of %(store)s can edit its list %(group)s.")
             % {"store": group.store.name, "group": group.name},

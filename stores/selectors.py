@@ -1,5 +1,5 @@
-"""Reads of stores and stock. Every view starts from `stores_visible_to(user)`: that is where a
-clerk's store boundary lives."""
+"""Reads of stores and stock. Who may see or act on a store is `stores.policies`: every view
+starts from `stores_visible_to(actor)` there."""
 
 import math
 from decimal import Decimal
@@ -10,36 +10,14 @@ from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 
 from catalog.models import SKU, Product
-from config.roles import is_hq
 from config.sql import columns_of, from_row
-from integrations.authentication import api_key_of
 from stores.choices import StoreStatus
 from stores.models import Stock, Store
+from stores.policies import stock_visible_to, stores_managed_by, stores_visible_to  # noqa: F401 (moved; callers move to stores.policies)
 
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE_LAT = 111.32
 MAX_SEARCH_RADIUS_KM = 500
-
-
-def stores_visible_to(user) -> QuerySet[Store]:
-    """HQ: every store. Partners: the stores they run. Staff: the stores they work at."""
-    if not user.is_authenticated:
-        return Store.objects.none()
-    if is_hq(user):
-        return Store.objects.all()
-    key = api_key_of(user)
-    if key is not None:  # a channel's key reads every store (stock:read); a partner's, its own
-        return Store.objects.filter(partner_id=key.partner_id) if key.partner_id else Store.objects.all()
-    return Store.objects.filter(Q(memberships__user=user) | Q(partner__users=user)).distinct()
-
-
-def stock_visible_to(user) -> QuerySet[Stock]:
-    """Full stock rows (on hand, reserved, ledger) of the stores the user may see."""
-    if not user.is_authenticated:
-        return Stock.objects.none()
-    if is_hq(user):
-        return Stock.objects.all()
-    return Stock.objects.filter(location__in=stores_visible_to(user).values("pk"))
 
 
 def distance_km_expression(lat: float, lng: float, lat_field: str, lng_field: str):
@@ -170,18 +148,3 @@ def _stock_in_box_sql() -> str:
         'WHERE k."sku_id" = %s AND s."latitude" BETWEEN %s AND %s AND s."longitude" BETWEEN %s AND %s '
         'AND (k."location_id" = %s OR s."status" = %s)'
     )
-
-
-def stores_managed_by(user) -> QuerySet[Store]:
-    """Stores whose stock and member lists the user may change: HQ all, managers their own."""
-    from stores.choices import StaffRole
-
-    if not user.is_authenticated or api_key_of(user) is not None:  # keys change no stock
-        return Store.objects.none()
-    if is_hq(user):
-        return Store.objects.all()
-    return Store.objects.filter(memberships__user=user, memberships__role=StaffRole.MANAGER)
-
-
-def manages_store(user, store: Store) -> bool:
-    return is_hq(user) or stores_managed_by(user).filter(pk=store.pk).exists()

@@ -19,7 +19,8 @@ from stores.choices import MovementKind
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
 from stores.forms import LookupStartForm, StockChangeForm, StockLookupForm
 from stores.models import Store
-from stores.selectors import manages_store, sku_find, stock_nearby, stock_visible_to, stores_visible_to
+from stores.policies import stock_visible_to, store_actionable_by, stores_visible_to
+from stores.selectors import sku_find, stock_nearby
 from stores.services import stock_adjust, stock_receive
 
 # Up to this many stores the lookup offers a list to pick from; past it (HQ), a store code field.
@@ -65,7 +66,7 @@ def store_detail(request, code):
             "store": store,
             "filterset": filterset,
             "page_obj": paginate(request, filterset.qs),
-            "may_change_stock": manages_store(request.user, store),
+            "may_change_stock": store_actionable_by(request.user, store, "manage"),
         },
     )
 
@@ -89,7 +90,7 @@ def stock_ledger(request, code, sku_code):
             "stock": stock,
             "filterset": filterset,
             "page_obj": paginate(request, filterset.qs),
-            "may_change_stock": manages_store(request.user, store),
+            "may_change_stock": store_actionable_by(request.user, store, "manage"),
         },
     )
 
@@ -169,7 +170,7 @@ def _redirect_to_lookup(code: str, query: str):
 def stock_change(request, code):
     """Record a receipt or a count adjustment through the stock ledger services."""
     store = _store_or_404(request, code)
-    if not manages_store(request.user, store):
+    if not store_actionable_by(request.user, store, "manage"):
         raise PermissionDenied(_("Only the store's managers and HQ can receive or adjust stock."))
     form = StockChangeForm(request.POST or None, initial={"sku": request.GET.get("sku", "")})
     if request.method == "POST" and form.is_valid():
