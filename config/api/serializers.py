@@ -2,7 +2,9 @@
 cheaply per instance (the order intake path and every answer that embeds a store)."""
 
 import copy
+import re
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -72,3 +74,33 @@ class DeclaredFieldsCopied:
 
     def get_fields(self):
         return copied_fields(self._declared_fields)
+
+
+class StrictInput:
+    # A write serializer that refuses fields it does not know (400 naming them): a typo in
+    # `external_reference` must not quietly lose retry protection, as Stripe refuses an unknown
+    # parameter. Read-only fields sent in are refused the same way. Nested serializers that use it
+    # check their own level. (A comment, not a docstring: drf-spectacular would show it.)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key) for key in data if key not in writable)
+            if unknown:
+                message = _("Unknown field: this operation does not take it.")
+                raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
+
+
+ASCII_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number: a JSON integer or its ASCII digits, never 1.0, "1.0", "１" or true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, str) and ASCII_INTEGER.fullmatch(data.strip()))
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
