@@ -1,5 +1,6 @@
-"""Reads of members. `members_visible_to(user)` keeps a clerk to their stores' customers;
-`member_lookup` lets them find anyone by an exact phone or card, never browse everyone."""
+"""Reads of members: duplicates, the ledger's sum and segments. Who may see which member is
+members.policies (`members_visible_to`, `member_lookup_for`); the two names are re-exported here
+for callers written before the policy module."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,56 +12,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError
-from config.roles import is_hq
-from integrations.authentication import api_key_of
 from members.choices import IdentitySource, PointsKind
-from members.errors import InvalidPhone
 from members.models import ExternalIdentity, Member, PointsEntry
-from members.phones import normalise_phone
-
-
-def members_visible_to(user) -> QuerySet[Member]:
-    """HQ: every member. Store staff and partners: members whose home store is one of theirs.
-
-    A channel's API key: members with an order or points on that channel, or whose consent was
-    given through it. An upsert through a key answers with the member it found or made, but does not
-    by itself open every other member read to the key (phones are easy to guess; ids are sequential):
-    to place an order for a new customer, send `member_phone`. A partner's key: members whose home
-    store the partner runs."""
-    from stores.selectors import stores_visible_to
-
-    if not user.is_authenticated:
-        return Member.objects.none()
-    live = Member.objects.filter(merged_into__isnull=True)
-    if is_hq(user):
-        return live
-    key = api_key_of(user)
-    if key is not None:
-        if key.partner_id:
-            return live.filter(home_store__partner_id=key.partner_id)
-        from orders.models import Order
-
-        ordered = Order.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
-        earned = PointsEntry.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
-        return live.filter(Q(consent_channel_id=key.channel_id) | Exists(ordered) | Exists(earned))
-    return live.filter(home_store__in=stores_visible_to(user).values("pk"))
-
-
-def member_lookup(query: str) -> Member | None:
-    """A live member by exact mobile (any format) or exact external id (card, Tmall/JD, WeChat…)."""
-    query = (query or "").strip()
-    if not query:
-        return None
-    try:
-        member = Member.objects.filter(phone=normalise_phone(query)).first()
-    except InvalidPhone:
-        member = None
-    if member is None:
-        identity = ExternalIdentity.objects.select_related("member").filter(external_id=query).first()
-        member = identity.member if identity else None
-    while member is not None and member.merged_into_id:  # a merged duplicate points at its survivor
-        member = Member.objects.get(pk=member.merged_into_id)
-    return member
+from members.policies import member_lookup, members_visible_to  # noqa: F401 (re-exported)
 
 
 def points_balance_from_ledger(member: Member) -> int:

@@ -10,6 +10,7 @@ from catalog.api.serializers import MAX_PK, IdOrCodeField
 from catalog.models import Channel
 from members.choices import IdentitySource
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, Segment
+from members.policies import EVERYTHING, NOTHING, PERSONAL_FIELDS, fields_identities, member_fields_for
 from stores.models import Store
 
 
@@ -28,7 +29,37 @@ class IdentitySerializer(serializers.ModelSerializer):
         fields = ["source", "external_id", "created_at"]
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberFieldsMixin:
+    # Personal data and identities are shown field by field as members.policies.member_fields_for
+    # decides, for every answer that carries a member: the decision is the policy's, not the view's.
+    # Context: `request` (the actor), optional `found_by_lookup` (a clerk serving a walk-in found by
+    # an exact value) and `sent` (what the caller sent: echoed back when the member is not theirs).
+    # (A comment, not a docstring: drf-spectacular would show it in every schema using it.)
+
+    def to_representation(self, member):
+        data = super().to_representation(member)
+        request = self.context.get("request")
+        actor = request.user if request is not None else None
+        decision = (
+            member_fields_for(actor, member, found_by_lookup=self.context.get("found_by_lookup", False))
+            if actor is not None
+            else NOTHING
+        )
+        if decision is EVERYTHING:
+            return data
+        sent = self.context.get("sent") or {}
+        for name in data:
+            if not decision.shows(name):
+                data[name] = [] if name == "identities" else sent.get(name) or None
+        if decision.personal and "identities" in data:
+            data["identities"] = IdentitySerializer(fields_identities(decision, member), many=True).data
+        return data
+
+
+_PERSONAL_NULLABLE = {name: {"allow_null": True} for name in PERSONAL_FIELDS if name != "identities"}
+
+
+class MemberSerializer(MemberFieldsMixin, serializers.ModelSerializer):
     """A row of a member list: no identities, so a page is one query."""
 
     tier = serializers.CharField(
@@ -52,10 +83,13 @@ class MemberSerializer(serializers.ModelSerializer):
             "last_purchase_at",
         ]
         read_only_fields = fields
+        extra_kwargs = _PERSONAL_NULLABLE
 
 
 class MemberDetailSerializer(MemberSerializer):
-    """One member: identities, points balance, tier, home store and consent."""
+    """One member: identities, points balance, tier, home store and consent. Personal data and
+    identities only to those who serve the member (null and [] otherwise); an API key sees its own
+    channel's identities only."""
 
     tier_name = serializers.CharField(source="tier.name", read_only=True, allow_null=True)
     home_store_name = serializers.CharField(source="home_store.name", read_only=True, allow_null=True)

@@ -43,12 +43,8 @@ from members.api.serializers import (
 from members.errors import PointsRefused
 from members.filtersets import MemberFilterSet, PointsEntryFilterSet, SegmentFilterSet
 from members.models import Member, PointsEntry, Segment
-from members.selectors import (
-    duplicate_candidates,
-    member_lookup,
-    members_visible_to,
-    segment_members,
-)
+from members.policies import member_lookup_for, member_register_require, members_visible_to
+from members.selectors import duplicate_candidates, segment_members
 from members.services import (
     SEGMENT_EXPORT_COLUMNS,
     member_merge,
@@ -151,13 +147,14 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return get_object_or_404(members_visible_to(self.request.user), pk=member.pk)
         return member
 
-    def _detail(self, member: Member, status_code=status.HTTP_200_OK) -> Response:
+    def _detail(self, member: Member, status_code=status.HTTP_200_OK, **context) -> Response:
         member = (
             Member.objects.select_related("tier", "home_store", "consent_channel")
             .prefetch_related("identities")
             .get(pk=member.pk)
         )
-        return Response(MemberDetailSerializer(member).data, status=status_code)
+        serializer = MemberDetailSerializer(member, context={**self.get_serializer_context(), **context})
+        return Response(serializer.data, status=status_code)
 
     @extend_schema(
         summary="Find a member by exact mobile, card or external id",
@@ -174,16 +171,13 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def lookup(self, request):
         query = MemberLookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        member = member_lookup(query.validated_data["q"])
-        if member is not None and api_key_of(request.user) is not None:
-            # A key finds only the members its channel or partner sees.
-            member = members_visible_to(request.user).filter(pk=member.pk).first()
+        member = member_lookup_for(request.user, query.validated_data["q"])
         if member is None:
             raise NotFound(
                 _("No member with mobile, card or external id '%(q)s'.") % {"q": query.validated_data["q"]},
                 fields={"q": [_("No such member.")]},
             )
-        return self._detail(member)
+        return self._detail(member, found_by_lookup=True)
 
     @extend_schema(
         summary="Find or create the member behind a mobile and/or an external identity",
@@ -211,6 +205,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     def upsert(self, request):
         data = self._valid(MemberUpsertSerializer, request.data)
+        member_register_require(request.user)
         result = member_upsert(
             phone=data.get("phone") or None,
             source=data.get("source") or None,
@@ -220,7 +215,17 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             home_store=data.get("home_store"),
             user=actor(request.user),
         )
-        return self._detail(result.member, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        # Upserting by a mobile or an identity is finding the member by an exact value; a member the
+        # caller may not see answers with its id and what the caller sent, nothing more.
+        sent = {name: data[name] for name in ("name", "city") if data.get(name)}
+        if result.member.phone and data.get("phone"):
+            sent["phone"] = result.member.phone
+        return self._detail(
+            result.member,
+            status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            found_by_lookup=True,
+            sent=sent,
+        )
 
     # --- points ---
 
@@ -266,6 +271,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsEarnSerializer,
     )
     def earn_points(self, request, pk=None):
+        member_register_require(request.user)
         member = self._key_member(_live_member(pk))
         data = self._valid(PointsEarnSerializer, request.data)
         key_channel_only(request.user, data["channel"], what=_("points"))
@@ -299,6 +305,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsRedeemSerializer,
     )
     def redeem_points(self, request, pk=None):
+        member_register_require(request.user)
         member = self._key_member(_live_member(pk))
         data = self._valid(PointsRedeemSerializer, request.data)
         key_channel_only(request.user, data["channel"], what=_("points"))
@@ -449,7 +456,8 @@ class SegmentViewSet(
     def members(self, request, pk=None):
         members = self._members(self.get_object()).select_related("tier", "home_store")
         page = self.paginate_queryset(members.order_by("-created_at", "-id"))
-        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        context = self.get_serializer_context()
+        return self.get_paginated_response(MemberSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         summary="Export a segment as CSV for a campaign (HQ only)",
