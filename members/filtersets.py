@@ -20,7 +20,9 @@ class PhoneFormField(forms.CharField):
         try:
             return normalise_phone(value)
         except InvalidPhone as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from None
+            # The message quotes the input, which may hold "%": django-filter's API backend formats
+            # every message with its params (`message % params`), so the text goes in as a param.
+            raise forms.ValidationError("%(message)s", code=exc.code, params={"message": exc.message}) from None
 
 
 class PhoneFilter(django_filters.CharFilter):

@@ -23,6 +23,7 @@ from config.roles import is_hq
 from integrations.authentication import actor, api_key_of
 from integrations.choices import Scope
 from integrations.permissions import key_channel_only
+from integrations.throttling import ApiKeyRateThrottle
 from members.api.serializers import (
     DuplicateGroupSerializer,
     MemberDetailSerializer,
@@ -55,6 +56,7 @@ from members.services import (
     segment_create,
     segment_export,
 )
+from members.throttling import MemberLookupThrottle
 
 READ_ERRORS = error_responses(400, 403)
 DETAIL_ERRORS = error_responses(403, 404)
@@ -159,15 +161,22 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="Find a member by exact mobile, card or external id",
         description=(
-            "Any staff user may look a member up by an exact value (mobile in any format, loyalty "
-            "card, Tmall/JD buyer id, WeChat openid...): how a clerk finds a walk-in customer. No "
-            "prefix or partial search. A merged duplicate's identity leads to the survivor."
+            "HQ and store managers and clerks may look any member up by an exact value (mobile in "
+            "any format, loyalty card, Tmall/JD buyer id, WeChat openid...): how a clerk finds a "
+            "walk-in customer. Partners and API keys find only the members they may see; guides and "
+            "accounts without a role get 403. No prefix or partial search. A merged duplicate's "
+            "identity leads to the survivor. Limited per caller (429 with Retry-After)."
         ),
         parameters=[MemberLookupQuerySerializer],
-        responses={200: MemberDetailSerializer, **error_responses(400, 403, 404)},
+        responses={200: MemberDetailSerializer, **error_responses(400, 403, 404, 429)},
         filters=False,
     )
-    @action(detail=False, filterset_class=None, pagination_class=None)
+    @action(
+        detail=False,
+        filterset_class=None,
+        pagination_class=None,
+        throttle_classes=[ApiKeyRateThrottle, MemberLookupThrottle],
+    )
     def lookup(self, request):
         query = MemberLookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
