@@ -22,7 +22,8 @@ class PhoneFormField(forms.CharField):
         except InvalidPhone as exc:
             # The message quotes the input, which may hold "%": django-filter's API backend formats
             # every message with its params (`message % params`), so the text goes in as a param.
-            raise forms.ValidationError("%(message)s", code=exc.code, params={"message": exc.message}) from None
+            params = {"message": exc.message}
+            raise forms.ValidationError("%(message)s", code=exc.code, params=params) from None
 
 
 class PhoneFilter(django_filters.CharFilter):
