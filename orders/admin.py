@@ -222,7 +222,7 @@ class OrderAdmin(admin.ModelAdmin):
         cancelled = 0
         for order in queryset.order_by("pk"):
             try:
-                order_cancel(order=order, reason=HQ_CANCEL_REASON, user=request.user)
+                order_cancel(order=order, reason=HQ_CANCEL_REASON, actor=request.user)
             except DomainError as exc:
                 self.message_user(
                     request,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from members.errors import InvalidPhone
 from members.phones import normalise_phone
 from orders.choices import DeliveryMethod, PaymentMethod
+from orders.fulfilment import REJECT_REASON_MAX_LENGTH
 from stores.forms import SKUField
 
 MAX_LINES = 5
@@ -160,7 +161,8 @@ class CancelForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+    # Bounded so "<store> rejected: <reason>" fits the routing decision (orders.fulfilment).
+    reason = forms.CharField(label=_("Reason"), max_length=REJECT_REASON_MAX_LENGTH, required=False)
 
 
 class ShipForm(forms.Form):

@@ -15,8 +15,10 @@ from integrations.outbox import order_event
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.errors import AssignmentRefused, OrderRefused, PickupCodeWrong
 from orders.models import Order, OrderLine, RevenueRule, RevenueShare, RoutingDecision, StoreAssignment
+from orders.policies import SYSTEM, actor_and_user, order_require
 from orders.routing import route_candidates
 from orders.services import (
+    clip,
     order_cancel,
     order_delivered,
     reserve_at_first_candidate,
@@ -87,21 +89,23 @@ def withdraw_offer(*, order: Order, user=None, reason: str = "") -> None:
     )
 
 
-def _open_assignment(order: Order, store: Store) -> StoreAssignment:
+def _open_assignment(order: Order, store: Store | None) -> StoreAssignment:
     assignment = order.assignments.filter(status=AssignmentStatus.OFFERED).first()
-    if assignment is None or assignment.store_id != store.pk:
+    if assignment is None or store is None or assignment.store_id != store.pk:
         raise AssignmentRefused(
             _("Order %(number)s is not waiting for %(store)s.")
-            % {"number": order.number, "store": store.name},
+            % {"number": order.number, "store": store.name if store else "—"},
             fields={"order": [_("Not offered to this store.")]},
         )
     return assignment
 
 
 @transaction.atomic
-def assignment_accept(*, order: Order, store: Store, user=None) -> Order:
+def assignment_accept(*, order: Order, store: Store, actor=None, user=None) -> Order:
     """The store takes the order on: it will ship it or prepare it for pickup."""
+    actor, user = actor_and_user(actor, user)
     order = _lock(order)
+    order_require(actor, order, "accept")
     assignment = _open_assignment(order, store)
     assignment.status = AssignmentStatus.ACCEPTED
     assignment.responded_at = timezone.now()
@@ -115,24 +119,43 @@ def assignment_accept(*, order: Order, store: Store, user=None) -> Order:
 
 
 @transaction.atomic
-def assignment_reject(*, order: Order, store: Store, reason: str, user=None) -> Order:
+def assignment_reject(*, order: Order, store: Store, reason: str, actor=None, user=None) -> Order:
     """The store cannot fulfil: the order and its reservation move to the next candidate."""
-    if not reason or not reason.strip():
-        raise AssignmentRefused(
-            _("Say why the store rejects the order."), fields={"reason": [_("This field is required.")]}
-        )
+    actor, user = actor_and_user(actor, user)
+    reason = reject_reason_clean(reason)
     order = _lock(order)
+    order_require(actor, order, "reject")
     assignment = _open_assignment(order, store)
     assignment.status = AssignmentStatus.REJECTED
     assignment.responded_at = timezone.now()
     assignment.responded_by = user
-    assignment.reason = reason.strip()[:255]
+    assignment.reason = reason
     assignment.save(update_fields=["status", "responded_at", "responded_by", "reason"])
     return reroute(
         order=order,
         user=user,
-        why=_("%(store)s rejected: %(reason)s") % {"store": store.name, "reason": reason.strip()},
+        why=_("%(store)s rejected: %(reason)s") % {"store": store.name, "reason": reason},
     )
+
+
+# A store's reason for rejecting an offer is kept whole on the offer and quoted in the routing
+# decision and, when nobody is left, the cancellation ("<store> rejected: <reason>; <route>"),
+# whose columns hold 255 characters: the reason is bounded so the sentence fits beside the store's
+# name, and what the system composes around it is clipped to the column (orders.services.clip).
+REJECT_REASON_MAX_LENGTH = 100
+
+
+def reject_reason_clean(reason) -> str:
+    """The reason as stored, or a refusal naming the field (empty, too long, control characters)."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise AssignmentRefused(
+            _("Say why the store rejects the order."), fields={"reason": [_("This field is required.")]}
+        )
+    if len(reason) > REJECT_REASON_MAX_LENGTH or not reason.isprintable():
+        message = _("Say why in at most %(n)s characters, on one line.") % {"n": REJECT_REASON_MAX_LENGTH}
+        raise AssignmentRefused(message, code="invalid", fields={"reason": [message]})
+    return reason
 
 
 def assignments_expire(*, now: datetime | None = None) -> int:
@@ -160,7 +183,7 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     With no location left, or for a pickup order (it stays with the customer's store), the order
     is cancelled and refunded."""
     if order.delivery_method != DeliveryMethod.SHIP:
-        return order_cancel(order=order, reason=why, user=user)
+        return order_cancel(order=order, reason=clip(why), actor=SYSTEM, user=user)
     lines = list(order.lines.select_related("sku"))
     previous = order.fulfilling_location
     for line in sorted(lines, key=lambda line: line.sku_id):
@@ -183,19 +206,19 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     attempt = order.routing_decisions.count() + 1
     if chosen is None:
         # Nobody else can serve it: record why, and give the customer their money back.
-        reason = _("%(why)s; no other store or warehouse has every line") % {"why": why}
+        reason = clip(_("%(why)s; no other store or warehouse has every line") % {"why": why})
         RoutingDecision.objects.create(
             order=order, attempt=attempt, location=None, candidates=[], reason=reason
         )
         order.fulfilling_location = None  # the stock was released above
         order.save(update_fields=["fulfilling_location"])
-        return order_cancel(order=order, reason=reason, user=user)
+        return order_cancel(order=order, reason=reason, actor=SYSTEM, user=user)
     RoutingDecision.objects.create(
         order=order,
         attempt=attempt,
         location=chosen.store,
         candidates=[c.as_record() for c in choices],
-        reason=f"{why}; {route_reason(chosen)}",
+        reason=clip(f"{why}; {route_reason(chosen)}"),
     )
     order.fulfilling_location = chosen.store
     order.save(update_fields=["fulfilling_location"])
@@ -217,13 +240,21 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
 
 @transaction.atomic
 def order_ship(
-    *, order: Order, store: Store, tracking_number: str, user=None, serials: dict | None = None
+    *,
+    order: Order,
+    store: Store,
+    tracking_number: str,
+    actor=None,
+    user=None,
+    serials: dict | None = None,
 ) -> Order:
     """The fulfilling store hands the parcel to the carrier: reserved units become a sale.
 
     `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
     """
+    actor, user = actor_and_user(actor, user)
     order = _lock(order)
+    order_require(actor, order, "ship")
     _check_store(order, store)
     if order.delivery_method != DeliveryMethod.SHIP:
         raise OrderRefused(_("This order is picked up, not shipped."), fields={"order": [_("Pickup order.")]})
@@ -242,9 +273,11 @@ def order_ship(
 
 
 @transaction.atomic
-def order_ready_for_pickup(*, order: Order, store: Store, user=None) -> Order:
+def order_ready_for_pickup(*, order: Order, store: Store, actor=None, user=None) -> Order:
     """The store has put the goods aside: the customer gets a pickup code."""
+    actor, user = actor_and_user(actor, user)
     order = _lock(order)
+    order_require(actor, order, "ready")
     _check_store(order, store)
     if order.delivery_method != DeliveryMethod.PICKUP:
         raise OrderRefused(
@@ -258,13 +291,21 @@ def order_ready_for_pickup(*, order: Order, store: Store, user=None) -> Order:
 
 @transaction.atomic
 def order_collect(
-    *, order: Order, store: Store, pickup_code: str, user=None, serials: dict | None = None
+    *,
+    order: Order,
+    store: Store,
+    pickup_code: str,
+    actor=None,
+    user=None,
+    serials: dict | None = None,
 ) -> Order:
     """The customer shows the pickup code; the clerk checks it and hands the goods over.
 
     `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
     """
+    actor, user = actor_and_user(actor, user)
     order = _lock(order)
+    order_require(actor, order, "collect")
     _check_store(order, store)
     if order.status != OrderStatus.READY_FOR_PICKUP:
         raise OrderRefused(
@@ -283,9 +324,11 @@ def order_collect(
 
 
 @transaction.atomic
-def order_complete(*, order: Order, user=None) -> Order:
+def order_complete(*, order: Order, actor=None, user=None) -> Order:
     """The carrier delivered a shipped order."""
+    actor, user = actor_and_user(actor, user)
     order = _lock(order)
+    order_require(actor, order, "complete")
     if order.status != OrderStatus.SHIPPED:
         raise IllegalTransition(
             current=OrderStatus(order.status).label,
@@ -296,8 +339,8 @@ def order_complete(*, order: Order, user=None) -> Order:
     return order_delivered(order=order, lines=lines, user=user, reason=_("Delivered"))
 
 
-def _check_store(order: Order, store: Store) -> None:
-    if order.fulfilling_location_id != store.pk:
+def _check_store(order: Order, store: Store | None) -> None:
+    if store is None or order.fulfilling_location_id != store.pk:
         raise AssignmentRefused(
             _("Order %(number)s is fulfilled by another location.") % {"number": order.number},
             fields={"order": [_("Not this store's order.")]},

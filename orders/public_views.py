@@ -20,6 +20,7 @@ from members.services import member_upsert
 from orders.choices import DeliveryMethod, Origin
 from orders.forms import LineFormSet, PublicOrderForm, client_reference
 from orders.models import Order
+from orders.policies import SYSTEM
 from orders.services import LineRequest, order_create, request_fingerprint
 from orders.views import no_channel_error, show_order_error
 from stores.choices import StoreKind, StoreStatus
@@ -103,6 +104,7 @@ def _place(store: Store, form, lines) -> Order | None:
                 origin=Origin.QR_SCAN,
                 origin_store=store,
                 member=member,
+                actor=SYSTEM,  # the customer orders for themselves; no staff member acts
                 recipient_name=data["name"].strip() or member.name,
                 recipient_phone=data["phone"],
                 address=data["address"].strip(),

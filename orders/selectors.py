@@ -1,33 +1,12 @@
-"""Reads of orders. Every view starts from `orders_visible_to(user)`: a clerk sees the orders
-of their stores (placed there or fulfilled there) and the ones they placed, never another store's."""
+"""Reads of orders. Who may see which order is `orders.policies.orders_visible_to`: every view
+starts there (re-exported here for callers that still import it from this module)."""
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 
-from config.roles import is_hq
-from integrations.authentication import api_key_of
 from orders.choices import AssignmentStatus, OrderStatus
 from orders.models import Order, RevenueShare, StoreAssignment
+from orders.policies import orders_visible_to  # noqa: F401 (moved; callers move to orders.policies)
 from stores.models import Store
-
-
-def orders_visible_to(user) -> QuerySet[Order]:
-    if not user.is_authenticated:
-        return Order.objects.none()
-    if is_hq(user):
-        return Order.objects.all()
-    key = api_key_of(user)
-    if key is not None:  # a channel's key: its channel's orders; a partner's: its stores' orders
-        if key.channel_id:
-            return Order.objects.filter(channel_id=key.channel_id)
-        return Order.objects.filter(
-            Q(fulfilling_location__partner_id=key.partner_id) | Q(origin_store__partner_id=key.partner_id)
-        )
-    from stores.selectors import stores_visible_to
-
-    stores = stores_visible_to(user).values("pk")
-    return Order.objects.filter(
-        Q(fulfilling_location__in=stores) | Q(origin_store__in=stores) | Q(placed_by=user)
-    )
 
 
 def store_queue(*, store: Store) -> dict[str, QuerySet]:

@@ -48,6 +48,7 @@ from orders.models import (
     RoutingDecision,
     SoldUnit,
 )
+from orders.policies import actor_and_user, order_place_require, order_require
 from orders.routing import Candidate, route_candidates
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
@@ -58,6 +59,14 @@ from stores.services import stock_release, stock_reserve_lines
 # Bounds that keep every line and total inside the money columns, whoever calls.
 MAX_LINES = 200
 MAX_LINE_QUANTITY = 100_000
+# The reason columns (status history, routing decisions, offers) hold this many characters.
+REASON_MAX_LENGTH = OrderStatusChange._meta.get_field("reason").max_length
+
+
+def clip(text: str, limit: int = REASON_MAX_LENGTH) -> str:
+    """A sentence the system composes (a store's name and reason, a route's) cut to fit its column."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -283,8 +292,12 @@ def order_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     at: datetime | None = None,
+    actor=None,
 ) -> Order:
     """Create an order priced from the price list, decide where it is fulfilled, reserve its stock.
+
+    `actor` places it (orders.policies.order_placeable_by): HQ, a store's staff for an in-store
+    sale of that store, a channel's key on its own channel; SYSTEM for a customer's own order.
 
     Idempotent: the same Idempotency-Key or (channel, external reference) returns the first order
     (marked `replayed`); the same key with a different request is refused.
@@ -298,6 +311,9 @@ def order_create(
     and its order is returned.
     """
     args = dict(locals())
+    del args["actor"]
+    if actor is not None:
+        order_place_require(actor, channel=channel, origin_store=origin_store)
     retry = partial(
         _replay,
         channel=channel,
@@ -547,6 +563,7 @@ def order_pay(
     amount: Decimal,
     method: str,
     external_reference: str | None = None,
+    actor=None,
     user=None,
     serials: dict | None = None,
 ) -> Payment:
@@ -559,6 +576,8 @@ def order_pay(
     from members.services import points_earn
     from orders.fulfilment import offer_to_store, sell_reserved
 
+    actor, user = actor_and_user(actor, user)
+    order_require(actor, order, "pay")
     if method not in PaymentMethod.values:
         raise PaymentRefused(
             _("Unknown payment method %(m)s.") % {"m": method}, fields={"method": [_("Unknown.")]}
@@ -775,18 +794,23 @@ CANCELLABLE = {
 
 
 @transaction.atomic
-def order_cancel(*, order: Order, reason: str, user=None) -> Order:
+def order_cancel(*, order: Order, reason: str, actor=None, user=None) -> Order:
     """Cancel before the goods leave: release the stock, refund what was paid, reverse points
     and the revenue split, withdraw the store's offer — all in one transaction."""
     from members.models import PointsEntry
     from members.services import points_reverse
     from orders.fulfilment import withdraw_offer
 
-    if not reason or not reason.strip():
+    actor, user = actor_and_user(actor, user)
+    if not isinstance(reason, str) or not reason.strip():
         raise OrderRefused(
             _("Say why the order is cancelled."), fields={"reason": [_("This field is required.")]}
         )
+    if len(reason.strip()) > REASON_MAX_LENGTH:
+        message = _("Say why in at most %(n)s characters.") % {"n": REASON_MAX_LENGTH}
+        raise OrderRefused(message, fields={"reason": [message]})
     order = _lock(order)
+    order_require(actor, order, "cancel")
     if order.status not in CANCELLABLE:
         raise IllegalTransition(
             current=OrderStatus(order.status).label,

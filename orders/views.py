@@ -3,15 +3,17 @@ the order page with all five flows, the orders list, the clerk's order for home 
 ("endless aisle") with its payment step, and the store's printable QR code.
 
 Every page starts from stores_visible_to / orders_visible_to, so another store's queue or order
-is a 404. Every write goes through orders.services / orders.fulfilment; a refusal is shown on the
-page with what to do next, and the service's transaction leaves nothing half-written.
+is a 404. Which actions a page shows comes from orders.policies / stores.policies, and every write
+goes through orders.services / orders.fulfilment with `actor=request.user`, which ask the same
+policy and refuse (a partner sees its stores' queues and orders but does not act at the counter).
+A refusal is shown on the page with what to do next; nothing is half-written.
 """
 
 from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, Window
+from django.db.models import Count, Exists, OuterRef, Prefetch, Window
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +26,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog.models import Channel
 from catalog.selectors import channel_for_store, live_prices_for
 from config.errors import DomainError
-from config.roles import is_hq
 from config.views import add_domain_error, paginate, staff_required
 from members.phones import normalise_phone_or_blank
 from members.selectors import member_lookup
@@ -42,6 +43,7 @@ from orders.forms import (
     client_reference,
 )
 from orders.fulfilment import (
+    REJECT_REASON_MAX_LENGTH,
     assignment_accept,
     assignment_reject,
     order_collect,
@@ -49,8 +51,9 @@ from orders.fulfilment import (
     order_ship,
 )
 from orders.models import Order, OrderLine
+from orders.policies import order_actionable_by, orders_visible_to
 from orders.qr import qr_png, qr_svg
-from orders.selectors import orders_visible_to, store_queue
+from orders.selectors import store_queue
 from orders.services import (
     CANCELLABLE,
     LineRequest,
@@ -61,8 +64,9 @@ from orders.services import (
 )
 from orders.timeline import flow_from, flow_links, order_sources, order_timeline
 from stores.choices import StoreKind, StoreStatus
-from stores.models import StaffMembership, Stock, Store
-from stores.selectors import stock_nearby, stores_visible_to
+from stores.models import Stock, Store
+from stores.policies import store_actionable_by, stores_served_by, stores_visible_to
+from stores.selectors import stock_nearby
 
 # A queue longer than this shows its oldest rows and the full count: the tablet stays fast.
 QUEUE_LIMIT = 100
@@ -74,10 +78,12 @@ def _store_or_404(request, code: str) -> Store:
     return get_object_or_404(stores_visible_to(request.user), code=code)
 
 
-def _works_at(user, *stores: Store | None) -> bool:
-    """HQ, or staff (manager or clerk) of one of these stores: who acts for a store's customers."""
-    ids = [store.pk for store in stores if store is not None]
-    return is_hq(user) or (bool(ids) and StaffMembership.objects.filter(user=user, store_id__in=ids).exists())
+def _store_served_or_404(request, code: str) -> tuple[Store, bool]:
+    """A store the user may see, and whether they work its counter (stores.policies "serve"),
+    in one query."""
+    served = stores_served_by(request.user).filter(pk=OuterRef("pk"))
+    store = get_object_or_404(stores_visible_to(request.user).annotate(may_serve=Exists(served)), code=code)
+    return store, store.may_serve
 
 
 def no_channel_error(store: Store) -> DomainError:
@@ -153,11 +159,22 @@ def _hint(error: DomainError) -> str:
 @require_http_methods(["GET", "POST"])
 @staff_required
 def queue(request, code):
-    store = _store_or_404(request, code)
+    store, may_serve = _store_served_or_404(request, code)
+    if request.method == "POST" and not may_serve:  # the API answers the same (orders.policies)
+        raise PermissionDenied(
+            _("Only HQ and the staff of %(store)s act at its counter.") % {"store": store.code}
+        )
     failure = _queue_action(request, store) if request.method == "POST" else None
     if request.method == "POST" and failure is None:
         return redirect("orders:queue", code=store.code)
-    context = {"store": store, "failure": failure, "now": timezone.now(), **_queue_lists(store)}
+    context = {
+        "store": store,
+        "failure": failure,
+        "now": timezone.now(),
+        "may_serve": may_serve,
+        "reason_max_length": REJECT_REASON_MAX_LENGTH,
+        **_queue_lists(store),
+    }
     if failure is not None and failure.serial_form is not None:
         for order in context["to_ship"] + context["pickups"]:
             if order.number == failure.number:
@@ -208,18 +225,19 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
             _("There is no order %(number)s in this store's queue.") % {"number": number or "—"},
             _("Reload the queue and pick the order again."),
         )
-    user = request.user
+    actor = request.user
     serial_form = None
     if action in ("ship", "collect"):
         serial_form = SerialsForm(request.POST, lines=list(order.lines.select_related("sku")))
     try:
         if action == "accept":
-            assignment_accept(order=order, store=store, user=user)
+            assignment_accept(order=order, store=store, actor=actor)
             done = _("Order %(number)s accepted. Ship it or put it aside for pickup below.")
         elif action == "reject":
             form = RejectForm(request.POST)
-            form.is_valid()
-            assignment_reject(order=order, store=store, reason=form.cleaned_data.get("reason", ""), user=user)
+            if not form.is_valid():  # too long, control characters: the service never sees it
+                raise DomainError(_("Check the reason."), fields=form.errors)
+            assignment_reject(order=order, store=store, reason=form.cleaned_data["reason"], actor=actor)
             done = _("Order %(number)s rejected. It goes on to the next store that has the goods.")
         elif action == "ship":
             form = ShipForm(request.POST)
@@ -228,12 +246,12 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
                 order=order,
                 store=store,
                 tracking_number=form.cleaned_data.get("tracking_number", ""),
-                user=user,
+                actor=actor,
                 serials=serial_form.serials(),
             )
             done = _("Order %(number)s shipped. The stock has left the store.")
         elif action == "ready":
-            order_ready_for_pickup(order=order, store=store, user=user)
+            order_ready_for_pickup(order=order, store=store, actor=actor)
             done = _("Order %(number)s is ready for pickup. The customer collects it with their pickup code.")
         elif action == "collect":
             form = CollectForm(request.POST)
@@ -242,7 +260,7 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
                 order=order,
                 store=store,
                 pickup_code=form.cleaned_data.get("pickup_code", ""),
-                user=user,
+                actor=actor,
                 serials=serial_form.serials(),
             )
             done = _("Order %(number)s handed over to the customer. It is complete.")
@@ -287,13 +305,14 @@ def _order_or_404(request, number: str) -> Order:
 @staff_required
 def order_detail(request, number):
     order = _order_or_404(request, number)
-    may_act = _works_at(request.user, order.origin_store, order.fulfilling_location)
+    # Paying and cancelling have one rule (orders.policies): HQ and the staff of the order's stores.
+    may_act = order_actionable_by(request.user, order, "cancel")
     cancel_form = None
     if may_act and order.status in CANCELLABLE:
         cancel_form = CancelForm(request.POST or None)
         if request.method == "POST" and cancel_form.is_valid():
             try:
-                order_cancel(order=order, reason=cancel_form.cleaned_data["reason"], user=request.user)
+                order_cancel(order=order, reason=cancel_form.cleaned_data["reason"], actor=request.user)
             except DomainError as error:
                 add_domain_error(cancel_form, error)
             else:
@@ -407,7 +426,7 @@ def _line_stock(store: Store, channel: Channel | None, lines: list[tuple]) -> li
 def order_new(request, code):
     """Step 1: member, SKUs with their stock here / nearby / in warehouses, delivery -> order_create."""
     store = _store_or_404(request, code)
-    if not _works_at(request.user, store):
+    if not store_actionable_by(request.user, store, "serve"):
         raise PermissionDenied(_("Only this store's staff and HQ place orders for it."))
     posted = request.POST if request.method == "POST" else None
     channel = channel_for_store(store)
@@ -469,6 +488,7 @@ def _place_clerk_order(request, store, channel, form, lines, member) -> Order | 
             origin_store=store,
             pickup_store=store if method == DeliveryMethod.PICKUP else None,
             placed_by=request.user,
+            actor=request.user,
             recipient_name=data["recipient_name"].strip() or (member.name if member else ""),
             recipient_phone=data["recipient_phone"].strip() or (member.phone or "" if member else ""),
             address=data["address"].strip() if method == DeliveryMethod.SHIP else "",
@@ -499,7 +519,7 @@ def _place_clerk_order(request, store, channel, form, lines, member) -> Order | 
 def order_pay_view(request, number):
     """Step 2 of the clerk's order: the customer pays the total at the counter -> order_pay."""
     order = _order_or_404(request, number)
-    if not _works_at(request.user, order.origin_store, order.fulfilling_location):
+    if not order_actionable_by(request.user, order, "pay"):
         raise PermissionDenied(_("Only HQ and the staff of the order's stores take its payment."))
     if order.status != OrderStatus.CREATED:
         messages.info(request, _("Order %(number)s is already paid or closed.") % {"number": order.number})
@@ -517,7 +537,7 @@ def order_pay_view(request, number):
                 amount=data["amount"],
                 method=data["method"],
                 external_reference=data["reference"].strip() or None,
-                user=request.user,
+                actor=request.user,
                 serials=serial_form.serials() if carry_out else None,
             )
         except DomainError as error:

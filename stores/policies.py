@@ -27,6 +27,32 @@ from stores.models import Stock, Store
 ACTIONS = ("see", "serve", "manage")
 
 
+class _System:
+    """The product acting on its own, for nobody in particular: offer time-outs, re-routing,
+    seeding, imports, a customer's own order from a store's QR page. It may do everything and is
+    recorded as nobody (`created_by` stays empty). Never a request's user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_superuser = True  # config.roles.is_hq answers yes: every policy lets it through
+    is_staff = False
+    pk = id = None
+    _role_names = frozenset()
+
+    def __str__(self):
+        return "system"
+
+
+SYSTEM = _System()
+
+
+def person_of(actor):
+    """The user to record on the rows a service writes: the person, or None for the product
+    itself (SYSTEM) and for an API key."""
+    return actor if getattr(actor, "pk", None) is not None and api_key_of(actor) is None else None
+
+
 def stores_visible_to(actor) -> QuerySet[Store]:
     """HQ: every store. Partners: the stores they run. Staff: the stores they work at."""
     if not actor.is_authenticated:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
 from catalog.models import SKU, Channel
-from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce
+from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce, StrictInput, StrictIntegerField
 from config.roles import is_hq
 from integrations.authentication import api_key_of
 from members.api.serializers import MemberIdField
@@ -24,6 +24,7 @@ from orders.choices import (
     PaymentMethod,
     ShareParty,
 )
+from orders.fulfilment import REJECT_REASON_MAX_LENGTH
 from orders.models import (
     Order,
     OrderLine,
@@ -33,9 +34,10 @@ from orders.models import (
     RoutingDecision,
     StoreAssignment,
 )
-from orders.services import MAX_LINE_QUANTITY, MAX_LINES
+from orders.services import MAX_LINE_QUANTITY, MAX_LINES, REASON_MAX_LENGTH
 from stores.api.serializers import StoreRefSerializer
 from stores.models import Store
+from stores.policies import stores_visible_to
 
 
 def _money(**kwargs):
@@ -96,9 +98,10 @@ def _coordinate(limit: int, **kwargs):
 # --- input: creating an order -----------------------------------------------------------------
 
 
-class OrderLineInputSerializer(DeclaredFieldsCopied, serializers.Serializer):
+class OrderLineInputSerializer(StrictInput, DeclaredFieldsCopied, serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text=_("SKU id or code."))
-    quantity = serializers.IntegerField(
+    # Below one is refused by order_create, with its own words (`order_refused`).
+    quantity = StrictIntegerField(
         max_value=MAX_LINE_QUANTITY, help_text=_("How many (a whole number above zero).")
     )
     unit_price = _money(
@@ -108,7 +111,7 @@ class OrderLineInputSerializer(DeclaredFieldsCopied, serializers.Serializer):
     )
 
 
-class OrderCreateSerializer(DeclaredFieldsCopied, serializers.Serializer):
+class OrderCreateSerializer(StrictInput, DeclaredFieldsCopied, serializers.Serializer):
     """Input of POST /orders/: parsed here, judged by orders.services.order_create."""
 
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
@@ -152,8 +155,6 @@ class OrderCreateSerializer(DeclaredFieldsCopied, serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from stores.selectors import stores_visible_to
-
             # A sale is credited only to a store the caller works at (HQ: any store).
             self.fields["origin_store"].queryset = stores_visible_to(request.user)
             self.fields["origin_store"].error_messages["does_not_exist"] = _(
@@ -255,7 +256,7 @@ def _serials_field(when: str):
     )
 
 
-class PayInputSerializer(serializers.Serializer):
+class PayInputSerializer(StrictInput, serializers.Serializer):
     amount = _money(help_text=_("The order total, in yuan."))
     method = PaymentMethodField()
     external_reference = serializers.CharField(
@@ -268,16 +269,21 @@ class PayInputSerializer(serializers.Serializer):
     serials = _serials_field(_("for a carried-out order"))
 
 
-class ReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=255, help_text=_("Why."))
+class ReasonInputSerializer(StrictInput, serializers.Serializer):
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text=_("Why."))
 
 
-class ShipInputSerializer(serializers.Serializer):
+class RejectInputSerializer(StrictInput, serializers.Serializer):
+    # Bounded so "<store> rejected: <reason>" fits the routing decision (orders.fulfilment).
+    reason = serializers.CharField(max_length=REJECT_REASON_MAX_LENGTH, help_text=_("Why the store cannot."))
+
+
+class ShipInputSerializer(StrictInput, serializers.Serializer):
     tracking_number = serializers.CharField(max_length=64, help_text=_("The carrier's tracking number."))
     serials = _serials_field(_("as they leave in the parcel"))
 
 
-class CollectInputSerializer(serializers.Serializer):
+class CollectInputSerializer(StrictInput, serializers.Serializer):
     pickup_code = serializers.CharField(max_length=8, help_text=_("The code the customer shows."))
     serials = _serials_field(_("as they are handed over"))
 

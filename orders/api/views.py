@@ -1,5 +1,7 @@
-"""Orders API: every queryset starts from orders.selectors.orders_visible_to (a clerk's store
-boundary); every workflow endpoint is one call into orders.services or orders.fulfilment."""
+"""Orders API: every queryset starts from orders.policies.orders_visible_to (a clerk's store
+boundary); every workflow endpoint is one call into orders.services or orders.fulfilment with
+`actor=request.user`, and the service asks orders.policies whether the actor may act, exactly as
+the portal's pages do (a partner sees its stores' orders but does not act: 403)."""
 
 import hashlib
 from contextlib import nullcontext
@@ -16,7 +18,7 @@ from rest_framework.response import Response
 
 from catalog.api.serializers import resolve_by_id_or_code
 from config.api.errors import ErrorSerializer, error_responses
-from config.errors import DomainError, NotFound
+from config.errors import NotFound
 from integrations.authentication import actor, api_key_of, owner_of
 from integrations.choices import Scope
 from integrations.permissions import reads
@@ -35,6 +37,7 @@ from orders.api.serializers import (
     QueueQuerySerializer,
     QueueSerializer,
     ReasonInputSerializer,
+    RejectInputSerializer,
     ShipInputSerializer,
     fingerprint_payload,
 )
@@ -57,10 +60,10 @@ from orders.models import (
     RoutingDecision,
     StoreAssignment,
 )
-from orders.selectors import order_open_assignment, orders_visible_to, store_queue
+from orders.policies import acting_store, orders_visible_to
+from orders.selectors import store_queue
 from orders.services import LineRequest, order_cancel, order_create, order_pay, request_fingerprint
-from stores.models import Store
-from stores.selectors import stores_visible_to
+from stores.policies import stores_visible_to
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -183,15 +186,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def _own_store(self, store: Store | None, order: Order) -> Store:
-        """The store acting on the order must be one the user works at (HQ: any); else 404."""
-        if store is None or not stores_visible_to(self.request.user).filter(pk=store.pk).exists():
-            raise NotFound(
-                _("Order %(number)s is not with any store of yours.") % {"number": order.number},
-                fields={"order": [_("Not your store's order.")]},
-            )
-        return store
-
     # --- intake ---
 
     @extend_schema(
@@ -243,6 +237,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 origin_store=data.get("origin_store"),
                 pickup_store=data.get("pickup_store"),
                 placed_by=actor(request.user),
+                actor=request.user,
                 recipient_name=data["recipient_name"],
                 recipient_phone=data["recipient_phone"],
                 address=data["address"],
@@ -293,16 +288,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return scoped
 
     def _key_may_place(self, data) -> None:
-        """An API key places orders on its own channel only, for members it may see (or by phone)."""
+        """An API key orders for members it may see (or by phone); its channel is checked by
+        order_create's policy (orders.policies.order_placeable_by)."""
         key = api_key_of(self.request.user)
         if key is None:
             return
-        if data["channel"].pk != key.channel_id:
-            raise DomainError(
-                _("This API key places orders on its own channel only."),
-                code="wrong_channel",
-                fields={"channel": [_("Not this key's channel.")]},
-            )
         member = data.get("member")
         if member is not None and not members_visible_to(self.request.user).filter(pk=member.pk).exists():
             raise NotFound(_("No such member."), fields={"member": [_("Unknown member.")]})
@@ -382,7 +372,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             amount=data["amount"],
             method=data["method"],
             external_reference=data.get("external_reference") or None,
-            user=actor(request.user),
+            actor=request.user,
             serials=data.get("serials"),
         )
         replayed = getattr(payment, "replayed", False)
@@ -411,7 +401,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request, number=None):
         order = self.get_object()
         data = self._valid(ReasonInputSerializer, request.data)
-        return self._detail(order_cancel(order=order, reason=data["reason"], user=actor(request.user)))
+        return self._detail(order_cancel(order=order, reason=data["reason"], actor=request.user))
 
     # --- the store's side ---
 
@@ -430,8 +420,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def accept(self, request, number=None):
         order = self.get_object()
-        store = self._own_store(self._offered_store(order), order)
-        return self._detail(assignment_accept(order=order, store=store, user=request.user))
+        store = acting_store(order, "accept")
+        return self._detail(assignment_accept(order=order, store=store, actor=request.user))
 
     @extend_schema(
         summary="Reject the store's offer",
@@ -450,16 +440,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def reject(self, request, number=None):
         order = self.get_object()
-        data = self._valid(ReasonInputSerializer, request.data)
-        store = self._own_store(self._offered_store(order), order)
+        data = self._valid(RejectInputSerializer, request.data)
+        store = acting_store(order, "reject")
         return self._detail(
-            assignment_reject(order=order, store=store, reason=data["reason"], user=request.user)
+            assignment_reject(order=order, store=store, reason=data["reason"], actor=request.user)
         )
-
-    def _offered_store(self, order: Order) -> Store | None:
-        assignment = order_open_assignment(order=order)
-        # No open offer: the fulfilling store asks, and the service says the order is not waiting.
-        return assignment.store if assignment else order.fulfilling_location
 
     @extend_schema(
         summary="Ship the order",
@@ -475,13 +460,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def ship(self, request, number=None):
         order = self.get_object()
         data = self._valid(ShipInputSerializer, request.data)
-        store = self._own_store(order.fulfilling_location, order)
         return self._detail(
             order_ship(
                 order=order,
-                store=store,
+                store=order.fulfilling_location,
                 tracking_number=data["tracking_number"],
-                user=request.user,
+                actor=request.user,
                 serials=data.get("serials"),
             )
         )
@@ -497,8 +481,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def ready(self, request, number=None):
         order = self.get_object()
-        store = self._own_store(order.fulfilling_location, order)
-        return self._detail(order_ready_for_pickup(order=order, store=store, user=request.user))
+        return self._detail(
+            order_ready_for_pickup(order=order, store=order.fulfilling_location, actor=request.user)
+        )
 
     @extend_schema(
         summary="The customer collects the order",
@@ -514,13 +499,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def collect(self, request, number=None):
         order = self.get_object()
         data = self._valid(CollectInputSerializer, request.data)
-        store = self._own_store(order.fulfilling_location, order)
         return self._detail(
             order_collect(
                 order=order,
-                store=store,
+                store=order.fulfilling_location,
                 pickup_code=data["pickup_code"],
-                user=request.user,
+                actor=request.user,
                 serials=data.get("serials"),
             )
         )
@@ -536,5 +520,4 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def complete(self, request, number=None):
         order = self.get_object()
-        self._own_store(order.fulfilling_location, order)
-        return self._detail(order_complete(order=order, user=request.user))
+        return self._detail(order_complete(order=order, actor=request.user))

@@ -704,16 +704,20 @@ def test_an_illegal_move_is_409_naming_both_states_and_changes_nothing(world, hq
     assert "Allocated to a store" in body["message"] and "Completed" in body["message"]
 
 
-def test_ship_by_a_store_that_does_not_fulfil_the_order_is_404(world):
+def test_accept_or_ship_by_a_store_that_sees_but_does_not_fulfil_the_order_is_403(world):
     world.stock(world.a, world.tv, 2)  # the origin store B has none: A fulfils
     order = paid_order(world, km_north=0, origin_store=world.b, origin=Origin.IN_STORE)
     assert order.fulfilling_location == world.a
     origin_clerk = login(clerk_at(world.b))
     assert origin_clerk.get(f"{URL}{order.number}/").status_code == 200  # sees it: placed there
 
-    assert_error(post(origin_clerk, f"{URL}{order.number}/accept/"), 404, "not_found")
+    # It sees the order (placed there), so a refusal to act is a 403 (docs/trust.md), not a 404.
+    assert_error(post(origin_clerk, f"{URL}{order.number}/accept/"), 403, "permission_denied", "order")
     assert_error(
-        post(origin_clerk, f"{URL}{order.number}/ship/", {"tracking_number": "SF1"}), 404, "not_found"
+        post(origin_clerk, f"{URL}{order.number}/ship/", {"tracking_number": "SF1"}),
+        403,
+        "permission_denied",
+        "order",
     )
     assert StoreAssignment.objects.get(order=order).status == AssignmentStatus.OFFERED
 
