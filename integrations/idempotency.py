@@ -8,10 +8,16 @@ is the API key ("key:<id>") or the person ("user:<id>") who sent it:
   (status, body bytes, content type) is stored on the row afterwards;
 - a retry with the same key and the same request gets those bytes back, with
   `Idempotent-Replayed: true`, for at least 24 hours (`IDEMPOTENCY_TTL`; `manage.py
-  idempotency_purge`, run hourly, deletes older rows); 4xx answers are stored and replayed too;
+  idempotency_purge`, run hourly, deletes older rows);
+- only answers decided by the request's content are stored (Stripe's rule): a 400, 404 or 409 is
+  replayed, but a refusal of the caller (401, 403: a missing scope, a permission), a throttle
+  (429) and a server error (5xx, or an exception) delete the row, so the retry runs again once
+  the caller may, or the server can;
 - the same key with another request is a 409 `idempotency_conflict`; a retry while the first is
   still running (a row without a status) is a 409 `idempotency_in_progress` with `Retry-After: 1`;
-- a 5xx answer (or an exception) deletes the row, so the retry runs again.
+- a claim is a lease of `IDEMPOTENCY_LEASE_SECONDS` (the request timeout): a worker killed
+  mid-request leaves a row without a status, and once its lease has run out a retry takes the key
+  over and runs (the purge command deletes such rows too).
 
 Why a middleware and not a mixin on every viewset: it covers every creating POST the apps have and
 will add, without a base class each viewset must remember. It runs in `process_view`, where the
@@ -29,7 +35,9 @@ import math
 from contextlib import nullcontext
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,6 +59,13 @@ STORED_HEADERS = ("Content-Type", "Location")
 CHECKS_OWN_BODY = frozenset({"orders.api.views.OrderViewSet.create"})
 
 _ROW = "_idempotent_row"
+# Answers about the caller, not the request: never stored, so the retry runs (Stripe's rule).
+NOT_STORED = frozenset({401, 403, 429})
+
+
+def lease() -> timedelta:
+    """How long an in-progress claim holds its key: the request timeout (a setting)."""
+    return timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
 
 
 def request_fingerprint(request) -> str:
@@ -137,7 +152,17 @@ def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str):
         row = IdempotentRequest.objects.filter(owner=owner, key=key).first()
         if row is None:
             continue  # the first request failed and gave the key back a moment ago
-        if row.created_at >= timezone.now() - IDEMPOTENCY_TTL:
+        now = timezone.now()
+        if row.status_code is None:
+            if row.created_at >= now - lease():
+                return row, False
+            # Its worker died (or outlived the request timeout): the lease is over, the key is free.
+            # Conditional, so of two retries at once only one deletes it and one claims it.
+            IdempotentRequest.objects.filter(
+                pk=row.pk, created_at=row.created_at, status_code__isnull=True
+            ).delete()
+            continue
+        if row.created_at >= now - IDEMPOTENCY_TTL:
             return row, False
         # Expired but not purged yet: the key is free again.
         IdempotentRequest.objects.filter(pk=row.pk, created_at=row.created_at).delete()
@@ -240,8 +265,10 @@ class IdempotencyMiddleware:
         return _replay(row)
 
     def _finish(self, row: IdempotentRequest, response) -> None:
-        """Keep the answer for replays; give the key back after a server error."""
-        if response.status_code >= 500 or getattr(response, "streaming", False):
+        """Keep the answer for replays; give the key back after a refusal of the caller or a server
+        error."""
+        status = response.status_code
+        if status >= 500 or status in NOT_STORED or getattr(response, "streaming", False):
             IdempotentRequest.objects.filter(pk=row.pk).delete()
             return
         headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
@@ -251,7 +278,7 @@ class IdempotencyMiddleware:
         with connection.cursor() as cursor:
             cursor.execute(
                 f'UPDATE "{meta.db_table}" SET "status_code" = %s, "response_body" = %s, '  # noqa: S608 (no input)
-                '"response_headers" = %s WHERE "id" = %s',
+                '"response_headers" = %s WHERE "id" = %s AND "status_code" IS NULL',
                 [
                     response.status_code,
                     meta.get_field("response_body").get_db_prep_save(response.content, connection),
@@ -263,9 +290,12 @@ class IdempotencyMiddleware:
 
 @transaction.atomic
 def idempotency_purge(*, now=None) -> int:
-    """Delete stored requests older than the replay window (24 hours); returns how many."""
-    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    deleted, _by_model = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    """Delete stored requests older than the replay window (24 hours) and claims whose lease has
+    run out (their worker died); returns how many."""
+    now = now or timezone.now()
+    expired = Q(created_at__lt=now - IDEMPOTENCY_TTL)
+    expired |= Q(status_code__isnull=True, created_at__lt=now - lease())
+    deleted, _by_model = IdempotentRequest.objects.filter(expired).delete()
     return deleted
 
 

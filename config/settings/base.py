@@ -241,3 +241,9 @@ LOGGING = {
 
 # --- Orders: how long a store has to accept a routed order before it moves to the next one.
 ORDERS_ACCEPT_MINUTES = int(os.environ.get("ORDERS_ACCEPT_MINUTES", "30"))
+
+# --- Requests: the longest a request may run (gunicorn --timeout should be the same). An
+# Idempotency-Key's in-progress claim is a lease of this length: a worker killed mid-request gives
+# its key back when the lease runs out, and the retry runs (integrations.idempotency).
+REQUEST_TIMEOUT_SECONDS = int(os.environ.get("REQUEST_TIMEOUT_SECONDS", "30"))
+IDEMPOTENCY_LEASE_SECONDS = REQUEST_TIMEOUT_SECONDS
