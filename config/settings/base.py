@@ -142,12 +142,18 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "config.accounts.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
-# Failed logins are rate-limited per IP and per account; the admin's login goes through
-# allauth too (config/urls.py), so these limits cover every login path.
+# Failed logins are rate-limited per IP, per account and address, and per account from anywhere
+# with a higher ceiling (config/accounts.py; docs/trust.md, "Sign-in limits"); the admin's login
+# goes through allauth too (config/urls.py), so these limits cover every login path.
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "10/m/ip,5/5m/key",  # key: the account and the client's address
+    "login_failed_account": "30/h/key",  # key: the account, whatever the address
     "login": "30/m/ip",
 }
+# Our own reverse proxies / load balancers (addresses or networks, comma-separated). Only a
+# request whose REMOTE_ADDR is one of them has its X-Forwarded-For read for the client's address
+# (config.accounts.client_ip); by default none, so a client cannot choose its own address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "O2O back office"
 LOGIN_URL = "account_login"

@@ -34,9 +34,10 @@ MAILERS = {
     }
 }
 
-# Behind the load balancer every request comes from its address: tell allauth how many proxies
-# to skip in X-Forwarded-For, or one IP's failed logins would lock everyone out.
-ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+# Behind the load balancer every request comes from its address: list it in TRUSTED_PROXIES (the
+# environment; base.py), or one address's failed logins would count for everyone. X-Forwarded-For
+# is read only from those addresses (config.accounts.client_ip), never from a client reaching the
+# app directly.
 
 # Rate limits and throttles count in the cache; per-process memory would multiply them by the
 # number of workers, so production needs the shared Redis cache.

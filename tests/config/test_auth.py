@@ -176,3 +176,74 @@ def test_hq_user_can_open_the_totp_activation_page_after_confirming_the_password
     assert response.status_code == 200
     assert "data:image/svg+xml" in body  # the QR code the authenticator app scans
     assert response.context["form"].secret in body
+
+
+# --- sign-in limits (issue 14, defect 8; docs/trust.md, "Sign-in limits") ------------------------
+
+
+def test_a_client_reaching_the_app_directly_cannot_choose_its_address_with_x_forwarded_for(client, settings):
+    # Production used to skip one proxy in X-Forwarded-For (ALLAUTH_TRUSTED_PROXY_COUNT = 1), so a
+    # client reaching the app directly wrote its own address there. Now only listed proxies count.
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = []
+    for i in range(11):  # past 10 a minute per address, each "from" another address
+        login(client, f"nobody{i}@o2o.example", "guess", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+    target = hq_user(email="target@o2o.example")
+
+    response = login(client, "target@o2o.example", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.200")
+
+    assert "Too many failed login attempts" in html.unescape(response.content.decode())
+    assert session_user_id(client) != str(target.pk)
+
+
+def test_x_forwarded_for_is_read_only_from_a_trusted_proxy_and_from_the_right():
+    from django.test import RequestFactory, override_settings
+
+    from config.accounts import client_ip
+
+    factory = RequestFactory()
+    spoofed = "6.6.6.6, 203.0.113.5, 10.0.0.2"  # client wrote 6.6.6.6; proxy 10.0.0.2 saw 203.0.113.5
+    direct = factory.get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=spoofed)
+    proxied = factory.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=spoofed)
+
+    with override_settings(TRUSTED_PROXIES=[]):
+        assert client_ip(proxied) == "10.0.0.1"
+    with override_settings(TRUSTED_PROXIES=["10.0.0.0/24"]):
+        assert client_ip(direct) == "203.0.113.9"
+        assert client_ip(proxied) == "203.0.113.5"
+        assert client_ip(factory.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="junk")) == "10.0.0.1"
+
+
+def test_someone_elses_bad_passwords_do_not_lock_the_owner_out(client):
+    owner = hq_user(email="ops@o2o.example")
+    for _ in range(5):
+        login(client, "ops@o2o.example", "guess", REMOTE_ADDR="203.0.113.7")
+
+    attacker = login(client, "ops@o2o.example", PASSWORD, REMOTE_ADDR="203.0.113.7")
+    assert "Too many failed login attempts" in html.unescape(attacker.content.decode())
+    assert session_user_id(client) is None
+
+    login(client, "ops@o2o.example", PASSWORD, REMOTE_ADDR="198.51.100.9")
+
+    assert session_user_id(client) == str(owner.pk)
+    owner.refresh_from_db()
+    assert owner.last_login is not None
+
+
+def test_guesses_spread_over_many_addresses_hit_the_account_wide_ceiling(client):
+    owner = hq_user(email="ops@o2o.example")
+    for i in range(30):  # 30 an hour per account from anywhere; 5 per address
+        login(client, "ops@o2o.example", "guess", REMOTE_ADDR=f"203.0.113.{i // 5}")
+
+    response = login(client, "ops@o2o.example", PASSWORD, REMOTE_ADDR="198.51.100.9")
+
+    assert "Too many failed login attempts" in html.unescape(response.content.decode())
+    assert session_user_id(client) != str(owner.pk)
+
+
+def test_a_successful_sign_in_does_not_count_against_the_account_wide_ceiling(client):
+    owner = hq_user(email="ops@o2o.example")
+    for i in range(40):
+        client.logout()
+        login(client, "ops@o2o.example", PASSWORD, REMOTE_ADDR=f"198.51.100.{i}")
+        assert session_user_id(client) == str(owner.pk)
