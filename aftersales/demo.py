@@ -139,13 +139,14 @@ class _TicketSeeder:
     def _run(self, line: OrderLine, kind: str, last_step: str, n: int) -> None:
         rng = self.rng
         via, intake, receiving = self._where(line, n)
-        user = self.clerk if intake in self.clerk_stores or receiving in self.clerk_stores else None
         if kind == TicketKind.EXCHANGE and line.order.fulfilling_location is not None:
             # The replacement comes from the receiving store's shelf: the store that had the goods.
             if line.order.fulfilling_location.kind != StoreKind.WAREHOUSE:
                 receiving = line.order.fulfilling_location
                 intake = receiving if via == OpenedVia.STORE else None
         units = [unit for unit in line.units.all() if unit.returned_at is None]
+        # The clerk acts where they work (the services ask the policy); elsewhere the system does.
+        user = self.clerk if receiving in self.clerk_stores else None
         try:
             ticket = ticket_open(
                 line=line,
@@ -156,7 +157,7 @@ class _TicketSeeder:
                 description=rng.choice(DESCRIPTIONS[kind]),
                 opened_via=via,
                 intake_store=intake,
-                user=user if via == OpenedVia.STORE else None,
+                actor=self.clerk if intake in self.clerk_stores else None,
             )
         except DomainError:
             self.counts["plans skipped (refused by a service)"] += 1
@@ -171,23 +172,23 @@ class _TicketSeeder:
         rng = self.rng
         reach = STEPS.index(last_step) if last_step != "refused" else STEPS.index("inspected")
         if reach >= STEPS.index("received"):
-            ticket_receive(ticket=ticket, store=store, user=user)
+            ticket_receive(ticket=ticket, store=store, actor=user)
         if reach >= STEPS.index("inspected"):
-            ticket_inspect(ticket=ticket, user=user, note=rng.choice(INSPECTION_NOTES))
+            ticket_inspect(ticket=ticket, actor=user, note=rng.choice(INSPECTION_NOTES))
         if last_step == "refused":
-            ticket_refuse(ticket=ticket, reason=rng.choice(REFUSE_REASONS), user=user)
+            ticket_refuse(ticket=ticket, reason=rng.choice(REFUSE_REASONS), actor=user)
             return
         if reach >= STEPS.index("approved"):
-            ticket_approve(ticket=ticket, user=user)
+            ticket_approve(ticket=ticket, actor=user)
         if reach >= STEPS.index("resolved"):
             extra = {}
             if ticket.kind == TicketKind.EXCHANGE and ticket.line.sku.serial_tracked:
                 self.serial += 1
                 extra["replacement_serial"] = f"RX{rng.randrange(10**8):08d}{self.serial:04d}"
             note = rng.choice(REPAIR_NOTES) if ticket.kind == TicketKind.REPAIR else ""
-            ticket_resolve(ticket=ticket, user=user, store=store, note=note, **extra)
+            ticket_resolve(ticket=ticket, actor=user, store=store, note=note, **extra)
         if reach >= STEPS.index("closed"):
-            ticket_close(ticket=ticket, user=user)
+            ticket_close(ticket=ticket, actor=user)
 
 
 def seed(*, scale: str, rng: random.Random, log: Callable[[str], None] = print) -> dict[str, int]:

@@ -1,37 +1,22 @@
-"""Reads of service tickets and purchases. Every view starts from `tickets_visible_to(user)`.
+"""Reads of service tickets and purchases. Every view starts from `tickets_visible_to(actor)`
+(aftersales.policies, re-exported here).
 
 Finding a purchase is not scoped to the user's stores: one service across channels means a
 clerk at any store may look up any channel's order to service it; what they then see of
 tickets is scoped (intake or handling store is theirs).
 """
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q
 
 from aftersales.models import Ticket, TicketStatusChange
-from config.roles import is_hq
+from aftersales.policies import tickets_visible_to
 from members.phones import normalise_phone_or_blank
 from orders.models import OrderLine, SoldUnit
 from orders.services import normalise_serial
 
+__all__ = ["PURCHASES_LIMIT", "purchases_find", "ticket_public", "tickets_visible_to"]
+
 PURCHASES_LIMIT = 50
-
-
-def tickets_visible_to(user) -> QuerySet[Ticket]:
-    """HQ: every ticket. Store staff (and the partner running the store): tickets opened or
-    handled at their stores."""
-    if not user.is_authenticated:
-        return Ticket.objects.none()
-    if is_hq(user):
-        return Ticket.objects.all()
-    from integrations.authentication import api_key_of
-    from stores.selectors import stores_visible_to
-
-    key = api_key_of(user)
-    if key is not None and key.channel_id:  # a channel's key: tickets of its channel's orders
-        return Ticket.objects.filter(order__channel_id=key.channel_id)
-
-    stores = stores_visible_to(user).values("pk")
-    return Ticket.objects.filter(Q(intake_store__in=stores) | Q(handling_store__in=stores))
 
 
 def purchases_find(query: str) -> list[OrderLine]:

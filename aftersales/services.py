@@ -1,9 +1,10 @@
 """Every write to a service ticket: open, receive, inspect, approve or refuse, resolve, close.
 
 One service across channels ("一个服务"): any store's staff, HQ customer service or a channel
-through the API can open a ticket against any channel's order line; who may see which ticket is
-the selectors' business (aftersales/selectors.py), and the views'. The policy's answer comes
-from aftersales.warranty.eligibility; the steps follow aftersales/states.py.
+through the API can open a ticket against any channel's order line. Every service takes the
+`actor` and asks aftersales.policies before it writes (who opens where, who works a ticket), so a
+page or endpoint that forgets to check cannot act. The warranty's answer comes from
+aftersales.warranty.eligibility; the steps follow aftersales/states.py.
 
 Locks are taken in one order everywhere: order, then line, then ticket — so opening a ticket
 (order, line) and resolving another on the same order never deadlock.
@@ -23,10 +24,12 @@ from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.errors import NotEligible, SerialRefused, TicketRefused
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange
 from aftersales.photos import photos_check
+from aftersales.policies import intake_require, ticket_receive_require, ticket_require
 from aftersales.states import IN_PROGRESS, RESOLVED_AS, can_move, ticket_transition
 from config.dates import shanghai_date
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
+from integrations.authentication import actor as person_of
 from integrations.outbox import order_event, ticket_event
 from members.errors import InvalidPhone
 from members.phones import normalise_phone, normalise_phone_or_blank
@@ -63,8 +66,21 @@ def _lock_line(line_id: int) -> OrderLine:
     )
 
 
-def _lock_ticket(ticket: Ticket) -> Ticket:
-    return Ticket.objects.select_for_update(of=("self",)).select_related("handling_store").get(pk=ticket.pk)
+def _acting(actor, user):
+    """The actor, and the person to stamp on the rows (None for an API key or the system).
+    `actor=None` is the system itself (demo data, imports); `user=` is the old name of `actor=`,
+    still used by callers outside this app."""
+    actor = actor if actor is not None else user
+    return actor, person_of(actor) if actor is not None else None
+
+
+def _lock_ticket(ticket: Ticket, actor=None) -> Ticket:
+    """The ticket's row, locked, once the policy said the actor may work it (asked of the locked
+    row: the store that handles it may just have changed)."""
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("handling_store").get(pk=ticket.pk)
+    if actor is not None:
+        ticket_require(actor, ticket, "work")
+    return ticket
 
 
 # --- opening ----------------------------------------------------------------------------------
@@ -161,13 +177,19 @@ def ticket_open(
     customer_phone: str = "",
     opened_via: str,
     intake_store=None,
+    actor=None,
     user=None,
     photos=(),
     at: datetime | None = None,
 ) -> Ticket:
-    """Open a return, exchange or repair against a line of any channel's order, if the line's
-    warranty policy allows it at `at`; the policy's answer is kept on the ticket."""
+    """Open a return, exchange or repair against a line of any channel's order, if the actor may
+    open it there (aftersales.policies) and the line's warranty policy allows it at `at`; the
+    policy's answer is kept on the ticket."""
     at = at or timezone.now()
+    actor, user = _acting(actor, user)
+    if actor is not None:
+        via_api = opened_via == OpenedVia.API
+        intake_require(actor, order=line.order, intake_store=intake_store, via_api=via_api)
     if kind not in TicketKind.values:
         raise _refused(_("Choose return, exchange or repair."), "kind")
     if opened_via not in OpenedVia.values:
@@ -243,10 +265,14 @@ def ticket_open(
 
 
 @transaction.atomic
-def ticket_receive(*, ticket: Ticket, store, user=None) -> Ticket:
-    """The unit arrives at a store (any store): that store handles the ticket from now on."""
+def ticket_receive(*, ticket: Ticket, store, actor=None, user=None) -> Ticket:
+    """The unit arrives at a store (any store whose counter the actor works): that store handles
+    the ticket from now on."""
     if store is None:
         raise _refused(_("Say which store received the unit."), "store")
+    actor, user = _acting(actor, user)
+    if actor is not None:
+        ticket_receive_require(actor, store)
     ticket = _lock_ticket(ticket)
     ticket.handling_store = store
     return ticket_transition(
@@ -260,30 +286,33 @@ def ticket_receive(*, ticket: Ticket, store, user=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_inspect(*, ticket: Ticket, user=None, note: str = "") -> Ticket:
+def ticket_inspect(*, ticket: Ticket, actor=None, user=None, note: str = "") -> Ticket:
     """The handling store has looked at the unit; the note says what it found."""
-    ticket = _lock_ticket(ticket)
+    actor, user = _acting(actor, user)
+    ticket = _lock_ticket(ticket, actor)
     return ticket_transition(
         ticket=ticket, to=TicketStatus.INSPECTED, user=user, store=ticket.handling_store, note=note
     )
 
 
 @transaction.atomic
-def ticket_approve(*, ticket: Ticket, user=None, note: str = "") -> Ticket:
+def ticket_approve(*, ticket: Ticket, actor=None, user=None, note: str = "") -> Ticket:
     """The request is accepted after inspection: it can be resolved."""
-    ticket = _lock_ticket(ticket)
+    actor, user = _acting(actor, user)
+    ticket = _lock_ticket(ticket, actor)
     return ticket_transition(
         ticket=ticket, to=TicketStatus.APPROVED, user=user, store=ticket.handling_store, note=note
     )
 
 
 @transaction.atomic
-def ticket_refuse(*, ticket: Ticket, reason: str, user=None) -> Ticket:
+def ticket_refuse(*, ticket: Ticket, reason: str, actor=None, user=None) -> Ticket:
     """The request is turned down after inspection, always with the reason (HQ counts them)."""
+    actor, user = _acting(actor, user)
     reason = (reason or "").strip()
     if not reason:
         raise _refused(_("Say why the request is refused."), "reason")
-    ticket = _lock_ticket(ticket)
+    ticket = _lock_ticket(ticket, actor)
     ticket.refused_reason = reason[:255]
     return ticket_transition(
         ticket=ticket,
@@ -296,9 +325,10 @@ def ticket_refuse(*, ticket: Ticket, reason: str, user=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_close(*, ticket: Ticket, user=None) -> Ticket:
+def ticket_close(*, ticket: Ticket, actor=None, user=None) -> Ticket:
     """Done: the customer has their money, their replacement, their repaired unit or the answer."""
-    ticket = _lock_ticket(ticket)
+    actor, user = _acting(actor, user)
+    ticket = _lock_ticket(ticket, actor)
     ticket.closed_at = timezone.now()
     ticket = ticket_transition(
         ticket=ticket,
@@ -313,7 +343,7 @@ def ticket_close(*, ticket: Ticket, user=None) -> Ticket:
 
 @transaction.atomic
 def ticket_resolve(
-    *, ticket: Ticket, user=None, store=None, note: str = "", replacement_serial: str = ""
+    *, ticket: Ticket, actor=None, user=None, store=None, note: str = "", replacement_serial: str = ""
 ) -> Ticket:
     """Carry out an approved ticket, all in this one transaction.
 
@@ -323,10 +353,13 @@ def ticket_resolve(
     serial-tracked SKU needs `replacement_serial`), the faulty unit comes back on hand there.
     Repair: the repair note (required) is kept.
     """
+    actor, user = _acting(actor, user)
+    if actor is not None and store is not None:
+        ticket_receive_require(actor, store)
     order = _lock_order(ticket.order_id)
     line = _lock_line(ticket.line_id)
     line.order = order
-    ticket = _lock_ticket(ticket)
+    ticket = _lock_ticket(ticket, actor)
     to = RESOLVED_AS[ticket.kind]
     if not can_move(ticket, to):  # before any money or stock moves
         raise IllegalTransition(

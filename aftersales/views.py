@@ -34,7 +34,8 @@ from aftersales.forms import (
     TicketOpenForm,
 )
 from aftersales.models import Ticket, TicketPhoto
-from aftersales.selectors import purchases_find, tickets_visible_to
+from aftersales.policies import desk_stores_of, is_desk_user, opens_at_hq_desk, tickets_visible_to
+from aftersales.selectors import purchases_find
 from aftersales.services import (
     ticket_approve,
     ticket_close,
@@ -47,10 +48,10 @@ from aftersales.services import (
 from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
 from aftersales.warranty import eligibility
 from config.errors import DomainError
-from config.roles import DESK_ROLES, is_hq, role_names
 from config.views import add_domain_error, paginate
 from orders.models import OrderLine, SoldUnit
 from stores.models import Store
+from stores.policies import store_actionable_by
 
 OPEN_LIMIT = 50  # the desk shows the oldest open tickets first; the store's page pages through all
 
@@ -78,21 +79,24 @@ def next_steps(ticket: Ticket) -> list[str]:
 
 
 def desk_required(view):
-    """HQ and store staff (managers, clerks): the people who take products back at a counter."""
+    """HQ and the staff of a store's counter: the people who take products back (the policy's
+    `is_desk_user`)."""
 
     @wraps(view)
     @login_required
     def wrapper(request, *args, **kwargs):
-        if not (is_hq(request.user) or DESK_ROLES & role_names(request.user)):
+        request.desk_stores = list(desk_stores_of(request.user))  # read once per request
+        if not is_desk_user(request.user, request.desk_stores):
             raise PermissionDenied(_("The service desk is for store staff and HQ."))
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def desk_stores(user) -> list[Store]:
-    """The stores the user works at (staff membership), where they take products in."""
-    return list(Store.objects.filter(memberships__user=user).order_by("code"))
+def desk_stores(request) -> list[Store]:
+    """The stores whose counter the user works (aftersales.policies.desk_stores_of), as read by
+    desk_required."""
+    return request.desk_stores
 
 
 def _tickets(user):
@@ -172,7 +176,7 @@ def desk(request):
     if form.is_valid():
         query = form.cleaned_data["q"].strip()
         rows = found_lines(query)
-    stores = desk_stores(request.user)
+    stores = desk_stores(request)
     waiting = (
         _tickets(request.user)
         .filter(Q(intake_store__in=stores) | Q(handling_store__in=stores), status__in=IN_PROGRESS)
@@ -208,8 +212,8 @@ def ticket_new(request, line_id):
     if row is None:
         raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
     line = row.line
-    stores = desk_stores(request.user)
-    hq = is_hq(request.user)
+    stores = desk_stores(request)
+    hq = opens_at_hq_desk(request.user)
     if not stores and not hq:
         raise PermissionDenied(_("You do not work at a store yet. Ask HQ to add you to your store."))
     initial = {
@@ -243,7 +247,7 @@ def ticket_new(request, line_id):
                 customer_phone=data["customer_phone"],
                 opened_via=OpenedVia.STORE if store else OpenedVia.HQ,
                 intake_store=store,
-                user=request.user,
+                actor=request.user,
                 photos=data["photos"],
             )
         except DomainError as error:
@@ -266,10 +270,13 @@ def ticket_new(request, line_id):
 
 
 def _desk_store_or_404(request, code: str) -> Store:
-    stores = (
-        Store.objects.all() if is_hq(request.user) else Store.objects.filter(memberships__user=request.user)
-    )
-    return get_object_or_404(stores, code=code)
+    """A store whose counter the user works (HQ: any); another store is a 404, as if unknown."""
+    store = next((store for store in desk_stores(request) if store.code == code), None)
+    if store is None:
+        store = Store.objects.filter(code=code).first()
+        if not store_actionable_by(request.user, store, "serve"):  # HQ: any store
+            raise Http404(_("Not one of your stores."))
+    return store
 
 
 @require_GET
@@ -317,7 +324,7 @@ def acting_store(user, ticket: Ticket, stores: list[Store], chosen: str = "") ->
 @desk_required
 def ticket_detail(request, number):
     ticket = _ticket_or_404(request, number)
-    stores = desk_stores(request.user)
+    stores = desk_stores(request)
     forms_ = {
         "note_form": NoteForm(prefix="step"),
         "refuse_form": RefuseForm(prefix="refuse"),
@@ -369,18 +376,18 @@ def _ticket_step(request, ticket: Ticket, action: str, stores: list[Store], form
                 raise DomainError(
                     _("Pick the store where the unit is received."), fields={"store": [_("Required.")]}
                 )
-            ticket_receive(ticket=ticket, store=store, user=user)
+            ticket_receive(ticket=ticket, store=store, actor=user)
         elif action in ("inspect", "approve"):
             form = forms_["note_form"] = NoteForm(request.POST, prefix="step")
             if not form.is_valid():
                 return form
             call = ticket_inspect if action == "inspect" else ticket_approve
-            call(ticket=ticket, user=user, note=form.cleaned_data["note"].strip())
+            call(ticket=ticket, actor=user, note=form.cleaned_data["note"].strip())
         elif action == "refuse":
             form = forms_["refuse_form"] = RefuseForm(request.POST, prefix="refuse")
             if not form.is_valid():
                 return form
-            ticket_refuse(ticket=ticket, reason=form.cleaned_data["reason"].strip(), user=user)
+            ticket_refuse(ticket=ticket, reason=form.cleaned_data["reason"].strip(), actor=user)
         elif action == "resolve":
             form = forms_["resolve_form"] = ResolveForm(request.POST, prefix="resolve")
             if not form.is_valid():
@@ -388,13 +395,13 @@ def _ticket_step(request, ticket: Ticket, action: str, stores: list[Store], form
             replacement = form.cleaned_data["replacement_serial"].strip()
             ticket_resolve(
                 ticket=ticket,
-                user=user,
+                actor=user,
                 store=store,
                 note=form.cleaned_data["note"].strip(),
                 **({"replacement_serial": replacement} if replacement else {}),
             )
         elif action == "close":
-            ticket_close(ticket=ticket, user=user)
+            ticket_close(ticket=ticket, actor=user)
         else:
             raise DomainError(_("Unknown step. Use the buttons on the ticket page."))
     except DomainError as error:
@@ -440,14 +447,14 @@ def ticket_take_in(request, number):
     ticket = get_object_or_404(Ticket, number=number)
     if not _line_found(query, ticket.line_id):
         raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
-    stores = desk_stores(request.user)
+    stores = desk_stores(request)
     store = next((s for s in stores if s.code == request.POST.get("store")), stores[0] if stores else None)
     back = f"{reverse('aftersales:desk')}?{urlencode({'q': query})}"
     if store is None:
         messages.error(request, _("You do not work at a store yet. Ask HQ to add you to your store."))
         return redirect(back)
     try:
-        ticket_receive(ticket=ticket, store=store, user=request.user)
+        ticket_receive(ticket=ticket, store=store, actor=request.user)
     except DomainError as error:
         messages.error(
             request, _("Ticket %(number)s: %(reason)s") % {"number": ticket.number, "reason": error.message}

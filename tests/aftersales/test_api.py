@@ -79,7 +79,8 @@ def test_open_by_line_id_and_an_order_with_one_line_needs_neither(world, order):
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(world, order, overrides, field):
-    body = {key: value for key, value in open_body(order, **overrides).items() if value is not None}
+    body = {"intake_store": "B", **overrides}  # the clerk opens at their store
+    body = {key: value for key, value in open_body(order, **body).items() if value is not None}
     response = post(login(clerk_at(world.b)), URL, body)
     assert response.status_code == 400, response.json()
     error = response.json()
