@@ -39,5 +39,6 @@ urlpatterns = [
 ]
 
 # Under /api/ an unknown URL or a crash answers in the API's error shape {"code", "message", "fields"}.
+handler400 = "config.api.errors.handler400"
 handler404 = "config.api.errors.handler404"
 handler500 = "config.api.errors.handler500"

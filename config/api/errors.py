@@ -1,6 +1,7 @@
 """One error shape for the whole API: {"code", "message", "fields"}."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -51,7 +52,13 @@ def exception_handler(exc, context):
     return response
 
 
+def _too_large_message() -> str:
+    return _("The request body is larger than %(n)s bytes.") % {"n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+
+
 def _handle(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # past DATA_UPLOAD_MAX_MEMORY_SIZE: refused unread
+        return error_response("too_large", _too_large_message(), {}, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.message, exc.fields, exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -102,6 +109,7 @@ ERROR_DESCRIPTIONS = {
     403: "Not logged in, or not allowed to do this (a key without the scope: `scope_missing`).",
     404: "Not found, or not visible to you.",
     409: "Conflicts with the current state (or an `Idempotency-Key` reused with another request).",
+    413: "The request body is too large (`too_large`).",
     429: "Too many requests for this key; retry after `Retry-After` seconds.",
 }
 
@@ -140,6 +148,19 @@ def handler404(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def handler400(request, exception=None):
+    """Under /api/, a request Django refuses before any view (a body past
+    DATA_UPLOAD_MAX_MEMORY_SIZE: 413 `too_large`; another SuspiciousOperation: 400 `bad_request`)
+    answers in the API's error shape; pages keep Django's 400 page."""
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            return json_error("too_large", _too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return json_error("bad_request", _("The request could not be read."), status.HTTP_400_BAD_REQUEST)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
 
 
 def handler500(request):

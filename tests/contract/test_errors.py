@@ -1,6 +1,8 @@
 """One error shape under /api/: unknown URLs, wrong methods, refusals and crashes all answer
 {"code", "message", "fields"} as JSON - never an HTML page, a traceback or SQL text."""
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -108,3 +110,46 @@ def test_an_id_past_the_integer_range_is_not_a_500(hq_client):
 def test_an_offset_postgresql_refuses_is_compared_in_utc(hq_client):
     response = hq_client.get("/api/v1/orders/?created_before=0325-10-24T00:38:56%2B22:38")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "big-1"])
+def test_an_oversize_body_is_refused_in_the_shape(hq_client, settings, idempotency_key):
+    from integrations.models import IdempotentRequest
+    from members.models import Member
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"phone": "13800138000", "name": "' + "x" * 2000 + '"}'
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+    response = hq_client.post(
+        "/api/v1/members/upsert/", body, content_type="application/json", headers=headers
+    )
+
+    assert response.status_code == 413
+    body = _shape(response)
+    assert body["code"] == "too_large"
+    assert "1000" in body["message"]
+    assert not Member.objects.exists()
+    assert not IdempotentRequest.objects.exists()
+
+
+
+def test_a_bad_request_django_refuses_before_drf_is_answered_in_the_shape_under_api(rf):
+    from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+
+    from config.api.errors import handler400
+
+    def shape(response):
+        response.json = lambda: json.loads(response.content)
+        return _shape(response)
+
+    too_big = handler400(rf.post("/api/v1/orders/"), RequestDataTooBig("big"))
+    suspicious = handler400(rf.post("/api/v1/orders/"), SuspiciousOperation("odd"))
+    page = handler400(rf.post("/portal/"), SuspiciousOperation("odd"))
+
+    assert too_big.status_code == 413
+    assert shape(too_big)["code"] == "too_large"
+    assert suspicious.status_code == 400
+    assert shape(suspicious)["code"] == "bad_request"
+    assert page.status_code == 400
+    assert not page["Content-Type"].startswith("application/json")
