@@ -29,6 +29,7 @@ from members.errors import (
 )
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, StaticGroup, Tier
 from members.phones import normalise_phone
+from members.policies import member_register_require
 from stores.policies import store_actionable_by
 
 # --- identity ---------------------------------------------------------------------------------
@@ -41,6 +42,11 @@ class UpsertResult:
     identity_created: bool
 
 
+# Attempts at an upsert that raced another one for the same phone or identity: each retry reads
+# what the winner committed (a unique violation is only reported once the other side committed).
+UPSERT_ATTEMPTS = 3
+
+
 @transaction.atomic
 def member_upsert(
     *,
@@ -51,12 +57,17 @@ def member_upsert(
     city: str = "",
     home_store=None,
     user=None,
+    actor=None,
 ) -> UpsertResult:
     """Find or create the one member behind a phone and/or an external identity, and link them.
 
     Found by identity first, then by phone. If the identity belongs to one member and the phone
     to another, that is a duplicate for HQ to merge, not something to guess: IdentityConflict.
+    `actor` (pages and API): refused unless members.policies lets them register members; the
+    public flows (a customer's own sign-up, a guide's scan) pass none.
     """
+    if actor is not None:
+        member_register_require(actor)
     normalised = normalise_phone(phone) if phone else None
     if bool(source) != bool(external_id):
         raise IdentityConflict(
@@ -72,7 +83,31 @@ def member_upsert(
         raise IdentityConflict(
             _("Unknown identity source %(s)s.") % {"s": source}, fields={"source": [_("Unknown.")]}
         )
+    for attempt in range(UPSERT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _upsert_once(
+                    phone=normalised,
+                    source=source,
+                    external_id=external_id,
+                    name=name,
+                    city=city,
+                    home_store=home_store,
+                )
+        except IntegrityError:
+            # Another request made the same member, phone or identity a moment ago: everything this
+            # attempt wrote is rolled back to the savepoint, and the next one finds the winner's rows.
+            if attempt == UPSERT_ATTEMPTS - 1:
+                raise IdentityConflict(
+                    _("This mobile or identity was just registered by another request; try again."),
+                    fields={"phone": [_("Registered a moment ago by another request.")]},
+                ) from None
+    raise AssertionError("unreachable")
 
+
+def _upsert_once(*, phone, source, external_id, name, city, home_store) -> UpsertResult:
+    """One attempt of member_upsert, inside its savepoint: any unique violation (a concurrent
+    request won) propagates as IntegrityError so the caller retries on the committed rows."""
     identity = (
         ExternalIdentity.objects.select_related("member")
         .filter(source=source, external_id=external_id)
@@ -80,34 +115,31 @@ def member_upsert(
         if external_id
         else None
     )
-    by_phone = Member.objects.filter(phone=normalised).first() if normalised else None
+    by_phone = Member.objects.filter(phone=phone).first() if phone else None
     if identity and by_phone and identity.member_id != by_phone.pk:
         raise IdentityConflict(
             _(
                 "%(identity)s belongs to member %(a)s but mobile %(phone)s belongs to member %(b)s; "
                 "merge them first."
             )
-            % {"identity": identity, "a": identity.member_id, "phone": normalised, "b": by_phone.pk},
+            % {"identity": identity, "a": identity.member_id, "phone": phone, "b": by_phone.pk},
             fields={"phone": [_("Belongs to another member.")]},
         )
 
     member = identity.member if identity else by_phone
     created = False
     if member is None:
-        member = Member(phone=normalised, name=name, city=city, home_store=home_store)
-        member.full_clean()
-        try:
-            with transaction.atomic():
-                member.save()
-            created = True
-        except IntegrityError:  # the same phone registered a moment ago by another request
-            member = Member.objects.get(phone=normalised)
+        member = Member(phone=phone, name=name, city=city, home_store=home_store)
+        # The phone's uniqueness is the database's to enforce: a race is an IntegrityError, retried.
+        member.full_clean(validate_unique=False)
+        member.save()
+        created = True
     elif member.is_merged:
         member = Member.objects.get(pk=member.merged_into_id)
 
     changed = []
-    if normalised and not member.phone:
-        member.phone = normalised
+    if phone and not member.phone:
+        member.phone = phone
         changed.append("phone")
     for field, value in (("name", name), ("city", city), ("home_store", home_store)):
         if value and not getattr(member, field):
@@ -118,22 +150,10 @@ def member_upsert(
 
     identity_created = False
     if external_id and identity is None:
-        try:
-            with transaction.atomic():
-                ExternalIdentity.objects.create(
-                    member=member,
-                    source=source,
-                    external_id=external_id,
-                    reported_phone=normalised or "",
-                )
-            identity_created = True
-        except IntegrityError:
-            identity = ExternalIdentity.objects.get(source=source, external_id=external_id)
-            if identity.member_id != member.pk:
-                raise IdentityConflict(
-                    _("%(identity)s was just linked to another member.") % {"identity": identity},
-                    fields={"external_id": [_("Belongs to another member.")]},
-                ) from None
+        ExternalIdentity.objects.create(
+            member=member, source=source, external_id=external_id, reported_phone=phone or ""
+        )
+        identity_created = True
     return UpsertResult(member=member, created=created, identity_created=identity_created)
 
 

@@ -255,6 +255,7 @@ def register(request):
                     city=data["city"].strip(),
                     home_store=data["home_store"],
                     user=request.user,
+                    actor=request.user,
                 )
                 if not result.created:
                     # Already a member: registering changes nothing (the upsert would fill blanks).

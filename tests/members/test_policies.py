@@ -1,7 +1,10 @@
 """Who sees which member and which of their fields (members.policies), through the API as each
 principal of docs/trust.md: the regression tests of issue 14's member leaks."""
 
+import threading
+
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
 from rest_framework.settings import api_settings
 
@@ -9,6 +12,7 @@ from catalog.models import Channel
 from config.roles import Role
 from integrations.choices import Scope
 from integrations.services import api_key_create
+from members.errors import IdentityConflict
 from members.models import ExternalIdentity, Member, PointsEntry
 from members.policies import member_fields_for, member_lookup_for, members_visible_to
 from members.services import member_set_consent, member_upsert
@@ -184,3 +188,36 @@ def test_a_percent_sign_in_the_phone_filter_is_a_400_field_error(hq_client):
         body = response.json()
         assert body["fields"]["phone"], body
         assert value in body["fields"]["phone"][0]  # the message names the value, % and all
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upserts_of_one_identity_make_one_member_and_no_conflict():
+    """Issue 14, defect 11: ten requests for one Tmall buyer at once, half also sending the phone,
+    gave spurious 409 identity_conflict; each must get the one member."""
+    requests = 10
+    barrier = threading.Barrier(requests)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def upsert(n: int) -> None:
+        try:
+            barrier.wait()
+            phone = "13800138000" if n % 2 else None
+            result: object = member_upsert(source="tmall", external_id="tb-race", phone=phone).member.pk
+        except IdentityConflict as conflict:
+            result = conflict
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=upsert, args=(n,)) for n in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    member = Member.objects.get()
+    assert outcomes == [member.pk] * requests
+    assert member.phone == "13800138000"
+    assert list(ExternalIdentity.objects.values_list("member_id", "external_id")) == [(member.pk, "tb-race")]
