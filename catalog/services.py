@@ -1,7 +1,7 @@
 """Every write to the catalog and price list goes through here, with the pricing rules."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from catalog.choices import ChannelKind, PriceAction
 from catalog.errors import BelowMarginFloor, PriceOverlap, PriceRefused, UnifiedPriceRefused
 from catalog.models import SKU, Category, Channel, Price, PriceChange
+from catalog.policies import price_set_require
 from config.money import quantize_money
 from integrations.outbox import price_event
 
@@ -48,6 +49,21 @@ def _check_margin_floor(*, sku: SKU, channel: Channel | None, amount: Decimal) -
             raise BelowMarginFloor(message, fields={"amount": [message]})
 
 
+# No price of this business starts before this instant: an earlier date is a typo (1800 for 2018),
+# and Asia/Shanghai's offset before 1901 (local mean time, +08:05:43) is not valid RFC 3339.
+PRICE_DATES_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _check_window_dates(*, valid_from: datetime, valid_to: datetime | None, now: datetime) -> None:
+    for name, value in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if value is not None and value < PRICE_DATES_FROM:
+            message = _("Prices cannot be dated before 2000-01-01.")
+            raise PriceRefused(message, fields={name: [message]})
+    if valid_to is not None and valid_to <= now:
+        message = _("This window ends in the past, so the price would never apply.")
+        raise PriceRefused(message, fields={"valid_to": [message]})
+
+
 def _overlapping(*, sku: SKU, channel: Channel | None, valid_from: datetime, valid_to: datetime | None):
     rows = Price.objects.filter(sku=sku, channel=channel).filter(
         Q(valid_to__isnull=True) | Q(valid_to__gt=valid_from)
@@ -71,18 +87,26 @@ def price_set(
     valid_from: datetime | None = None,
     valid_to: datetime | None = None,
     user=None,
+    actor=None,
+    now: datetime | None = None,
 ) -> Price:
     """Add a price version for a SKU on a channel (None: all channels), checking every rule.
 
     Changing a price is the usual case: an open-ended price of the same scope that started
     earlier is closed where the new one starts. Any other overlap is refused, so at most one
-    price per scope is live at any instant.
+    price per scope is live at any instant. `actor` (pages and API): refused unless
+    catalog.policies lets them set this channel's prices. `now`: the instant a window must not
+    end before (default: now).
     """
-    valid_from = valid_from or timezone.now()
+    if actor is not None:
+        price_set_require(actor, channel)
+    now = now or timezone.now()
+    valid_from = valid_from or now
     if timezone.is_naive(valid_from) or (valid_to is not None and timezone.is_naive(valid_to)):
         raise PriceRefused(
             _("Price windows need a time zone."), fields={"valid_from": [_("Naive datetime.")]}
         )
+    _check_window_dates(valid_from=valid_from, valid_to=valid_to, now=now)
     if amount is None or Decimal(amount) <= 0:
         raise PriceRefused(
             _("A price must be greater than zero."), fields={"amount": [_("Must be greater than zero.")]}
@@ -137,10 +161,12 @@ def price_set(
 
 
 @transaction.atomic
-def price_end(*, price: Price, at: datetime | None = None, user=None) -> Price:
+def price_end(*, price: Price, at: datetime | None = None, user=None, actor=None) -> Price:
     """Close a price's window at `at` (default now): from then the SKU has no price in that scope."""
     at = at or timezone.now()
     price = Price.objects.select_for_update().get(pk=price.pk)
+    if actor is not None:
+        price_set_require(actor, price.channel)
     if at <= price.valid_from or (price.valid_to is not None and at >= price.valid_to):
         raise PriceRefused(
             _("A price can only be ended inside its window (%(window)s).") % {"window": _window(price)},

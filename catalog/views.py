@@ -43,6 +43,7 @@ def price_new(request):
                 valid_from=data["valid_from"],
                 valid_to=data["valid_to"],
                 user=request.user,
+                actor=request.user,
             )
         except DomainError as error:
             add_domain_error(form, error)

@@ -1,17 +1,20 @@
 """Serializers of the catalog API. They translate; every rule lives in catalog.services."""
 
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import SKU, Category, Channel, Price, Product
-from config.api.serializers import DeclaredFieldsCopied
-from config.roles import is_hq
+from catalog.policies import may_see_dealer_cost
+from config.api.serializers import DeclaredFieldsCopied, StrictInput
 from config.sql import fetch
 
 MAX_BATCH_SKUS = 200
@@ -94,36 +97,72 @@ class IdOrCodeField(serializers.Field):
         return value.code
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class Rfc3339DateTimeField(serializers.DateTimeField):
+    """A datetime answered in RFC 3339: in Shanghai time (+08:00), or in UTC for an instant whose
+    local offset is not whole minutes (Shanghai's local mean time before 1901, +08:05:43)."""
+
+    def to_representation(self, value):
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            local = timezone.localtime(value)
+            if local.utcoffset().total_seconds() % 60:
+                return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return super().to_representation(value)
+
+
+class CatalogModelSerializer(serializers.ModelSerializer):
+    # Every datetime of a catalog answer is RFC 3339. (A comment: a docstring would show in the schema.)
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: Rfc3339DateTimeField,
+    }
+
+
+class ChannelSerializer(CatalogModelSerializer):
+    margin_floor_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text=_("Dealer channels' margin floor: shown to HQ and dealer keys only, else null."),
+    )
+
     class Meta:
         model = Channel
         fields = ["id", "code", "name", "kind", "margin_floor_percent", "is_active"]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not may_see_dealer_cost(request.user):
+            data["margin_floor_percent"] = None
+        return data
 
-class CategorySerializer(serializers.ModelSerializer):
+
+class CategorySerializer(CatalogModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "code", "name", "parent"]
 
 
 class SKUFieldsMixin:
-    """Dealer cost is commercial data: HQ sees it, everyone else gets null."""
+    """Dealer cost is commercial data: catalog.policies.may_see_dealer_cost (HQ and dealer keys)
+    decides; everyone else gets null."""
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
         request = self.context.get("request")
-        if request is None or not is_hq(request.user):
+        if request is None or not may_see_dealer_cost(request.user):
             data["dealer_cost"] = None
         return data
 
 
-class ProductSKUSerializer(SKUFieldsMixin, serializers.ModelSerializer):
+class ProductSKUSerializer(SKUFieldsMixin, CatalogModelSerializer):
     dealer_cost = serializers.DecimalField(
         max_digits=settings.MONEY_MAX_DIGITS,
         decimal_places=settings.MONEY_DECIMAL_PLACES,
         read_only=True,
         allow_null=True,
-        help_text=_("Only shown to HQ; null for everyone else."),
+        help_text=_("Only shown to HQ and dealer-channel keys; null for everyone else."),
     )
 
     class Meta:
@@ -148,7 +187,7 @@ class SKUSerializer(ProductSKUSerializer):
         fields = ["id", "product", "product_code", *ProductSKUSerializer.Meta.fields[1:]]
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(CatalogModelSerializer):
     category_code = serializers.CharField(source="category.code", read_only=True)
     skus = ProductSKUSerializer(many=True, read_only=True)
 
@@ -157,7 +196,7 @@ class ProductSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "brand", "category", "category_code", "description", "skus"]
 
 
-class PriceSerializer(serializers.ModelSerializer):
+class PriceSerializer(CatalogModelSerializer):
     sku_code = serializers.CharField(source="sku.code", read_only=True)
     channel_code = serializers.CharField(source="channel.code", read_only=True, allow_null=True)
     currency = serializers.SerializerMethodField()
@@ -188,7 +227,7 @@ class PriceSerializer(serializers.ModelSerializer):
         return "channel" if price.channel_id else "all"
 
 
-class PriceSetSerializer(serializers.Serializer):
+class PriceSetSerializer(StrictInput, serializers.Serializer):
     """Input of POST /prices/: parsed here, judged by catalog.services.price_set."""
 
     sku = IdOrCodeField(queryset=SKU.objects.all(), help_text=_("SKU id or code."))
@@ -202,14 +241,18 @@ class PriceSetSerializer(serializers.Serializer):
         max_digits=settings.MONEY_MAX_DIGITS, decimal_places=settings.MONEY_DECIMAL_PLACES
     )
     valid_from = serializers.DateTimeField(
-        required=False, allow_null=True, help_text=_("Default: now. Naive times are Asia/Shanghai.")
+        required=False,
+        allow_null=True,
+        help_text=_("Default: now. Naive times are Asia/Shanghai. Not before 2000-01-01."),
     )
     valid_to = serializers.DateTimeField(
-        required=False, allow_null=True, help_text=_("Exclusive end; null or absent: open-ended.")
+        required=False,
+        allow_null=True,
+        help_text=_("Exclusive end, in the future; null or absent: open-ended."),
     )
 
 
-class PriceEndSerializer(serializers.Serializer):
+class PriceEndSerializer(StrictInput, serializers.Serializer):
     at = serializers.DateTimeField(
         required=False, allow_null=True, help_text=_("When the price stops; default now.")
     )
@@ -261,7 +304,7 @@ class LivePriceSerializer(DeclaredFieldsCopied, serializers.Serializer):
     sku_id = serializers.IntegerField(source="sku.pk")
     channel = serializers.CharField(source="channel.code", help_text=_("Channel code."))
     channel_id = serializers.IntegerField(source="channel.pk")
-    at = serializers.DateTimeField()
+    at = Rfc3339DateTimeField()
     price_id = serializers.IntegerField(source="price.pk", allow_null=True)
     amount = serializers.DecimalField(
         source="price.amount",
@@ -271,8 +314,8 @@ class LivePriceSerializer(DeclaredFieldsCopied, serializers.Serializer):
         help_text=_("Null (batch form only) when the SKU has no live price on this channel."),
     )
     currency = serializers.CharField()
-    valid_from = serializers.DateTimeField(source="price.valid_from", allow_null=True)
-    valid_to = serializers.DateTimeField(source="price.valid_to", allow_null=True)
+    valid_from = Rfc3339DateTimeField(source="price.valid_from", allow_null=True)
+    valid_to = Rfc3339DateTimeField(source="price.valid_to", allow_null=True)
     scope = serializers.ChoiceField(
         choices=["channel", "all"],
         allow_null=True,

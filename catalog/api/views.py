@@ -32,10 +32,12 @@ from catalog.filtersets import (
     ProductFilterSet,
     SKUFilterSet,
 )
-from catalog.models import SKU, Category, Channel, Price, Product
+from catalog.models import SKU, Category, Product
+from catalog.policies import channel_prices_visible_to, channels_visible_to, prices_visible_to
 from catalog.selectors import live_prices_for
 from catalog.services import price_end, price_set
 from config.api.errors import error_responses
+from config.errors import Forbidden
 from integrations.authentication import actor
 from integrations.choices import Scope
 from integrations.permissions import HQOrKeyWrites, KeyScopes, key_channel_only, reads
@@ -49,10 +51,12 @@ DETAIL_ERRORS = error_responses(403, 404)
     retrieve=extend_schema(summary="One sales channel", responses={200: ChannelSerializer, **DETAIL_ERRORS}),
 )
 class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = Channel.objects.all()
     serializer_class = ChannelSerializer
     key_scopes = reads(Scope.CATALOG_READ)
     filterset_class = ChannelFilterSet
+
+    def get_queryset(self):
+        return channels_visible_to(self.request.user)
 
 
 @extend_schema_view(
@@ -112,7 +116,6 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     An API key reads with catalog:read; with prices:write a channel's key may set and end prices
     of its own channel only (a partner's key never: 403 `key_forbidden`)."""
 
-    queryset = Price.objects.select_related("sku", "channel")
     serializer_class = PriceSerializer
     filterset_class = PriceFilterSet
     permission_classes = [HQOrKeyWrites, KeyScopes]
@@ -121,6 +124,10 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         "create": Scope.PRICES_WRITE,
         "end": Scope.PRICES_WRITE,
     }
+
+    def get_queryset(self):
+        # Dealer channels' prices only to HQ and that dealer's key (catalog.policies).
+        return prices_visible_to(self.request.user).select_related("sku", "channel")
 
     def get_serializer_class(self):
         # The browsable API's form for POST shows the write fields, not the read-only rows.
@@ -149,6 +156,7 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             valid_from=data.get("valid_from"),
             valid_to=data.get("valid_to"),
             user=actor(request.user),
+            actor=request.user,
         )
         output = PriceSerializer(price, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
@@ -164,7 +172,7 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         price = self.get_object()
         key_channel_only(request.user, price.channel, what=_("prices"))
         data = self._valid(PriceEndSerializer, request.data)
-        price = price_end(price=price, at=data.get("at"), user=actor(request.user))
+        price = price_end(price=price, at=data.get("at"), user=actor(request.user), actor=request.user)
         return Response(PriceSerializer(price, context=self.get_serializer_context()).data)
 
     @extend_schema(
@@ -184,6 +192,12 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def live(self, request):
         query = self._valid(LivePriceQuerySerializer, request.query_params)
         channel, skus = query["channel"], query["resolved_skus"]
+        if not channel_prices_visible_to(request.user, channel):
+            message = _("Prices of %(channel)s are for HQ and that dealer channel's key.")
+            raise Forbidden(
+                message % {"channel": channel.code},
+                fields={"channel": [_("A dealer channel's prices are not shown to you.")]},
+            )
         at = query.get("at") or timezone.now()
         if query.get("sku"):
             sku = skus[0]

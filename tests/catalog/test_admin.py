@@ -100,7 +100,9 @@ def test_admin_refuses_a_channel_price_for_a_unified_sku_with_the_service_messag
 
 def test_admin_refuses_an_overlapping_window(hq_client, mall):
     sku = SKUFactory(code="TV55")
-    price_set(sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0, valid_to=T0 + timedelta(days=10))
+    price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+    )
 
     response = add_price(hq_client, sku, mall, "2899", valid_from=T0 + timedelta(days=5))
 

@@ -330,7 +330,9 @@ def test_unified_sku_refuses_a_channel_price_over_the_api(hq_client, mall):
 
 
 def test_overlapping_window_is_refused_and_leaves_the_existing_price_untouched(hq_client, sku, mall):
-    existing = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=30))
+    existing = price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=30)
+    )
     before = price_counts()
 
     response = hq_client.post(
@@ -384,7 +386,9 @@ def test_hq_ends_a_price_and_the_end_is_audited(hq_client, hq, sku, mall):
 
 
 def test_ending_a_price_outside_its_window_is_refused_and_changes_nothing(hq_client, sku, mall):
-    price = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=3))
+    price = price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=3)
+    )
 
     response = hq_client.post(
         f"/api/v1/prices/{price.pk}/end/", {"at": at(days=9).isoformat()}, content_type="application/json"
@@ -423,7 +427,9 @@ def live(client, **params):
 
 def test_live_price_prefers_the_channels_own_price(clerk_client, sku, mall, tmall):
     price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
-    own = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5))
+    own = price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5)
+    )
 
     response = live(clerk_client, sku="TV-55", channel="mall", at=at(days=2).isoformat().replace("+", "%2B"))
 
@@ -445,7 +451,9 @@ def test_live_price_prefers_the_channels_own_price(clerk_client, sku, mall, tmal
 
 def test_live_price_falls_back_to_all_channels_at_the_window_edge(clerk_client, sku, mall):
     price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
-    price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5))
+    price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5)
+    )
 
     # valid_to is exclusive: at the very end of the channel price the all-channels price applies.
     body = live(clerk_client, sku=sku.pk, channel=mall.pk, at="2026-01-06T00:00:00").json()

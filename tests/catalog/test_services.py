@@ -53,9 +53,12 @@ def test_unified_sku_has_one_price_on_every_channel(mall, tmall):
 
 def test_overlapping_window_in_same_scope_is_refused(mall):
     sku = SKUFactory()
-    price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10))
+    price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+    )
     with pytest.raises(PriceOverlap) as exc:
         price_set(
+            now=T0,
             sku=sku,
             channel=mall,
             amount=Decimal("90"),
@@ -69,7 +72,9 @@ def test_overlapping_window_in_same_scope_is_refused(mall):
 
 def test_windows_that_touch_do_not_overlap(mall):
     sku = SKUFactory()
-    price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10))
+    price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+    )
     price_set(sku=sku, channel=mall, amount=Decimal("90"), valid_from=T0 + timedelta(days=10))
     assert Price.objects.count() == 2
 
@@ -92,7 +97,7 @@ def test_new_price_closes_the_open_ended_one_and_audits_old_to_new(mall):
 def test_price_lookup_at_window_edges(mall):
     sku = SKUFactory()
     start, end = T0, T0 + timedelta(days=7)
-    price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=start, valid_to=end)
+    price_set(now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=start, valid_to=end)
     with pytest.raises(NoPrice):
         price_lookup(sku=sku, channel=mall, at=start - timedelta(microseconds=1))
     assert price_lookup(sku=sku, channel=mall, at=start).amount == Decimal("100.00")
@@ -105,6 +110,7 @@ def test_channel_price_wins_over_all_channels_price(mall, tmall):
     sku = SKUFactory()
     price_set(sku=sku, channel=None, amount=Decimal("2000"), valid_from=T0)
     price_set(
+        now=T0,
         sku=sku,
         channel=tmall,
         amount=Decimal("1899"),

@@ -114,7 +114,12 @@ def test_price_below_dealer_margin_floor_is_refused_with_the_numbers(hq_client, 
 def test_overlapping_window_is_refused_with_the_existing_window(hq_client, mall):
     sku = SKUFactory(code="TV55X")
     price_set(
-        sku=sku, channel=mall, amount=Decimal("10"), valid_from=JAN_1, valid_to=JAN_1 + timedelta(days=10)
+        now=JAN_1,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("10"),
+        valid_from=JAN_1,
+        valid_to=JAN_1 + timedelta(days=10),
     )
     response = hq_client.post(
         reverse("catalog:price_new"),
