@@ -8,10 +8,15 @@ from rest_framework import serializers
 
 from catalog.api.serializers import MAX_PK, IdOrCodeField
 from catalog.models import Channel
+from config.api.serializers import StrictInput, StrictIntegerField
 from members.choices import IdentitySource
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, Segment
 from members.policies import EVERYTHING, NOTHING, PERSONAL_FIELDS, fields_identities, member_fields_for
 from stores.models import Store
+from stores.policies import stores_visible_to
+
+# Points in one request: far above any real balance, far below the ledger column's range.
+MAX_POINTS = 10**9
 
 
 def _money(**kwargs):
@@ -149,7 +154,7 @@ class MemberLookupQuerySerializer(serializers.Serializer):
     )
 
 
-class MemberUpsertSerializer(serializers.Serializer):
+class MemberUpsertSerializer(StrictInput, serializers.Serializer):
     """Input of POST /members/upsert/: parsed here, judged by members.services.member_upsert."""
 
     phone = serializers.CharField(
@@ -170,8 +175,6 @@ class MemberUpsertSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from stores.selectors import stores_visible_to
-
             # A clerk registers walk-ins to their own stores only.
             self.fields["home_store"].queryset = stores_visible_to(request.user)
 
@@ -238,7 +241,7 @@ class PointsResultSerializer(serializers.Serializer):
     )
 
 
-class PointsEarnSerializer(serializers.Serializer):
+class PointsEarnSerializer(StrictInput, serializers.Serializer):
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
     paid_amount = _money(help_text=_("What the member paid, in yuan."))
     reference = serializers.CharField(max_length=64, help_text=_("Your order or receipt number."))
@@ -251,8 +254,10 @@ class PointsEarnSerializer(serializers.Serializer):
     )
 
 
-class PointsRedeemSerializer(serializers.Serializer):
-    points = serializers.IntegerField(help_text=_("Points to spend (above zero)."))
+class PointsRedeemSerializer(StrictInput, serializers.Serializer):
+    points = StrictIntegerField(
+        min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text=_("Points to spend (above zero).")
+    )
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     client_reference = serializers.CharField(
@@ -264,15 +269,19 @@ class PointsRedeemSerializer(serializers.Serializer):
     )
 
 
-class PointsAdjustSerializer(serializers.Serializer):
-    points = serializers.IntegerField(help_text=_("Points to add (positive) or take (negative)."))
+class PointsAdjustSerializer(StrictInput, serializers.Serializer):
+    points = StrictIntegerField(
+        min_value=-MAX_POINTS,
+        max_value=MAX_POINTS,
+        help_text=_("Points to add (positive) or take (negative)."),
+    )
     reason = serializers.CharField(max_length=255, help_text=_("Why the points change."))
 
 
 # --- merges -----------------------------------------------------------------------------------
 
 
-class MemberMergeInputSerializer(serializers.Serializer):
+class MemberMergeInputSerializer(StrictInput, serializers.Serializer):
     survivor = MemberIdField(help_text=_("Id of the member that stays."))
     merged = MemberIdField(help_text=_("Id of the duplicate merged into the survivor."))
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -300,7 +309,7 @@ class DuplicateGroupSerializer(serializers.Serializer):
 # --- segments ---------------------------------------------------------------------------------
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(StrictInput, serializers.ModelSerializer):
     created_by = serializers.CharField(
         source="created_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
     )

@@ -221,3 +221,36 @@ def test_concurrent_upserts_of_one_identity_make_one_member_and_no_conflict():
     assert outcomes == [member.pk] * requests
     assert member.phone == "13800138000"
     assert list(ExternalIdentity.objects.values_list("member_id", "external_id")) == [(member.pk, "tb-race")]
+
+
+# --- strict input -------------------------------------------------------------------------------
+
+
+def test_unknown_fields_on_member_writes_are_refused_naming_them(hq_client):
+    response = hq_client.post(
+        "/api/v1/members/upsert/",
+        {"phone": "13700137000", "nmae": "typo"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "nmae" in response.json()["fields"]
+    assert not Member.objects.filter(phone="13700137000").exists()
+
+
+@pytest.mark.parametrize("points", ["1.0", 1.0, "１", True, "1e3", 10**12])
+def test_points_must_be_a_whole_number_in_range(hq_client, points):
+    channel = ChannelFactory(code="mall")
+    member = MemberFactory()
+    PointsEntry.objects.create(member=member, kind="adjust", points=50, reason="seed")
+    Member.objects.filter(pk=member.pk).update(points_balance=50)
+    for action, body in (
+        ("redeem", {"points": points, "channel": channel.code}),
+        ("adjust", {"points": points, "reason": "typo check"}),
+    ):
+        response = hq_client.post(
+            f"/api/v1/members/{member.pk}/points/{action}/", body, content_type="application/json"
+        )
+        assert response.status_code == 400, (action, points, response.content)
+        assert response.json()["fields"]["points"], response.json()
+    member.refresh_from_db()
+    assert member.points_balance == 50 and member.points_entries.count() == 1
