@@ -64,3 +64,60 @@ class DashboardPeriodForm(forms.Form):
         if end:
             return Period(end - timedelta(days=DEFAULT_DAYS - 1), end)
         return preset_period("30d")
+
+
+# --- the lists' drill-down parameters ---------------------------------------------------------
+# Every parameter a list takes is parsed here before any query or CSV stream starts: a NUL byte,
+# a value past a column's length or an unknown choice is a field error on the page (400), never a
+# 500 from the database nor a CSV cut mid-stream.
+
+CODE_LENGTH = 40  # the codes' column length (channels, SKUs, stores, guides)
+FORMATS = [("", _("Page")), ("csv", "CSV")]
+
+
+def _code_field(label):
+    return forms.CharField(label=label, required=False, max_length=CODE_LENGTH)
+
+
+def _choices(values) -> list[tuple[str, str]]:
+    return [("", "—"), *((value, value) for value in values)]
+
+
+class DrillDownForm(forms.Form):
+    """Common to both lists: the download format."""
+
+    format = forms.ChoiceField(label=_("Format"), choices=FORMATS, required=False)
+
+    def filters(self) -> dict:
+        """The valid, non-empty filters (call after is_valid())."""
+        return {key: value for key, value in self.cleaned_data.items() if value not in ("", None)}
+
+
+class OrderFilterForm(DrillDownForm):
+    """The order list's filters: the figure's drill-down (dashboard.selectors.filter_orders)."""
+
+    channel = _code_field(_("Channel"))
+    online = forms.ChoiceField(label=_("Online / offline"), choices=_choices(["1", "0"]), required=False)
+    tier = forms.ChoiceField(label=_("City tier"), required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    sku = _code_field(_("SKU"))
+    flow = forms.ChoiceField(label=_("Flow"), required=False)
+    guide = _code_field(_("Guide"))
+    day = forms.DateField(label=_("Day"), required=False)
+
+    def __init__(self, *args, tiers=(), regions=(), flows=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = _choices(tiers)
+        self.fields["region"].choices = _choices(regions)
+        self.fields["flow"].choices = _choices(flows)
+
+
+class OfferFilterForm(DrillDownForm):
+    """The offer list's filters (dashboard.selectors.filter_offers)."""
+
+    store = _code_field(_("Store"))
+    status = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args, statuses=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = _choices(statuses)

@@ -18,7 +18,7 @@ the rows behind its figure):
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
@@ -104,9 +104,9 @@ def _region_q(region: str) -> Q:
 
 
 def filter_orders(orders: QuerySet[Order], params: dict) -> QuerySet[Order]:
-    """Narrow the period's orders by the drill-down parameters a figure links with (unknown or
-    empty ones are ignored): channel (code), online (1 / 0), tier (1-6 or "none"), region, sku
-    (code), flow, guide (code), day (YYYY-MM-DD, a Shanghai day)."""
+    """Narrow the period's orders by the drill-down parameters a figure links with, as parsed by
+    dashboard.forms.OrderFilterForm (empty ones are ignored): channel (code), online (1 / 0),
+    tier (1-6 or "none"), region, sku (code), flow, guide (code), day (a Shanghai date)."""
     if channel := params.get("channel"):
         orders = orders.filter(channel__code=channel)
     if (online := params.get("online")) in ("1", "0"):
@@ -122,16 +122,9 @@ def filter_orders(orders: QuerySet[Order], params: dict) -> QuerySet[Order]:
         orders = orders.filter(FLOWS[flow])
     if guide := params.get("guide"):
         orders = orders.filter(guide__code=guide)
-    if day := _day(params.get("day")):
+    if day := params.get("day"):
         orders = orders.filter(paid_at__gte=Period(day, day).since, paid_at__lt=Period(day, day).until)
     return orders
-
-
-def _day(value) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 # --- sales figures -------------------------------------------------------------------------------
@@ -329,7 +322,8 @@ def acceptance(period: Period, *, limit: int = TOP_STORES) -> tuple[Acceptance, 
 
 
 def filter_offers(offers: QuerySet[StoreAssignment], params: dict) -> QuerySet[StoreAssignment]:
-    """Narrow the period's offers: store (code), status (one of AssignmentStatus or "answered")."""
+    """Narrow the period's offers (parsed by dashboard.forms.OfferFilterForm): store (code),
+    status (one of AssignmentStatus or "answered")."""
     if store := params.get("store"):
         offers = offers.filter(store__code=store)
     status = params.get("status")

@@ -19,7 +19,7 @@ from config.csv import csv_stream
 from config.money import quantize_money
 from config.views import hq_required, paginate
 from dashboard import selectors
-from dashboard.forms import PRESETS, DashboardPeriodForm
+from dashboard.forms import PRESETS, DashboardPeriodForm, OfferFilterForm, OrderFilterForm
 from dashboard.regions import OTHER, REGIONS, region_label
 from guides.leaderboards import guide_board
 from orders.choices import AssignmentStatus
@@ -187,11 +187,19 @@ def _filter_labels(params: dict) -> list[str]:
 @hq_required
 def orders(request):
     form, period = _period(request)
-    rows = selectors.filter_orders(selectors.sales_orders(period), request.GET).select_related(
+    filter_form = OrderFilterForm(
+        request.GET,
+        tiers=[*map(str, selectors.TIERS), selectors.NO_TIER],
+        regions=[*REGIONS, OTHER],
+        flows=list(selectors.FLOWS),
+    )
+    valid = filter_form.is_valid()  # before any query or stream: a bad value is a 400 on the page
+    filters = filter_form.filters() if valid else {}
+    rows = selectors.filter_orders(selectors.sales_orders(period), filters).select_related(
         "channel", "origin_store", "fulfilling_location", "guide"
     )
-    rows = rows.order_by("-paid_at", "-id")
-    if request.GET.get("format") == "csv":
+    rows = rows.order_by("-paid_at", "-id") if valid else rows.none()
+    if valid and filters.get("format") == "csv":
         return _orders_csv(period, rows)
     summary = rows.aggregate(n=Count("id"), total=Sum("total"))
     return render(
@@ -199,13 +207,15 @@ def orders(request):
         "dashboard/orders.html",
         {
             "form": form,
+            "filter_form": filter_form,
             "period": period,
-            "filters": _filter_labels(request.GET),
+            "filters": _filter_labels(filters),
             "count": summary["n"],
             "total": quantize_money(summary["total"] or selectors.ZERO),
             "page_obj": paginate(request, rows),
             "back": _url("dashboard:home", period.as_query()),
         },
+        status=200 if valid else 400,
     )
 
 
@@ -229,24 +239,29 @@ def _orders_csv(period, rows):
 @hq_required
 def offers(request):
     form, period = _period(request)
-    rows = selectors.filter_offers(selectors.offers_in(period), request.GET).select_related(
+    filter_form = OfferFilterForm(request.GET, statuses=[*AssignmentStatus.values, "answered"])
+    valid = filter_form.is_valid()  # before any query or stream: a bad value is a 400 on the page
+    filters = filter_form.filters() if valid else {}
+    rows = selectors.filter_offers(selectors.offers_in(period), filters).select_related(
         "order__channel", "store"
     )
-    rows = rows.order_by("-offered_at", "-id")
-    if request.GET.get("format") == "csv":
+    rows = rows.order_by("-offered_at", "-id") if valid else rows.none()
+    if valid and filters.get("format") == "csv":
         return _offers_csv(period, rows)
     return render(
         request,
         "dashboard/offers.html",
         {
             "form": form,
+            "filter_form": filter_form,
             "period": period,
-            "filters": _filter_labels(request.GET),
+            "filters": _filter_labels(filters),
             "statuses": AssignmentStatus.choices,
             "count": rows.count(),
             "page_obj": paginate(request, rows),
             "back": _url("dashboard:home", period.as_query()),
         },
+        status=200 if valid else 400,
     )
 
 
