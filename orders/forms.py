@@ -12,7 +12,7 @@ from members.errors import InvalidPhone
 from members.phones import normalise_phone
 from orders.choices import DeliveryMethod, PaymentMethod
 from orders.fulfilment import REJECT_REASON_MAX_LENGTH
-from stores.forms import SKUField
+from stores.forms import SKUField, WholeNumberField
 
 MAX_LINES = 5
 _NO_AUTOCORRECT = {"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
@@ -30,7 +30,7 @@ class LineForm(forms.Form):
     """One line: a SKU typed or scanned, and how many."""
 
     sku = SKUField(required=False)
-    quantity = forms.IntegerField(
+    quantity = WholeNumberField(
         label=_("Quantity"),
         initial=1,
         min_value=1,

@@ -33,11 +33,14 @@ from integrations.choices import Scope
 from orders.choices import AssignmentStatus
 from orders.models import Order, StoreAssignment
 from stores.models import Store
-from stores.policies import SYSTEM, person_of, stores_served_by, stores_visible_to
+from stores.policies import SYSTEM, actor_and_user, person_of, stores_served_by, stores_visible_to
 
 __all__ = [
     "ACTIONS",
+    "acting_store",
+    "may_see_pickup_code",
     "SYSTEM",
+    "actor_and_user",
     "order_actionable_by",
     "order_placeable_by",
     "order_require",
@@ -67,6 +70,12 @@ def orders_visible_to(actor) -> QuerySet[Order]:
     return Order.objects.filter(
         Q(fulfilling_location__in=stores) | Q(origin_store__in=stores) | Q(placed_by=actor)
     )
+
+
+def may_see_pickup_code(actor) -> bool:
+    """The pickup code is HQ's to see: a clerk checks the code the customer shows, so the clerk's
+    own screen must not give it away."""
+    return is_hq(actor)
 
 
 def acting_store(order: Order, action: str) -> Store | None:
@@ -164,12 +173,3 @@ def order_place_require(actor, *, channel, origin_store: Store | None) -> None:
     raise Forbidden(message, fields={"origin_store": [message]})
 
 
-
-def actor_and_user(actor, user=None) -> tuple:
-    """(who acts, for the policy; whom to record on the rows written). A service called without
-    an actor is a caller not yet moved to `actor=` (other apps' code and tests): it acts as the
-    product itself and records `user` as before. Every page and endpoint of this app passes
-    `actor=request.user` (tests/orders/test_policies.py checks each call)."""
-    if actor is None:
-        return SYSTEM, user
-    return actor, person_of(actor)

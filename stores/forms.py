@@ -1,10 +1,13 @@
 """Forms of the staff portal's store pages. They parse input; the stock rules live in stores.services."""
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from stores.choices import MovementKind
 from stores.selectors import sku_find
+from stores.services import MAX_MOVEMENT_QUANTITY
 
 
 class SKUField(forms.CharField):
@@ -32,6 +35,20 @@ class SKUField(forms.CharField):
                 params={"query": value},
             )
         return sku
+
+
+class WholeNumberField(forms.IntegerField):
+    """A whole number typed in ASCII digits, within the field's bounds: "1.0", "1e3", full-width
+    "１" and anything past the bounds are a field error (Django's IntegerField takes "１" and "1.0")."""
+
+    ASCII_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not self.ASCII_WHOLE.fullmatch(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(str(value).strip())
 
 
 class StockLookupForm(forms.Form):
@@ -88,9 +105,11 @@ class StockChangeForm(forms.Form):
         label=_("What happened"), choices=KIND_CHOICES, widget=forms.RadioSelect, initial=MovementKind.RECEIPT
     )
     sku = SKUField()
-    quantity = forms.IntegerField(
+    quantity = WholeNumberField(
         label=_("Quantity"),
         help_text=_("Receipt: units that arrived. Adjustment: the change, e.g. -2 for two missing units."),
+        min_value=-MAX_MOVEMENT_QUANTITY,
+        max_value=MAX_MOVEMENT_QUANTITY,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
     reason = forms.CharField(

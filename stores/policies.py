@@ -53,6 +53,16 @@ def person_of(actor):
     return actor if getattr(actor, "pk", None) is not None and api_key_of(actor) is None else None
 
 
+def actor_and_user(actor, user=None) -> tuple:
+    """(who acts, for the policy; whom to record on the rows written). A service called without
+    an actor is a caller not yet moved to `actor=` (seeding, other apps' code and tests): it acts
+    as the product itself (SYSTEM) and records `user` as before. Every page and endpoint of the
+    stores and orders apps passes `actor=request.user` (tests/orders/test_policies.py checks)."""
+    if actor is None:
+        return SYSTEM, user
+    return actor, person_of(actor)
+
+
 def stores_visible_to(actor) -> QuerySet[Store]:
     """HQ: every store. Partners: the stores they run. Staff: the stores they work at."""
     if not actor.is_authenticated:

@@ -16,13 +16,27 @@ from config.sql import Batch
 from stores.choices import MovementKind
 from stores.errors import InsufficientStock, StockRefused
 from stores.models import Stock, StockMovement, Store
+from stores.policies import actor_and_user, store_require
+
+# One movement moves at most this many units, and a stock row holds at most STOCK_CEILING: the
+# ledger's and the stock's integer columns (2**31 - 1 on PostgreSQL) are never overrun, so a
+# mistyped quantity is a clear refusal, not a database error.
+MAX_MOVEMENT_QUANTITY = 1_000_000
+STOCK_CEILING = 1_000_000_000
 
 
 def _insufficient(
     *, location: Store, sku: SKU, kind, on_hand_delta: int, reserved_delta: int
-) -> InsufficientStock:
-    """The refusal, with the numbers as they are now."""
+) -> InsufficientStock | StockRefused:
+    """The refusal, with the numbers as they are now (or the stock's ceiling, on a receipt)."""
     current = Stock.objects.filter(location=location, sku=sku).first()
+    if current is not None and current.on_hand + on_hand_delta > STOCK_CEILING:
+        message = _("%(store)s would hold more than %(max)s units of %(sku)s; check the quantity.") % {
+            "store": location.code,
+            "max": STOCK_CEILING,
+            "sku": sku.code,
+        }
+        return StockRefused(message, fields={"quantity": [message]})
     message = _(
         "Not enough stock of %(sku)s at %(store)s: %(on_hand)s on hand, %(reserved)s reserved, "
         "%(available)s available; the %(kind)s needs %(on_hand_delta)+d on hand and "
@@ -55,6 +69,8 @@ def stock_move(
     """Apply one ledger movement; refuse it if on hand, reserved or available would go negative."""
     if on_hand_delta == 0 and reserved_delta == 0:
         raise StockRefused(_("A stock movement must change something."), fields={"quantity": [_("Zero.")]})
+    if max(abs(on_hand_delta), abs(reserved_delta)) > MAX_MOVEMENT_QUANTITY:
+        raise _too_many()
     if not reason or not reason.strip():
         raise StockRefused(_("Say why the stock changes."), fields={"reason": [_("This field is required.")]})
     # No savepoint: a refused UPDATE writes nothing, so the refusal is raised after the block and
@@ -70,7 +86,8 @@ def stock_move(
             cursor.execute(
                 f"UPDATE {Stock._meta.db_table} SET on_hand = on_hand + %s, reserved = reserved + %s, "  # noqa: S608
                 "updated_at = %s WHERE location_id = %s AND sku_id = %s AND on_hand + %s >= 0 "
-                "AND reserved + %s >= 0 AND on_hand + %s >= reserved + %s RETURNING id",
+                "AND reserved + %s >= 0 AND on_hand + %s >= reserved + %s AND on_hand + %s <= %s "
+                "RETURNING id",
                 [
                     on_hand_delta,
                     reserved_delta,
@@ -81,6 +98,8 @@ def stock_move(
                     reserved_delta,
                     on_hand_delta,
                     reserved_delta,
+                    on_hand_delta,
+                    STOCK_CEILING,
                 ],
             )
             row = cursor.fetchone()
@@ -107,19 +126,28 @@ def stock_move(
     return movement
 
 
+def _too_many() -> StockRefused:
+    message = _("At most %(max)s units move at once.") % {"max": MAX_MOVEMENT_QUANTITY}
+    return StockRefused(message, fields={"quantity": [message]})
+
+
 def _positive(quantity: int) -> int:
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise StockRefused(
             _("Quantity must be a whole number above zero."),
             fields={"quantity": [_("Must be a whole number above zero.")]},
         )
+    if quantity > MAX_MOVEMENT_QUANTITY:
+        raise _too_many()
     return quantity
 
 
 def stock_receive(
-    *, location: Store, sku: SKU, quantity: int, reason: str, user=None, reference=""
+    *, location: Store, sku: SKU, quantity: int, reason: str, actor=None, user=None, reference=""
 ) -> StockMovement:
-    """Goods arrive at a location."""
+    """Goods arrive at a location (HQ and the store's managers: stores.policies "manage")."""
+    actor, user = actor_and_user(actor, user)
+    store_require(actor, location, "manage")
     q = _positive(quantity)
     return stock_move(
         location=location,
@@ -132,9 +160,14 @@ def stock_receive(
     )
 
 
-def stock_adjust(*, location: Store, sku: SKU, delta: int, reason: str, user=None) -> StockMovement:
-    """A count correction (positive or negative), always with its reason."""
-    if not isinstance(delta, int) or delta == 0:
+def stock_adjust(
+    *, location: Store, sku: SKU, delta: int, reason: str, actor=None, user=None
+) -> StockMovement:
+    """A count correction (positive or negative), always with its reason (HQ and the store's
+    managers: stores.policies "manage")."""
+    actor, user = actor_and_user(actor, user)
+    store_require(actor, location, "manage")
+    if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
         raise StockRefused(_("An adjustment must change the count."), fields={"delta": [_("Zero.")]})
     return stock_move(
         location=location,
@@ -282,9 +315,13 @@ def stock_return(*, location: Store, sku: SKU, quantity: int, reference: str, us
 
 @transaction.atomic
 def stock_transfer(
-    *, source: Store, destination: Store, sku: SKU, quantity: int, reason: str, user=None
+    *, source: Store, destination: Store, sku: SKU, quantity: int, reason: str, actor=None, user=None
 ) -> tuple[StockMovement, StockMovement]:
-    """Move available units between locations: two ledger rows in one transaction."""
+    """Move available units between locations: two ledger rows in one transaction (by whoever
+    manages both: stores.policies "manage")."""
+    actor, user = actor_and_user(actor, user)
+    store_require(actor, source, "manage")
+    store_require(actor, destination, "manage")
     q = _positive(quantity)
     if source.pk == destination.pk:
         raise StockRefused(

@@ -1,8 +1,9 @@
 """Staff portal pages of the store network: my stores, a store's stock and its ledger, stock lookup,
 receipts and adjustments.
 
-Every page starts from stores_visible_to / stock_visible_to, so another store's page is a 404:
-a clerk does not even learn that the store exists.
+Every page starts from stores.policies (stores_visible_to / stock_visible_to), so another store's
+page is a 404: a clerk does not even learn that the store exists. The stock services take
+`actor=request.user` and refuse anyone who does not manage the store.
 """
 
 from django.contrib import messages
@@ -170,7 +171,7 @@ def _redirect_to_lookup(code: str, query: str):
 def stock_change(request, code):
     """Record a receipt or a count adjustment through the stock ledger services."""
     store = _store_or_404(request, code)
-    if not store_actionable_by(request.user, store, "manage"):
+    if not store_actionable_by(request.user, store, "manage"):  # the services refuse the same
         raise PermissionDenied(_("Only the store's managers and HQ can receive or adjust stock."))
     form = StockChangeForm(request.POST or None, initial={"sku": request.GET.get("sku", "")})
     if request.method == "POST" and form.is_valid():
@@ -183,7 +184,7 @@ def stock_change(request, code):
                     quantity=data["quantity"],
                     reason=data["reason"],
                     reference=data["reference"],
-                    user=request.user,
+                    actor=request.user,
                 )
             else:
                 movement = stock_adjust(
@@ -191,7 +192,7 @@ def stock_change(request, code):
                     sku=data["sku"],
                     delta=data["quantity"],
                     reason=data["reason"],
-                    user=request.user,
+                    actor=request.user,
                 )
         except DomainError as error:
             add_domain_error(form, error, field_map={"delta": "quantity"})

@@ -12,7 +12,6 @@ from rest_framework import serializers
 from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
 from catalog.models import SKU, Channel
 from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce, StrictInput, StrictIntegerField
-from config.roles import is_hq
 from integrations.authentication import api_key_of
 from members.api.serializers import MemberIdField
 from orders.choices import (
@@ -34,6 +33,7 @@ from orders.models import (
     RoutingDecision,
     StoreAssignment,
 )
+from orders.policies import may_see_pickup_code
 from orders.services import MAX_LINE_QUANTITY, MAX_LINES, REASON_MAX_LENGTH
 from stores.api.serializers import StoreRefSerializer
 from stores.models import Store
@@ -467,7 +467,7 @@ class OrderDetailSerializer(OrderSerializer):
 
     def get_pickup_code(self, order) -> str | None:
         request = self.context.get("request")
-        if request is None or not is_hq(request.user):
+        if request is None or not may_see_pickup_code(request.user):
             return None
         return order.pickup_code or None
 

@@ -88,8 +88,9 @@ class StockMovementSerializer(serializers.ModelSerializer):
 
 
 class AvailabilityQuerySerializer(DeclaredFieldsCopied, serializers.Serializer):
-    sku = serializers.CharField(help_text=_("SKU code or barcode."))
-    store = serializers.CharField(help_text=_("Store id or code (a store you may see)."))
+    # Query parameters, not a write: StrictInput would refuse the API's own (format, lang).
+    sku = serializers.CharField(max_length=64, help_text=_("SKU code or barcode."))
+    store = serializers.CharField(max_length=64, help_text=_("Store id or code (a store you may see)."))
 
 
 class NearbyStockSerializer(serializers.Serializer):

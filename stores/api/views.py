@@ -1,4 +1,5 @@
-"""Stores API: every queryset starts from stores.selectors, where a clerk's store boundary lives."""
+"""Stores API: every queryset starts from stores.policies, where a clerk's store boundary lives
+(the same policy the portal's store pages ask). Reads only: stock changes are the portal's."""
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,7 +25,8 @@ from stores.api.serializers import (
 )
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
 from stores.models import StockMovement
-from stores.selectors import sku_find, stock_nearby, stock_visible_to, stores_visible_to
+from stores.policies import stock_visible_to, stores_visible_to
+from stores.selectors import sku_find, stock_nearby
 
 READ_ERRORS = error_responses(400, 403)
 DETAIL_ERRORS = error_responses(403, 404)
