@@ -42,13 +42,8 @@ from members.forms import (
 )
 from members.models import Member, Segment, StaticGroup
 from members.phones import normalise_phone_or_blank
-from members.selectors import (
-    SEGMENT_FIELDS,
-    SegmentInvalid,
-    member_lookup,
-    members_visible_to,
-    segment_members,
-)
+from members.policies import member_fields_for, member_lookup_for, members_visible_to
+from members.selectors import SEGMENT_FIELDS, SegmentInvalid, segment_members
 from members.services import (
     SEGMENT_EXPORT_COLUMNS,
     member_set_consent,
@@ -61,17 +56,20 @@ from members.services import (
     static_group_remove,
 )
 from members.suggestions import suggestions_for
+from members.throttling import lookup_allowed_now
 from members.timeline import member_timeline
 from orders.selectors import orders_of_member
 from orders.timeline import flow_from, flow_links
 from stores.choices import StaffRole
 from stores.models import StaffMembership, Store
-from stores.selectors import stores_managed_by, stores_visible_to
+from stores.policies import store_actionable_by, stores_managed_by, stores_visible_to
 
 # HQ's lookup page lists the most recent members only: counting 30 million rows for a pager
 # would take seconds, and HQ finds a member by lookup or through a segment anyway.
 HQ_RECENT_MEMBERS = 500
 LEDGER_PAGE_SIZE = 20
+# The longest value a lookup takes (an external id's column).
+MAX_QUERY = 128
 # The sales channel a consent given at a store's counter is recorded under.
 # The same session key as the stock lookup: the store the clerk last served from.
 LAST_STORE_SESSION_KEY = "stock_lookup_store"
@@ -90,8 +88,12 @@ def _member_url(member_id: int, lookup_query: str | None = None) -> str:
 def lookup(request):
     form = MemberLookupForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    throttled = bool(query) and not lookup_allowed_now(request)
+    if throttled:
+        form.add_error("q", _("Too many lookups in a short time; wait a minute and try again."))
+        query = ""
     if query:
-        member = member_lookup(query)
+        member = member_lookup_for(request.user, query)
         if member is not None:
             return redirect(_member_url(member.pk, query))
     hq = is_hq(request.user)
@@ -111,14 +113,16 @@ def lookup(request):
             "page_obj": paginate(request, members),
             "recent_only": hq,
         },
+        status=429 if throttled else 200,
     )
 
 
 def _member_for(request, pk: int) -> tuple[Member, str | None]:
-    """The member if the user may see them, with the lookup query that let them in (or None).
+    """The member if the user may see their personal data, with the lookup query that let them in.
 
     Visible members (HQ: all; staff: their stores' customers) open directly. Anyone else only
-    when the request carries the exact phone or id that resolves to this member; else 404.
+    when the request carries the exact phone or id that resolves to this member and the policy
+    lets a lookup show them (a clerk serving a walk-in); else 404.
     """
     member = (
         members_visible_to(request.user)
@@ -127,11 +131,15 @@ def _member_for(request, pk: int) -> tuple[Member, str | None]:
         .first()
     )
     query = (request.GET.get("q") or "").strip() if request.GET.get("via") == "lookup" else ""
-    if member is not None:
+    if member is not None:  # a member one may browse is one whose personal data one sees
         return member, query or None
-    if query:
-        found = member_lookup(query)
-        if found is not None and found.pk == pk:
+    if query and "\x00" not in query and len(query) <= MAX_QUERY:
+        found = member_lookup_for(request.user, query)
+        if (
+            found is not None
+            and found.pk == pk
+            and member_fields_for(request.user, found, found_by_lookup=True).personal
+        ):
             return (
                 Member.objects.select_related("home_store", "tier", "consent_channel").get(pk=pk),
                 query,
@@ -414,7 +422,7 @@ def _groups_visible_to(user):
 @staff_required
 def group_list(request):
     managed = stores_managed_by(request.user)
-    may_create = is_hq(request.user) or managed.exists()
+    may_create = managed.exists()
     form = StaticGroupForm(request.POST or None, stores=managed) if may_create else None
     if request.method == "POST":
         if form is None:
@@ -453,12 +461,7 @@ def _group_or_404(request, pk) -> StaticGroup:
 @staff_required
 def group_detail(request, pk):
     group = _group_or_404(request, pk)
-    may_edit = (
-        is_hq(request.user)
-        or StaffMembership.objects.filter(
-            user=request.user, store=group.store, role=StaffRole.MANAGER
-        ).exists()
-    )
+    may_edit = store_actionable_by(request.user, group.store, "manage")
     members = group.members.select_related("tier").order_by("name", "pk")
     return render(
         request,
@@ -481,7 +484,7 @@ def group_add(request, pk):
         messages.error(request, _("Type the customer's mobile number or loyalty card number."))
         return redirect("members:group_detail", pk=group.pk)
     query = form.cleaned_data["q"].strip()
-    member = member_lookup(query)
+    member = member_lookup_for(request.user, query)
     if member is None:
         messages.error(
             request,

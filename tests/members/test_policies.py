@@ -254,3 +254,40 @@ def test_points_must_be_a_whole_number_in_range(hq_client, points):
         assert response.json()["fields"]["points"], response.json()
     member.refresh_from_db()
     assert member.points_balance == 50 and member.points_entries.count() == 1
+
+
+# --- the portal asks the same policy --------------------------------------------------------------
+
+
+def test_portal_and_api_agree_on_a_partners_lookup(tmall_member):
+    partner = PartnerFactory()
+    client = logged_in(partner_user(partner))
+    page = client.get("/portal/members/", {"q": "13800138000"})
+    assert page.status_code == 200 and page.context["not_found"]
+    detail = client.get(f"/portal/members/{tmall_member.pk}/", {"via": "lookup", "q": "13800138000"})
+    assert detail.status_code == 404
+    assert "Han Meimei" not in detail.content.decode()
+    assert client.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+
+
+def test_portal_refuses_a_self_registered_guide_like_the_api(tmall_member):
+    client = logged_in(GuideFactory().user)
+    assert client.get("/portal/members/", {"q": "13800138000"}).status_code == 403
+    detail = client.get(f"/portal/members/{tmall_member.pk}/", {"via": "lookup", "q": "13800138000"})
+    assert detail.status_code == 403
+
+
+@override_settings(
+    REST_FRAMEWORK={**api_settings.user_settings, "DEFAULT_THROTTLE_RATES": {"member_lookup": "2/min"}}
+)
+def test_portal_lookups_count_with_the_api_ones(tmall_member):
+    api_settings.reload()
+    try:
+        client = logged_in(clerk_at(StoreFactory()))
+        assert client.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 200
+        assert client.get("/portal/members/", {"q": "13800138000"}).status_code == 302
+        page = client.get("/portal/members/", {"q": "13800138000"})
+        assert page.status_code == 429
+        assert page.context["form"].errors["q"]
+    finally:
+        api_settings.reload()
