@@ -6,6 +6,7 @@ goes through catalog.services; a refusal is shown as the service's message on th
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -53,6 +54,52 @@ class HQImportExportAdmin(ImportExportModelAdmin):
             )
             % {"reason": reason},
         )
+
+    def import_action(self, request, **kwargs):
+        """The preview, with the file's problems as messages on the form: import-export shows an
+        error outside a row (a missing column) with its traceback, server paths included, and an
+        unexpected row error hides every other row's validation message."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        result, form = context.get("result"), context.get("form")
+        if result is None or form is None:
+            return response
+        if result.base_errors:
+            for error in result.base_errors:
+                form.add_error("import_file", _("%(error)s Nothing was imported.") % {"error": error.error})
+            result.base_errors.clear()
+            context["result"] = None
+        for number, errors in result.row_errors():
+            for error in errors:
+                form.add_error(None, _("row %(row)s: %(error)s") % {"row": number, "error": error.error})
+            errors.clear()  # the row's own messages (in the validation list) stay visible
+        return response
+
+    def process_import(self, request, **kwargs):
+        """The confirm step, once per preview: a second press (or a confirm after the upload was
+        cleaned away) says so instead of failing on the missing file. The claim is in the shared
+        cache, so two presses at once on two app servers import the file once."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        name = str(request.POST.get("import_file_name", ""))[:255]
+        if name and not cache.add(f"import-export:confirmed:{name}", True, timeout=60 * 60 * 24):
+            return self._import_gone(request)
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:  # read before anything is written: nothing was imported
+            return self._import_gone(request)
+
+    def _import_gone(self, request):
+        self.message_user(
+            request,
+            _(
+                "This import was already confirmed or has expired; nothing more was imported. "
+                "Upload the file again to import it."
+            ),
+            level=messages.ERROR,
+        )
+        info = self.opts.app_label, self.opts.model_name
+        return HttpResponseRedirect(reverse(f"admin:{info[0]}_{info[1]}_import"))
 
     def process_result(self, result, request):
         # The confirm step imports again for real; if the data changed since the preview

@@ -19,6 +19,11 @@ from catalog.services import price_set, sku_set_unified
 from config.errors import DomainError
 from config.money import quantize_money
 
+# No column we import holds more than 15 digits before the point (money: 12), nor an integer past
+# PostgreSQL's `integer`; larger cells are refused by the widget, before any arithmetic on them.
+MAX_INTEGER_DIGITS = 15
+MAX_INTEGER = 2**31 - 1
+
 
 def domain_validation_error(exc: DomainError, field_names) -> ValidationError:
     """A refused service call as a row's ValidationError, its messages on the columns they name."""
@@ -90,6 +95,10 @@ class StrictDecimalWidget(widgets.DecimalWidget):
             raise ValueError(_("“%(value)s” is not a number.") % {"value": value}) from None
         if not number.is_finite():
             raise ValueError(_("“%(value)s” is not a number.") % {"value": value})
+        # A row error, not an exception: an exception (quantize's InvalidOperation on 1e400) made
+        # the admin show that row alone and hide every other row's message.
+        if number.adjusted() >= MAX_INTEGER_DIGITS:
+            raise ValueError(_("“%(value)s” is too large.") % {"value": value})
         if self.places is not None:
             number = number.quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
         return number
@@ -112,12 +121,16 @@ class MoneyWidget(StrictDecimalWidget):
 
 
 class StrictIntegerWidget(widgets.IntegerWidget):
+    """A whole number that fits the database's integer column, or a row error."""
+
     def clean(self, value, row=None, **kwargs):
         number = StrictDecimalWidget().clean(value, row, **kwargs)
         if number is None:
             return None
         if number != number.to_integral_value():
             raise ValueError(_("“%(value)s” is not a whole number.") % {"value": value})
+        if abs(number) > MAX_INTEGER:
+            raise ValueError(_("“%(value)s” is too large.") % {"value": value})
         return int(number)
 
 

@@ -70,7 +70,7 @@ def test_price_file_creates_each_price_through_the_service_with_audit(mall, skus
         PriceResource,
         "sku,channel,amount,valid_from,valid_to\n"
         "TV55,mall,2999.5,2026-11-01 00:00,\n"
-        "TV65,,4999,2026-11-01T00:00:00+08:00,2026-12-01 00:00\n",
+        "TV65,,4999,2026-11-01T00:00:00+08:00,2027-12-01 00:00\n",
         user=hq,
     )
 
@@ -79,7 +79,7 @@ def test_price_file_creates_each_price_through_the_service_with_audit(mall, skus
     assert (tv55.channel, tv55.amount, tv55.valid_from, tv55.valid_to) == (mall, Decimal("2999.50"), T0, None)
     tv65 = Price.objects.get(sku__code="TV65")
     assert tv65.channel is None  # blank channel: all channels
-    assert tv65.valid_to == datetime(2026, 12, 1, tzinfo=SH)
+    assert tv65.valid_to == datetime(2027, 12, 1, tzinfo=SH)
     assert tv65.created_by == hq
     audit = PriceChange.objects.filter(action=PriceAction.SET, changed_by=hq)
     assert sorted(audit.values_list("sku__code", "new_amount")) == [
@@ -153,8 +153,8 @@ def test_overlapping_windows_inside_one_file_are_refused(mall, skus):
     result = run_import(
         PriceResource,
         "sku,channel,amount,valid_from,valid_to\n"
-        "TV55,mall,2999,2026-11-01 00:00,2026-11-20 00:00\n"
-        "TV55,mall,2899,2026-11-10 00:00,2026-11-30 00:00\n",
+        "TV55,mall,2999,2027-11-01 00:00,2027-11-20 00:00\n"
+        "TV55,mall,2899,2027-11-10 00:00,2027-11-30 00:00\n",
     )
 
     assert "two prices cannot be live at once" in row_messages(result)[2]
@@ -485,3 +485,106 @@ def test_staff_without_catalog_permissions_cannot_import_prices(client, mall, sk
 
     assert response.status_code == 403
     assert not Price.objects.exists()
+
+
+# --- Hostile files in the admin (issue 14, defect 5): a clear message, no 500, nothing written,
+# no server paths.
+
+
+def assert_clean_page(response):
+    body = html.unescape(response.content.decode())
+    assert response.status_code in (200, 302), response.status_code
+    assert "Traceback" not in body
+    assert "/site-packages/" not in body and "/work/" not in body and ".py" not in body
+    return body
+
+
+def test_admin_confirming_an_import_twice_says_so_and_writes_it_once(hq_client, mall, skus):
+    client = hq_client
+    client.raise_request_exception = False
+    preview = post_import(
+        client,
+        "/admin/catalog/price/import/",
+        "prices.csv",
+        b"sku,channel,amount,valid_from\nTV55,mall,2999,2026-11-01\n"
+    )
+    first = confirm_import(client, "/admin/catalog/price/process_import/", preview)
+    assert first.status_code == 302
+
+    again = confirm_import(client, "/admin/catalog/price/process_import/", preview)
+
+    assert again.status_code == 302
+    assert again.url == "/admin/catalog/price/import/"
+    page = assert_clean_page(client.get(again.url))
+    assert "This import was already confirmed or has expired" in page
+    assert list(Price.objects.values_list("sku__code", "amount")) == [("TV55", Decimal("2999.00"))]
+
+
+def test_admin_confirming_after_the_upload_was_cleaned_away_says_so(hq_client, mall, skus):
+    from django.core.cache import cache
+
+    preview = post_import(
+        hq_client,
+        "/admin/catalog/price/import/",
+        "prices.csv",
+        b"sku,channel,amount,valid_from\nTV55,mall,1,2026-11-01\n",
+    )
+    confirm_import(hq_client, "/admin/catalog/price/process_import/", preview)
+    cache.clear()  # another app server, or the claim expired: only the missing file tells
+
+    again = confirm_import(hq_client, "/admin/catalog/price/process_import/", preview)
+
+    assert again.status_code == 302
+    assert "This import was already confirmed or has expired" in assert_clean_page(hq_client.get(again.url))
+    assert Price.objects.count() == 1
+
+
+@pytest.mark.parametrize("cell", ["1e400", "-1e400", "1e15", "NaN", "Infinity", "9" * 40])
+def test_admin_a_huge_number_is_a_row_error_next_to_the_other_rows_errors(hq_client, mall, skus, cell):
+    response = post_import(
+        hq_client,
+        "/admin/catalog/price/import/",
+        "prices.csv",
+        f"sku,channel,amount,valid_from\nTV55,mall,{cell},2026-11-01\nNOPE,mall,1,2026-11-01\n".encode(),
+    )
+
+    body = assert_clean_page(response)
+    assert response.status_code == 200
+    assert "Some rows failed to validate" in body
+    assert "There is no SKU with code “NOPE”." in body  # the other row's message is still shown
+    assert cell in body or "not a number" in body
+    assert "Confirm import" not in body
+    assert not Price.objects.exists()
+
+
+@pytest.mark.parametrize("cell", ["1e400", "1e15", "99999999999999999999"])
+def test_a_huge_number_in_an_xlsx_or_sku_file_is_a_row_error(cell):
+    ProductFactory(code="SPU1")
+    result = run_import(SKUResource, f"code,product,name,dealer_cost\nTV55,SPU1,TV,{cell}\nTV65,NOPE,TV,1\n")
+
+    messages = row_messages(result)
+    assert not result.has_errors()  # row errors (exceptions) would hide the validation messages
+    assert messages[1]
+    assert "There is no product with code “NOPE”." in messages[2]
+    assert not SKU.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "data"),
+    [
+        ("/admin/catalog/price/import/", b"foo,bar\n1,2\n"),
+        ("/admin/catalog/sku/import/", b"sku,channel,amount,valid_from\nTV55,mall,1,2026-11-01\n"),
+        ("/admin/catalog/product/import/", b"code\nSPU1\n"),
+    ],
+)
+def test_admin_a_file_with_the_wrong_columns_names_them_without_a_traceback(hq_client, mall, skus, url, data):
+    hq_client.raise_request_exception = False
+    response = post_import(hq_client, url, "wrong.csv", data)
+
+    body = assert_clean_page(response)
+    assert response.status_code == 200
+    assert "The file has no column" in body
+    assert "Confirm import" not in body
+    assert not Price.objects.exists()
+    assert SKU.objects.count() == 2
+    assert not Product.objects.exclude(skus__in=skus).exists()

@@ -192,3 +192,58 @@ def test_staff_without_store_permissions_cannot_import_stores(client):
 
     assert response.status_code == 403
     assert not Store.objects.exists()
+
+
+# --- Hostile files in the admin (issue 14, defect 5): a clear message, no 500, nothing written.
+
+
+def assert_clean_page(response):
+    body = html.unescape(response.content.decode())
+    assert response.status_code in (200, 302), response.status_code
+    assert "Traceback" not in body and ".py" not in body and "/work/" not in body
+    return body
+
+
+def test_admin_confirming_a_store_import_twice_says_so_and_writes_it_once(hq_client, lepar):
+    hq_client.raise_request_exception = False
+    preview = post_import(hq_client, "stores.csv", (HEADER + GOOD).encode())
+    hq_client.post("/admin/stores/store/process_import/", preview.context["confirm_form"].initial)
+
+    again = hq_client.post("/admin/stores/store/process_import/", preview.context["confirm_form"].initial)
+
+    assert again.status_code == 302
+    assert "This import was already confirmed or has expired" in assert_clean_page(hq_client.get(again.url))
+    assert list(Store.objects.values_list("code", flat=True)) == ["SH001"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "BJ001,Beijing,own_flagship,,Beijing,Beijing,,1e400,116.4,1,10,open\n",
+        "BJ001,Beijing,own_flagship,,Beijing,Beijing,,39.9,116.4,1e400,10,open\n",
+        "BJ001,Beijing,own_flagship,,Beijing,Beijing,,39.9,116.4,1,2147483648,open\n",
+    ],
+)
+def test_admin_a_huge_number_is_a_row_error_and_the_other_rows_messages_stay(hq_client, lepar, bad):
+    other = "XX001,Nowhere,own_flagship,nope,,City,,30,120,1,10,open\n"
+
+    response = post_import(hq_client, "stores.csv", (HEADER + bad + other).encode())
+
+    body = assert_clean_page(response)
+    assert response.status_code == 200
+    assert "Some rows failed to validate" in body
+    assert "too large" in body
+    assert "There is no partner with code “nope”." in body
+    assert "Confirm import" not in body
+    assert not Store.objects.exists()
+
+
+def test_admin_a_store_file_with_the_wrong_columns_names_them_without_a_traceback(hq_client):
+    hq_client.raise_request_exception = False
+    response = post_import(hq_client, "stores.csv", b"sku,channel,amount\nTV55,mall,1\n")
+
+    body = assert_clean_page(response)
+    assert response.status_code == 200
+    assert "The file has no column code, name, kind, city, latitude, longitude, city_tier" in body
+    assert "Nothing was imported." in body
+    assert not Store.objects.exists()
