@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.admin import BOTH, add_domain_error, adopt_saved, dry_run
+from integrations.admin_access import HQOnlyAdmin
 from integrations.choices import Scope
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
@@ -56,7 +57,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(HQOnlyAdmin, admin.ModelAdmin):
     form = ApiKeyForm
     list_display = ("prefix", "name", "binding", "scope_list", "expires_at", "last_used_at", "revoked_at")
     list_filter = (RevokedFilter, "channel", "partner")

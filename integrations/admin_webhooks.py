@@ -11,9 +11,10 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.admin import BOTH
-from config.roles import is_hq
+from integrations.admin_access import HQOnlyAdmin
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import EVENT_TYPES
+from integrations.policies import integrations_manageable_by
 from integrations.tasks import delivery_redeliver
 from stores.admin import ReadOnlyAdminMixin
 
@@ -50,7 +51,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(HQOnlyAdmin, admin.ModelAdmin):
     form = WebhookSubscriptionForm
     list_display = ("url", "channel", "partner", "is_active", "created_at")
     list_filter = ("is_active", "channel")
@@ -73,7 +74,7 @@ class WebhookDeliveryInline(_ReadOnlyInline):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEventAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "type", "event_id", "channel", "partner", "dispatched_at")
     list_filter = ("type",)
     search_fields = ("event_id", "type")
@@ -96,7 +97,7 @@ class WebhookAttemptInline(_ReadOnlyInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "event",
@@ -124,7 +125,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("redeliver",)
 
     def has_redeliver_permission(self, request):
-        return is_hq(request.user) and request.user.has_perm("integrations.change_webhookdelivery")
+        return integrations_manageable_by(request.user) and request.user.has_perm(
+            "integrations.change_webhookdelivery"
+        )
 
     @admin.action(description=gettext_lazy("Redeliver"), permissions=["redeliver"], location=BOTH)
     def redeliver(self, request, queryset):

@@ -23,9 +23,10 @@ from catalog.api.serializers import IdOrCodeField
 from catalog.models import Channel
 from config.accounts import client_ip
 from config.api.errors import error_responses
-from config.roles import is_hq
+from config.api.serializers import StrictInput
 from integrations.choices import Scope
 from integrations.models import ApiKey
+from integrations.policies import integrations_manageable_by
 from integrations.services import api_key_create, api_key_revoke
 from stores.models import Partner
 
@@ -36,7 +37,7 @@ class HQPeopleOnly(permissions.BasePermission):
     message = gettext_lazy("Only HQ admins may manage API keys.")
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and is_hq(request.user))
+        return integrations_manageable_by(request.user)
 
 
 # Failed Basic attempts, counted as the login form counts them (config.accounts; docs/trust.md,
@@ -130,7 +131,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(StrictInput, serializers.Serializer):
     name = serializers.CharField(max_length=100)
     channel = IdOrCodeField(
         queryset=Channel.objects.all(),

@@ -8,6 +8,7 @@ from integrations.choices import Scope
 from integrations.errors import ApiKeyRefused
 from integrations.keys import key_generate, key_hash
 from integrations.models import ApiKey
+from integrations.policies import integrations_require
 
 # Scopes that write for a sales channel (its orders, customers, prices): never a partner's.
 CHANNEL_ONLY_SCOPES = {Scope.ORDERS_WRITE, Scope.MEMBERS_WRITE, Scope.PRICES_WRITE}
@@ -20,7 +21,10 @@ def api_key_create(
     """Make a key bound to exactly one channel or one partner with known scopes.
 
     Returns (key, plaintext); the plaintext `<prefix>.<secret>` is shown once - only the hash of
-    the secret is kept."""
+    the secret is kept. `user` is the person making it, who must be HQ (None: the system itself,
+    `manage.py api_key_create`)."""
+    if user is not None:
+        integrations_require(user)
     if (channel is None) == (partner is None):
         raise ApiKeyRefused(
             _("A key is bound to exactly one channel or one partner."),
@@ -66,7 +70,10 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey, user=None) -> ApiKey:
-    """Revoke a key now; it answers 401 from its next request on. Revoking twice keeps the first time."""
+    """Revoke a key now; it answers 401 from its next request on. Revoking twice keeps the first time.
+    `user` is the person revoking it, who must be HQ (None: the system itself)."""
+    if user is not None:
+        integrations_require(user)
     updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     key.refresh_from_db(fields=["revoked_at"])
     if not updated and key.revoked_at is None:  # pragma: no cover - the row is gone
