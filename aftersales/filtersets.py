@@ -25,14 +25,16 @@ def _as_pk(value: str) -> int | None:
 
 
 class TicketFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="by_text", label=_("Ticket number, order number or customer mobile"))
+    q = django_filters.CharFilter(
+        method="by_text", label=_("Ticket number, order number or customer mobile"), max_length=64
+    )
     status = django_filters.MultipleChoiceFilter(choices=TicketStatus.choices, label=_("Status"))
     kind = django_filters.ChoiceFilter(choices=TicketKind.choices, label=_("Kind"), empty_label=_("Any"))
     store = django_filters.CharFilter(
-        method="by_store", label=_("Store id or code (where it was taken in or is handled)")
+        method="by_store", label=_("Store id or code (where it was taken in or is handled)"), max_length=40
     )
     channel = django_filters.CharFilter(
-        method="by_channel", label=_("Channel id or code (where it was sold)")
+        method="by_channel", label=_("Channel id or code (where it was sold)"), max_length=40
     )
     opened_via = django_filters.ChoiceFilter(
         choices=OpenedVia.choices, label=_("Opened via"), empty_label=_("Any")

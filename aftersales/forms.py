@@ -161,6 +161,15 @@ class PublicStatusForm(forms.Form):
     )
 
 
+def _days_before(day, days: int):
+    """`days` before `day`, or the first day there is (a date_to of 0001-01-05 has no 30 days
+    before it)."""
+    try:
+        return day - timedelta(days=days)
+    except OverflowError:
+        return day.min
+
+
 class PeriodForm(forms.Form):
     """A period of Shanghai days, both ends included (default: the last 30 days)."""
 
@@ -172,12 +181,13 @@ class PeriodForm(forms.Form):
     date_to = forms.DateField(
         label=_("Delivered to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    channel = forms.CharField(label=_("Channel"), required=False, max_length=40)  # a channel's code
 
     def clean(self):
         data = super().clean()
         today = shanghai_date(timezone.now())
         data["date_to"] = data.get("date_to") or today
-        data["date_from"] = data.get("date_from") or data["date_to"] - timedelta(days=self.DEFAULT_DAYS - 1)
+        data["date_from"] = data.get("date_from") or _days_before(data["date_to"], self.DEFAULT_DAYS - 1)
         if data["date_from"] > data["date_to"]:
             self.add_error("date_from", _("The first day comes after the last day."))
         return data

@@ -40,7 +40,8 @@ def _filtered(request) -> TicketFilterSet:
 @hq_required
 def queue(request):
     filterset = _filtered(request)
-    tickets = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    valid = filterset.is_valid()  # every parameter parsed before any query
+    tickets = filterset.qs if valid else filterset.queryset.none()
     return render(
         request,
         "aftersales/hq/queue.html",
@@ -52,6 +53,7 @@ def queue(request):
             "reasons": reports.refused_reasons(tickets),
             "now": timezone.now(),
         },
+        status=200 if valid else 400,
     )
 
 
@@ -59,7 +61,9 @@ def queue(request):
 @hq_required
 def queue_csv(request):
     filterset = _filtered(request)
-    tickets = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    if not filterset.is_valid():  # the page with the filters' errors, not a CSV of nothing
+        return queue(request)
+    tickets = filterset.qs
     now = timezone.now()
     header = [
         "number",
@@ -107,9 +111,9 @@ def queue_csv(request):
 
 def _period(request) -> tuple[PeriodForm, dict]:
     form = PeriodForm(request.GET)  # always bound: no dates is the default period
-    form.is_valid()
+    form.is_valid()  # every parameter parsed before any query: a bad one is the form's error
     data = form.cleaned_data
-    channel = (request.GET.get("channel") or "").strip()
+    channel = data.get("channel") or ""
     return form, {"date_from": data.get("date_from"), "date_to": data.get("date_to"), "channel": channel}
 
 
@@ -125,7 +129,7 @@ def returns(request):
             totals=reports.return_totals(**period),
             shown=RATES_SHOWN,
         )
-    return render(request, "aftersales/hq/returns.html", context)
+    return render(request, "aftersales/hq/returns.html", context, status=400 if form.errors else 200)
 
 
 @require_GET
@@ -134,14 +138,14 @@ def returns_csv(request, by):
     if by not in reports.RATE_GROUPS:
         raise Http404(_("Return rates are by SKU or by store."))
     form, period = _period(request)
-    rows_ = [] if form.errors else reports.return_rates(by=by, **period)
+    if form.errors:  # the page with the errors, not a CSV of nothing
+        return returns(request)
+    rows_ = reports.return_rates(by=by, **period)
 
     def rows():
         yield [by, "name", "delivered_units", "returned_units", "return_rate_percent"]
         for row in rows_:
             yield [row.key, row.name, row.delivered, row.returned, row.rate]
 
-    name = f"return-rates-by-{by}.csv"
-    if not form.errors:
-        name = f"return-rates-by-{by}-{period['date_from']:%Y%m%d}-{period['date_to']:%Y%m%d}.csv"
+    name = f"return-rates-by-{by}-{period['date_from']:%Y%m%d}-{period['date_to']:%Y%m%d}.csv"
     return csv_stream(rows(), name)

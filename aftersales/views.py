@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -162,6 +162,17 @@ def _serial_guess(row: FoundLine) -> str:
     return kept[0].serial if len(kept) == 1 else ""
 
 
+def _searched(params) -> str:
+    """The search a form or link carries (`q`), parsed like the desk's search box: a NUL byte or
+    an overlong value is a 400, never a query."""
+    if not params.get("q"):
+        return ""
+    form = PurchaseSearchForm(params)
+    if not form.is_valid():
+        raise BadRequest("; ".join(form.errors.get("q", [])))
+    return form.cleaned_data["q"].strip()
+
+
 def _line_found(query: str, line_id: int) -> bool:
     """The line is among those the customer's mobile, order number or serial finds."""
     return bool(query) and any(line.pk == line_id for line in purchases_find(query))
@@ -205,7 +216,7 @@ def desk(request):
 @require_http_methods(["GET", "POST"])
 @desk_required
 def ticket_new(request, line_id):
-    query = (request.GET.get("q") or "").strip()
+    query = _searched(request.GET)
     # Opened for a line the clerk found with the customer's own details: a line id alone opens
     # nothing (it is not the customer's proof of purchase).
     row = next(iter(found_lines(query, line_id=line_id)), None) if query else None
@@ -443,7 +454,7 @@ def ticket_photo(request, number, pk):
 def ticket_take_in(request, number):
     """The customer brings in a product whose ticket was opened online or by HQ: a clerk who found
     the purchase receives it at their store, which then handles the ticket."""
-    query = (request.POST.get("q") or "").strip()
+    query = _searched(request.POST)
     ticket = get_object_or_404(Ticket, number=number)
     if not _line_found(query, ticket.line_id):
         raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
