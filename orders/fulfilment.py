@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.errors import IllegalTransition
+from config.errors import DomainError, IllegalTransition
 from integrations.outbox import order_event
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.errors import AssignmentRefused, OrderRefused, PickupCodeWrong
@@ -149,12 +149,12 @@ def reject_reason_clean(reason) -> str:
     """The reason as stored, or a refusal naming the field (empty, too long, control characters)."""
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
-        raise AssignmentRefused(
+        raise DomainError(
             _("Say why the store rejects the order."), fields={"reason": [_("This field is required.")]}
         )
     if len(reason) > REJECT_REASON_MAX_LENGTH or not reason.isprintable():
         message = _("Say why in at most %(n)s characters, on one line.") % {"n": REJECT_REASON_MAX_LENGTH}
-        raise AssignmentRefused(message, code="invalid", fields={"reason": [message]})
+        raise DomainError(message, fields={"reason": [message]})
     return reason
 
 
