@@ -87,11 +87,13 @@ def members_visible_to(actor) -> QuerySet[Member]:
     if key is not None:
         if key.partner_id:
             return live.filter(home_store__partner_id=key.partner_id)
-        # Orders point at members as `orders` (a later app): reached through the relation's name,
-        # so this base app does not import the orders app.
-        ordered = Member.objects.filter(orders__channel_id=key.channel_id).values("pk")
+        # Orders point at members as `orders` (a later app): its model is reached through that
+        # relation, so this base app does not import the orders app. EXISTS per member, not IN: a
+        # key asks about one member at a time, on the order intake path.
+        order_model = Member._meta.get_field("orders").related_model
+        ordered = order_model.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
         earned = PointsEntry.objects.filter(member=OuterRef("pk"), channel_id=key.channel_id)
-        return live.filter(Q(consent_channel_id=key.channel_id) | Q(pk__in=ordered) | Exists(earned))
+        return live.filter(Q(consent_channel_id=key.channel_id) | Exists(ordered) | Exists(earned))
     if not (STAFF_ROLES & role_names(actor)):  # a guide or an account without a role
         return Member.objects.none()
     return live.filter(home_store__in=stores_visible_to(actor).values("pk"))

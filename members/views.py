@@ -422,7 +422,7 @@ def _groups_visible_to(user):
 @staff_required
 def group_list(request):
     managed = stores_managed_by(request.user)
-    may_create = managed.exists()
+    may_create = is_hq(request.user) or managed.exists()  # HQ: no query for "any store at all"
     form = StaticGroupForm(request.POST or None, stores=managed) if may_create else None
     if request.method == "POST":
         if form is None:
