@@ -13,6 +13,7 @@ not scoped. At most six queries, whatever the query.
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -195,10 +196,28 @@ def next_steps(user, query: str) -> list[tuple[str, str]]:
     return steps
 
 
+class SearchForm(forms.Form):
+    """The search box. A scanner may send a long run of characters: anything past MAX_QUERY is
+    cut (no number is longer); a NUL byte is refused (the database would refuse it: a 500)."""
+
+    q = forms.CharField(required=False)
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"].strip()[:MAX_QUERY]
+
+
 @require_GET
 @login_required
 def search(request):
-    query = (request.GET.get("q") or "").strip()[:MAX_QUERY]
+    form = SearchForm(request.GET)
+    if not form.is_valid():  # before any query
+        return render(
+            request,
+            "portal/search.html",
+            {"search_query": "", "search_errors": form.errors.get("q", []), "results": SearchResults("")},
+            status=400,
+        )
+    query = form.cleaned_data["q"]
     results = portal_search(request.user, query)
     hits = results.hits
     if len(hits) == 1:

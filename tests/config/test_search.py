@@ -157,3 +157,20 @@ def test_the_header_has_the_search_box_on_other_pages(world):
     body = page(login(clerk_at(world.a)).get(reverse("stores:list")))
     assert re.search(r'<input type="search" name="q" id="nav-search-q"', body)
     assert 'class="visually-hidden">Look up a mobile, barcode, SKU, order or serial number</label>' in body
+
+
+@pytest.mark.parametrize("query", ["\x00", "SN-A\x00", "\x00" * 300])
+def test_a_nul_byte_is_the_box_s_error_not_a_500(world, bought, query):
+    """Issue 14, defect 5: PostgreSQL refuses a NUL in a string literal, so the query never runs."""
+    response = search(login(clerk_at(world.a)), query)
+    assert response.status_code == 400
+    body = page(response)
+    assert 'id="search-errors"' in body and "Null characters are not allowed." in body
+
+
+@pytest.mark.parametrize(
+    "query", ["1" * 13, "1e400", "x" * 300, "%", "１３９１２３４５６７８", "😀", "\u202eSN-A-0001"]
+)
+def test_hostile_queries_find_nothing_and_say_so(world, bought, query):
+    response = search(login(clerk_at(world.a)), query)
+    assert response.status_code == 200 and 'id="search-empty"' in page(response)
