@@ -32,15 +32,6 @@ def store_revenue(*, store: Store, since=None, until=None) -> dict:
     return {row["party"]: row["total"] for row in rows}
 
 
-def order_open_assignment(*, order: Order) -> StoreAssignment | None:
-    """The offer a store still has to answer for this order, with its store, or None."""
-    return (
-        StoreAssignment.objects.filter(order=order, status=AssignmentStatus.OFFERED)
-        .select_related("store")
-        .first()
-    )
-
-
 def orders_of_member(*, member, user, limit: int = 20) -> list[Order]:
     """A member's latest orders on every channel (one customer, one history), each marked
     `openable` when the user may open its page. Two queries."""
