@@ -26,7 +26,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
-from config.roles import is_hq
 from guides.choices import StatementParty
 from guides.commission import commission_rule_end, commission_rule_set
 from guides.models import (
@@ -42,6 +41,7 @@ from guides.models import (
     ScanEvent,
     Statement,
 )
+from guides.policies import commission_rules_managed_by, guides_managed_by
 from guides.services import attribution_window_set, guide_register, guide_reinstate, guide_suspend
 from guides.settlement import partner_rewards_compute, statement_approve, statement_pay, statement_rows
 from members.errors import InvalidPhone
@@ -206,7 +206,7 @@ class GuideAdmin(admin.ModelAdmin):
         return False  # scans, fans and the ledger point at every guide
 
     def has_suspend_permission(self, request):
-        return is_hq(request.user) and request.user.has_perm("guides.change_guide")
+        return guides_managed_by(request.user) and request.user.has_perm("guides.change_guide")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -468,7 +468,9 @@ class CommissionRuleAdmin(admin.ModelAdmin):
         return False  # the ledger and the audit trail point at every rule
 
     def has_end_permission(self, request):
-        return is_hq(request.user) and request.user.has_perm("guides.add_commissionrule")
+        return commission_rules_managed_by(request.user) and request.user.has_perm(
+            "guides.add_commissionrule"
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -584,7 +586,7 @@ class StatementAdmin(admin.ModelAdmin):
         return False
 
     def has_settle_permission(self, request):
-        return is_hq(request.user) and request.user.has_perm("guides.change_statement")
+        return commission_rules_managed_by(request.user) and request.user.has_perm("guides.change_statement")
 
     @admin.display(description=gettext_lazy("ledger entries"))
     def entries(self, obj):
@@ -705,7 +707,7 @@ class PartnerRewardRuleAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def has_compute_permission(self, request):
-        return is_hq(request.user) and request.user.has_perm("guides.add_partnerreward")
+        return commission_rules_managed_by(request.user) and request.user.has_perm("guides.add_partnerreward")
 
     @admin.action(description=gettext_lazy("Compute rewards"), permissions=["compute"], location=BOTH)
     def compute_rewards(self, request, queryset):

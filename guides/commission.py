@@ -35,10 +35,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Category
-from config.errors import DomainError
+from config.errors import DomainError, Forbidden
 from config.money import quantize_money
 from guides.choices import EntryKind, StatementStatus
 from guides.models import CommissionEntry, CommissionRule, CommissionRuleChange, Guide
+from guides.policies import commission_rules_managed_by
 from orders.models import OrderLine
 
 ZERO = Decimal("0.00")
@@ -129,6 +130,11 @@ def _history_would_change(*, since: datetime, rule: CommissionRule | None, chann
 
 
 @transaction.atomic
+def _require_rules_manager(user) -> None:
+    if user is not None and not commission_rules_managed_by(user):
+        raise Forbidden(_("Only HQ starts and ends commission rules."))
+
+
 def commission_rule_set(
     *,
     rate_percent: Decimal,
@@ -140,7 +146,9 @@ def commission_rule_set(
     user=None,
 ) -> CommissionRule:
     """Start a commission rule for (channel, category, level) at `valid_from` (default now),
-    ending the rule of the same key in force then; both moves are audited."""
+    ending the rule of the same key in force then; both moves are audited. HQ only
+    (guides.policies); `user=None` is the system itself (demo data)."""
+    _require_rules_manager(user)
     now = timezone.now()
     valid_from = valid_from or now
     if timezone.is_naive(valid_from):
@@ -209,6 +217,7 @@ def commission_rule_set(
 @transaction.atomic
 def commission_rule_end(*, rule: CommissionRule, at: datetime | None = None, user=None) -> CommissionRule:
     """End a rule at `at` (default now): from then the next most specific rule applies."""
+    _require_rules_manager(user)
     now = timezone.now()
     at = at or now
     if timezone.is_naive(at):

@@ -37,10 +37,10 @@ from django.utils.translation import gettext as _
 from config.dates import SHANGHAI
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
-from config.roles import is_hq
 from guides.choices import EntryKind, StatementParty, StatementStatus
 from guides.commission import SETTLEMENT_LOCK
 from guides.models import CommissionEntry, PartnerReward, PartnerRewardRule, Statement
+from guides.policies import statement_actionable_by
 from integrations.outbox import statement_event
 from orders.models import Order, OrderLine
 from stores.models import Partner
@@ -508,8 +508,9 @@ def _move(statement: Statement, wanted: str) -> None:
     statement.status = wanted
 
 
-def _locked(statement: Statement, user) -> Statement:
-    if user is None or not is_hq(user):
+def _locked(statement: Statement, user, action: str) -> Statement:
+    """The statement's row, locked, once guides.policies said the actor may `action` it."""
+    if not statement_actionable_by(user, statement, action):
         raise StatementForbidden(_("Only HQ approves and pays statements."))
     return Statement.objects.select_for_update().get(pk=statement.pk)
 
@@ -517,7 +518,7 @@ def _locked(statement: Statement, user) -> Statement:
 @transaction.atomic
 def statement_approve(*, statement: Statement, user) -> Statement:
     """HQ approves a draft: its entries and total are frozen from now on."""
-    statement = _locked(statement, user)
+    statement = _locked(statement, user, "approve")
     _move(statement, StatementStatus.APPROVED)
     if statement.entry_count == 0:
         raise StatementRefused(_("This statement has no entries; there is nothing to approve."))
@@ -532,7 +533,7 @@ def statement_approve(*, statement: Statement, user) -> Statement:
 @transaction.atomic
 def statement_pay(*, statement: Statement, user, payment_reference: str) -> Statement:
     """HQ records the payout of an approved statement with the bank or wallet reference."""
-    statement = _locked(statement, user)
+    statement = _locked(statement, user, "pay")
     _move(statement, StatementStatus.PAID)
     reference = (payment_reference or "").strip()
     if not reference:

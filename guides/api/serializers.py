@@ -7,8 +7,10 @@ from rest_framework import serializers
 
 from catalog.api.serializers import IdOrCodeField
 from catalog.models import Category, Channel
-from config.roles import is_hq
+from config.api.serializers import StrictInput
+from guides.choices import BindingEnd
 from guides.models import Binding, CommissionEntry, CommissionRule, Guide, GuideLevel, Statement
+from guides.policies import fan_phone_shown_in_full
 from members.phones import masked_phone
 
 
@@ -75,7 +77,7 @@ class GuideLookupQuerySerializer(serializers.Serializer):
     )
 
 
-class ScanInputSerializer(serializers.Serializer):
+class ScanInputSerializer(StrictInput, serializers.Serializer):
     """POST /guides/{code}/scans/: the customer's mobile (any format; checked by member_upsert)."""
 
     phone = serializers.CharField(max_length=32, help_text=_("The customer's mobile, any format."))
@@ -104,10 +106,25 @@ class ScanBindingSerializer(serializers.Serializer):
 # --- bindings ---------------------------------------------------------------------------------
 
 
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice stored as "" when there is none, answered as null (the schema says nullable)."""
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
 class BindingSerializer(serializers.ModelSerializer):
-    """A fan. The mobile is masked except for HQ."""
+    """A fan: the member's id, name and mobile, masked except for HQ (guides.policies). Nothing
+    else of the member: anyone may sign up as a guide."""
 
     guide = serializers.CharField(source="guide.code", read_only=True, help_text=_("Guide code."))
+    member_name = serializers.CharField(source="member.name", read_only=True)
+    end_reason = BlankAsNullChoiceField(
+        choices=BindingEnd.choices,
+        read_only=True,
+        allow_null=True,
+        help_text=_("Why the binding ended; null while it is open."),
+    )
     store = serializers.CharField(
         source="store.code", read_only=True, allow_null=True, help_text=_("Store code.")
     )
@@ -118,6 +135,7 @@ class BindingSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "member",
+            "member_name",
             "member_phone",
             "guide",
             "store",
@@ -133,7 +151,7 @@ class BindingSerializer(serializers.ModelSerializer):
     def get_member_phone(self, binding) -> str:
         phone = binding.member.phone or ""
         request = self.context.get("request")
-        if request is not None and is_hq(request.user):
+        if request is not None and fan_phone_shown_in_full(request.user):
             return phone
         return masked_phone(phone)
 
@@ -216,7 +234,7 @@ class StatementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StatementPaySerializer(serializers.Serializer):
+class StatementPaySerializer(StrictInput, serializers.Serializer):
     payment_reference = serializers.CharField(
         max_length=64, help_text=_("The bank transfer or wallet payout reference.")
     )
@@ -258,7 +276,7 @@ class CommissionRuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CommissionRuleInputSerializer(serializers.Serializer):
+class CommissionRuleInputSerializer(StrictInput, serializers.Serializer):
     """POST /commission-rules/: parsed here, judged by guides.commission.commission_rule_set."""
 
     channel = IdOrCodeField(

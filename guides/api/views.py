@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from config.api.errors import ErrorSerializer, error_responses
 from config.api.renderers import CSVRenderer
 from config.errors import NotFound
-from config.roles import is_hq
 from guides.api.serializers import (
     BindingSerializer,
     CommissionEntrySerializer,
@@ -42,8 +41,9 @@ from guides.filtersets import (
     StatementFilterSet,
 )
 from guides.models import Binding, CommissionRule, Guide, ScanEvent
-from guides.selectors import (
+from guides.policies import (
     bindings_visible_to,
+    commission_rules_managed_by,
     entries_visible_to,
     guides_visible_to,
     statements_visible_to,
@@ -72,12 +72,14 @@ def _code(value: str) -> str:
 
 
 class IsHQ(permissions.BasePermission):
-    """HQ admins only: statement approval and payout, commission rules."""
+    """Statement approval and payout, commission rules: as guides.policies says (HQ people)."""
 
     message = gettext_lazy("Only HQ admins may do this.")
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and is_hq(request.user))
+        return bool(request.user and request.user.is_authenticated) and commission_rules_managed_by(
+            request.user
+        )
 
 
 # --- guides -----------------------------------------------------------------------------------

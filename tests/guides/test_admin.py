@@ -38,6 +38,7 @@ from tests.factories import (
     PartnerFactory,
     StoreFactory,
     UserFactory,
+    hq_user,
 )
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +104,7 @@ def grow(n: int) -> None:
         binding = member_bind(member=MemberFactory(), guide=g, scan=scan_open(guide=g))
         member_bind(member=binding.member, guide=guide(store=store))  # a rebound binding
         commission_rule_set(
-            rate_percent=D("3"), channel=channel, category=CategoryFactory(), level=level, user=UserFactory()
+            rate_percent=D("3"), channel=channel, category=CategoryFactory(), level=level, user=hq_user()
         )
         AttributionWindow.objects.create(channel=channel, days=7)
         statement = statement_with_entry(g)
