@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketStatusChange
-from catalog.api.serializers import IdOrCodeField
+from catalog.api.serializers import MAX_PK, IdOrCodeField
+from config.api.serializers import StrictInput, StrictIntegerField
 from orders.api.serializers import _named_choice_field
 from orders.models import Order, OrderLine
 from stores.api.serializers import StoreRefSerializer
@@ -21,13 +22,17 @@ OpenedViaField = _named_choice_field(OpenedVia)
 # --- input ------------------------------------------------------------------------------------
 
 
-class TicketOpenSerializer(serializers.Serializer):
+class TicketOpenSerializer(StrictInput, serializers.Serializer):
     """Input of POST /tickets/: which line (order number + line id or SKU code) and what is wanted.
     Parsed here, judged by aftersales.services.ticket_open (eligibility, serial, quantity)."""
 
     order = serializers.CharField(max_length=24, help_text=_("The order number."))
-    line = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text=_("The order line id (or give `sku`).")
+    line = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_PK,
+        help_text=_("The order line id (or give `sku`)."),
     )
     sku = serializers.CharField(
         required=False,
@@ -37,7 +42,7 @@ class TicketOpenSerializer(serializers.Serializer):
     )
     kind = TicketKindField()
     fault = serializers.BooleanField(default=True, help_text=_("The product is faulty."))
-    quantity = serializers.IntegerField(default=1, min_value=1, max_value=999)
+    quantity = StrictIntegerField(default=1, min_value=1, max_value=999)
     serial = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -118,15 +123,15 @@ class TicketOpenSerializer(serializers.Serializer):
         return data
 
 
-class TicketNoteSerializer(serializers.Serializer):
+class TicketNoteSerializer(StrictInput, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 
 
-class TicketRefuseSerializer(serializers.Serializer):
+class TicketRefuseSerializer(StrictInput, serializers.Serializer):
     reason = serializers.CharField(max_length=255, help_text=_("Why the ticket is refused."))
 
 
-class TicketStoreSerializer(serializers.Serializer):
+class TicketStoreSerializer(StrictInput, serializers.Serializer):
     store = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -227,3 +227,34 @@ def test_schema_documents_the_ticket_paths(client, db):
     assert create["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"quantity": 1.0},
+        {"quantity": "1.0"},
+        {"quantity": "１"},
+        {"quantity": True},
+        {"line": "1e3"},
+        {"qty": 1},
+    ],
+)
+def test_open_takes_whole_numbers_only_and_refuses_unknown_fields(world, order, overrides):
+    """Issue 14, defect 9, for the ticket API: 1.0, "1.0", a full-width "１", true or a typo'd field
+    is a 400 naming the field, and no ticket is opened."""
+    body = open_body(order, intake_store="B", **overrides)
+    response = post(login(clerk_at(world.b)), URL, body)
+    assert response.status_code == 400, response.json()
+    assert set(response.json()["fields"]) == set(overrides)
+    assert not Ticket.objects.exists()
+
+
+def test_a_step_refuses_unknown_fields(world, order):
+    ticket = ticket_open(
+        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.b
+    )
+    response = post(login(clerk_at(world.b)), f"{URL}{ticket.number}/receive/", {"stor": "B"})
+    assert response.status_code == 400 and set(response.json()["fields"]) == {"stor"}
+    ticket.refresh_from_db()
+    assert ticket.status == TicketStatus.OPENED
