@@ -1,9 +1,18 @@
 """Schemathesis fuzzes every API operation against the live WSGI app, with seeded data (channels,
-SKUs with prices, stores with stock, members, orders, a guide, a ticket) and a signed-in HQ admin:
-no case may get a 5xx, and every response must be one the schema documents (status code, content
-type and body). The run prints how many operations and cases it sent.
+SKUs with prices, stores with stock, members, orders, a guide, a ticket), as a key of the mall
+channel with every scope and as a signed-in HQ admin: no case may get a 5xx, and every response
+must be one the schema documents (status code, content type and body). The run prints how many
+operations and cases it sent.
 
-FUZZ_EXAMPLES (default 8) sets the number of generated cases per operation."""
+Then every other principal of docs/trust.md fuzzes every operation too, in the access matrix's
+world (tests/config/principals.py: a store manager, a clerk, a clerk who joined as a guide, a
+partner's user, a self-registered guide, a person with no role, an anonymous caller, a JD key, a
+dealer-channel key and a partner's key): the same checks, and no answer carries a value that
+principal may not see (another member's name, mobile, birthday, city, points, spend or external
+ids, another side's orders and tickets, dealer cost).
+
+FUZZ_EXAMPLES (default 8) sets the number of generated cases per operation for the key and HQ;
+FUZZ_PRINCIPAL_EXAMPLES (default 2) for each other principal."""
 
 import os
 import secrets
@@ -12,7 +21,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from django.test import Client
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -21,10 +30,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+from tests.config.principals import ALL_PRINCIPALS, csrf_headers_for, leaks_in, module_world
 from tests.factories import GuideFactory, MemberFactory, hq_user
 from tests.world import World
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+PRINCIPAL_EXAMPLES = int(os.environ.get("FUZZ_PRINCIPAL_EXAMPLES", "2"))
+OTHER_PRINCIPALS = [p for p in ALL_PRINCIPALS if p != "hq"]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
@@ -91,3 +103,53 @@ def test_api(case, seeded):
     if case.operation.label not in RUN:
         RUN["operations"] += 1
     RUN[case.operation.label] += 1
+
+
+@pytest.fixture(scope="module")
+def matrix_world(django_db_setup, django_db_blocker):
+    yield from module_world(django_db_blocker)
+
+
+@pytest.fixture(scope="module")
+def principal_headers(matrix_world, django_db_blocker):
+    """Each principal's headers: its key, its session + CSRF cookies, or none (anonymous)."""
+    headers = {}
+    with django_db_blocker.unblock():
+        for who in OTHER_PRINCIPALS:
+            p = matrix_world.principals[who]
+            if p.is_key:
+                headers[who] = {"Authorization": f"Bearer {p.key}"}
+            elif p.user is None:
+                headers[who] = {}
+            else:
+                headers[who] = csrf_headers_for(p.user)
+    return headers
+
+
+@pytest.fixture(params=OTHER_PRINCIPALS)
+def principal(request, principal_headers, db):
+    return request.param, principal_headers[request.param]
+
+
+def _text(response) -> str:
+    content = getattr(response, "content", b"") or b""
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=PRINCIPAL_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    # Generated cases only: the schema's examples and schemathesis' coverage cases (dozens per
+    # operation) run as the key and HQ above; ten principals x all of them would take minutes.
+    phases=[Phase.generate],
+)
+def test_api_as_each_principal(case, principal, matrix_world):
+    who, headers = principal
+    response = case.call_and_validate(headers=headers, checks=CHECKS)
+    sent = " ".join(str(part) for part in (case.path_parameters, case.query, case.body))
+    leaks = leaks_in(matrix_world, who, _text(response), sent)
+    assert not leaks, f"{case.method} {case.formatted_path} as {who}: {response.status_code}: {leaks}"
+    RUN["cases"] += 1
