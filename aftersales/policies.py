@@ -59,7 +59,12 @@ def is_desk_user(actor, desk_stores=None) -> bool:
         return False
     if is_hq(actor):
         return True
-    return bool(desk_stores) if desk_stores is not None else desk_stores_of(actor).exists()
+    if desk_stores is not None:
+        return bool(desk_stores)
+    cached = getattr(actor, "_works_a_desk", None)  # asked more than once per request (search)
+    if cached is None:
+        cached = actor._works_a_desk = desk_stores_of(actor).exists()
+    return cached
 
 
 def opens_at_hq_desk(actor) -> bool:

@@ -16,11 +16,11 @@ from django.db.models import Count, Q
 
 from aftersales.choices import TicketStatus
 from aftersales.models import Ticket
-from aftersales.selectors import tickets_visible_to
+from aftersales.policies import tickets_visible_to
 from config.roles import is_hq
 from orders.choices import AssignmentStatus, OrderStatus
 from orders.models import Order, StoreAssignment
-from stores.selectors import stores_visible_to
+from stores.policies import stores_visible_to
 
 
 @dataclass
@@ -45,6 +45,7 @@ def _pickups():
 def queue_totals(user) -> QueueCounts:
     """The queue of every store the user sees (HQ: all stores). Three queries."""
     offers, pickups = _offers(), _pickups()
+    # Scoped by stores.policies; HQ's stores are all of them, so HQ's counts skip the subquery.
     if not is_hq(user):
         stores = stores_visible_to(user).values("pk")
         offers = offers.filter(store__in=stores)

@@ -20,7 +20,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from config.roles import DESK_ROLES, STAFF_ROLES, is_hq, role_names
+from aftersales.policies import is_desk_user, tickets_visible_to
+from config.roles import is_hq
+from members.policies import member_lookup_allowed, member_lookup_for, member_registrable_by
+from orders.policies import orders_visible_to
 
 MAX_QUERY = 64  # longer than any phone, barcode, order, serial or ticket number
 SERIALS_SHOWN = 10
@@ -67,11 +70,10 @@ def _with_query(url: str, **params) -> str:
     return f"{url}?{urlencode(params)}"
 
 
-def _members(query: str) -> list[Hit]:
+def _members(user, query: str) -> list[Hit]:
     from members.phones import masked_phone
-    from members.selectors import member_lookup
 
-    member = member_lookup(query)
+    member = member_lookup_for(user, query)
     if member is None:
         return []
     url = _with_query(reverse("members:detail", args=[member.pk]), via="lookup", q=query)
@@ -91,8 +93,6 @@ def _skus(query: str) -> list[Hit]:
 
 
 def _orders(user, number: str) -> list[Hit]:
-    from orders.selectors import orders_visible_to
-
     hits = []
     for order in orders_visible_to(user).filter(number=number).select_related("channel", "member"):
         detail = f"{order.channel.name} · {order.get_status_display()} · {order.total}"
@@ -102,11 +102,8 @@ def _orders(user, number: str) -> list[Hit]:
 
 def _serials(user, serial: str, *, desk: bool) -> list[Hit]:
     from orders.models import SoldUnit
-    from orders.selectors import orders_visible_to
 
-    units = SoldUnit.objects.filter(serial=serial)
-    if not is_hq(user):
-        units = units.filter(line__order__in=orders_visible_to(user).values("pk"))
+    units = SoldUnit.objects.filter(serial=serial, line__order__in=orders_visible_to(user).values("pk"))
     hits = []
     for unit in units.select_related("sku__product", "line__order").order_by("-sold_at", "-id")[
         :SERIALS_SHOWN
@@ -131,8 +128,6 @@ def _serials(user, serial: str, *, desk: bool) -> list[Hit]:
 
 
 def _tickets(user, number: str) -> list[Hit]:
-    from aftersales.selectors import tickets_visible_to
-
     hits = []
     for ticket in tickets_visible_to(user).filter(number=number).select_related("line__sku"):
         detail = f"{ticket.get_kind_display()} · {ticket.get_status_display()} · {ticket.line.sku.code}"
@@ -146,12 +141,10 @@ def portal_search(user, query: str) -> SearchResults:
     results = SearchResults(query)
     if not query:
         return results
-    names = role_names(user)
-    hq = is_hq(user)
-    desk = hq or bool(DESK_ROLES & names)
+    desk = is_desk_user(user)
     upper = query.upper()  # order, serial and ticket numbers are stored upper-case
-    if hq or STAFF_ROLES & names:
-        results.members = _members(query)
+    if member_lookup_allowed(user):
+        results.members = _members(user, query)
     results.skus = _skus(query)
     results.orders = _orders(user, upper)
     results.serials = _serials(user, upper, desk=desk)
@@ -164,11 +157,9 @@ def next_steps(user, query: str) -> list[tuple[str, str]]:
     """What a clerk can do when nothing matched: (text, url or "")."""
     from members.phones import normalise_phone_or_blank
 
-    names = role_names(user)
-    hq = is_hq(user)
     steps = []
     phone = normalise_phone_or_blank(query)
-    if phone and (hq or STAFF_ROLES & names):
+    if phone and member_registrable_by(user):
         steps.append(
             (
                 _("No member has this mobile number yet: register the customer."),
@@ -184,14 +175,14 @@ def next_steps(user, query: str) -> list[tuple[str, str]]:
             "",
         )
     )
-    if hq or DESK_ROLES & names:
+    if is_desk_user(user):
         steps.append(
             (
                 _("Bought online or at another store? Find the purchase at the service desk."),
                 _with_query(reverse("aftersales:desk"), q=query),
             )
         )
-    if not hq:
+    if not is_hq(user):  # a hint on the page, not an access decision (the policies scoped the hits)
         steps.append((_("Orders, serial numbers and tickets of other stores are not shown here."), ""))
     return steps
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from aftersales.choices import TicketStatus
 from config.errors import DomainError
-from config.roles import DESK_ROLES, STAFF_ROLES, is_hq, role_names
+from config.roles import STAFF_ROLES, is_hq, role_names
 from orders.choices import OrderStatus
 
 PAGE_SIZE = 50
@@ -47,17 +47,17 @@ def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | No
 @login_required
 def portal_home(request):
     """Tiles by role, today's queue with its counts (store staff and HQ) and the user's stores."""
+    from aftersales.policies import is_desk_user
     from config.portal import QueueCounts, queue_by_store, queue_totals
-    from stores.selectors import stores_visible_to
+    from stores.policies import stores_visible_to
 
     visible = stores_visible_to(request.user)
     stores = list(visible.select_related("partner").order_by("name")[: HOME_STORES + 1])
     more = len(stores) > HOME_STORES
     stores = stores[:HOME_STORES]
     context = {"stores": stores, "store_total": visible.count() if more else len(stores)}
-    names = role_names(request.user)
     # Store staff with no store yet get the "ask HQ" message below, not a queue of zeros.
-    if is_hq(request.user) or (DESK_ROLES & names and stores):
+    if is_desk_user(request.user):
         by_store = queue_by_store([store.pk for store in stores])
         for store in stores:
             store.queue = by_store.get(store.pk, QueueCounts())
