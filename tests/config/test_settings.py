@@ -47,3 +47,52 @@ def test_check_constraints_exist_in_the_database():
         price = connection.introspection.get_constraints(cursor, "catalog_price")
     assert {"stock_on_hand_not_negative", "stock_reserved_within_on_hand"} <= set(stock)
     assert "price_amount_positive" in price
+
+
+def _production(code: str, **env) -> str:
+    """Run `code` under the production settings in a fresh interpreter; returns its stdout."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "ALLOWED_HOSTS": "o2o.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        **env,
+    }
+    environ.pop("TRUSTED_PROXIES", None)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=settings.BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_production_turns_csp_on_trusts_no_proxy_by_default_and_passes_the_deploy_check():
+    out = _production(
+        "from django.conf import settings as s; import json; "
+        "print(json.dumps([s.SECURE_CSP['script-src'], s.SECURE_CSP['style-src'], s.TRUSTED_PROXIES, "
+        "'django.middleware.csp.ContentSecurityPolicyMiddleware' in s.MIDDLEWARE, "
+        "'config.middleware.PermissionsPolicyMiddleware' in s.MIDDLEWARE, "
+        "getattr(s, 'ALLAUTH_TRUSTED_PROXY_COUNT', 0)]))"
+    )
+    import json
+
+    script_src, style_src, proxies, csp_on, permissions_on, proxy_count = json.loads(out)
+    assert "'unsafe-inline'" not in script_src + style_src
+    assert proxies == []
+    assert csp_on and permissions_on
+    assert proxy_count == 0  # X-Forwarded-For is read through TRUSTED_PROXIES only
+    deploy = _production(
+        "from django.core.management import call_command; "
+        "call_command('check', deploy=True, fail_level='WARNING')"
+    )
+    assert "no issues" in deploy
