@@ -320,9 +320,11 @@ def openapi_idempotency_hook(result, generator, request, public, **kwargs):
                     "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
                     "description": (
                         "Makes the request safe to retry (printable, at most 255 characters, unique "
-                        "per API key or user): the first answer is stored for 24 hours and a retry "
-                        "with the same key and body gets it back byte for byte, with "
-                        "`Idempotent-Replayed: true`."
+                        "per API key or user): the first answer decided by the request is stored for "
+                        "24 hours and a retry with the same key and body gets it back byte for byte, "
+                        "with `Idempotent-Replayed: true`. A refusal of the caller (401, 403, 429) or "
+                        "a server error (5xx) is not stored: retry once allowed. A request still "
+                        "running holds its key for at most the request timeout."
                     ),
                 }
             )
