@@ -1,5 +1,6 @@
 from django.urls import path
 
+import config.views  # noqa: F401  (registers the `text` path converter)
 from aftersales import views
 
 app_name = "aftersales"
@@ -8,8 +9,8 @@ app_name = "aftersales"
 urlpatterns = [
     path("", views.desk, name="desk"),
     path("new/<int:line_id>/", views.ticket_new, name="new"),
-    path("store/<str:code>/", views.store_tickets, name="store"),
-    path("<str:number>/", views.ticket_detail, name="detail"),
-    path("<str:number>/take-in/", views.ticket_take_in, name="take_in"),
-    path("<str:number>/photos/<int:pk>/", views.ticket_photo, name="photo"),
+    path("store/<text:code>/", views.store_tickets, name="store"),
+    path("<text:number>/", views.ticket_detail, name="detail"),
+    path("<text:number>/take-in/", views.ticket_take_in, name="take_in"),
+    path("<text:number>/photos/<int:pk>/", views.ticket_photo, name="photo"),
 ]

@@ -10,13 +10,30 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import register_converter, reverse
 from django.utils.translation import gettext as _
 
 from aftersales.choices import TicketStatus
 from config.errors import DomainError
 from config.roles import STAFF_ROLES, is_hq, role_names
 from orders.choices import OrderStatus
+
+
+class TextConverter:
+    """A path segment like `str`, without control characters: a NUL byte in a ticket number or a
+    guide's code is a 404 from the resolver, never a query PostgreSQL refuses (a 500)."""
+
+    regex = "[^/\x00-\x1f\x7f]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+TEXT_CONVERTER = "text"  # `<text:code>` in the URLconfs of the pages that look a code up
+register_converter(TextConverter, TEXT_CONVERTER)
 
 PAGE_SIZE = 50
 HOME_STORES = 12

@@ -4,15 +4,16 @@
 
 from django.urls import path
 
+import config.views  # noqa: F401  (registers the `text` path converter)
 from guides import public_views
 
 app_name = "guides_public"
 
 urlpatterns = [
     path("join/", public_views.join, name="join"),
-    path("<str:code>/", public_views.landing, name="landing"),
-    path("<str:code>/bound/", public_views.bound, name="bound"),
-    path("<str:code>/card/", public_views.card, name="card"),
-    path("<str:code>/qr.png", public_views.qr_png, name="qr_png"),
-    path("<str:code>/qr.svg", public_views.qr_svg, name="qr_svg"),
+    path("<text:code>/", public_views.landing, name="landing"),
+    path("<text:code>/bound/", public_views.bound, name="bound"),
+    path("<text:code>/card/", public_views.card, name="card"),
+    path("<text:code>/qr.png", public_views.qr_png, name="qr_png"),
+    path("<text:code>/qr.svg", public_views.qr_svg, name="qr_svg"),
 ]
