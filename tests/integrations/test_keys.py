@@ -426,6 +426,26 @@ def test_failed_basic_attempts_hit_the_login_limits(basic_client):
     assert response["Retry-After"]
 
 
+def test_failed_basic_attempts_from_one_address_do_not_lock_the_owner_out_elsewhere(basic_client):
+    # docs/trust.md, "Sign-in limits": per account and address, with an account-wide ceiling.
+    from tests.factories import hq_user
+
+    admin = hq_user()
+    for _attempt in range(5):
+        basic_client.get("/api/v1/api-keys/", REMOTE_ADDR="203.0.113.7", **basic(admin.email, "guess"))
+    spoofed = basic_client.get(
+        "/api/v1/api-keys/",
+        REMOTE_ADDR="203.0.113.7",
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+        **basic(admin.email),
+    )
+    assert_error(spoofed, 429, "throttled")  # X-Forwarded-For from a client is not its address
+
+    owner = basic_client.get("/api/v1/api-keys/", REMOTE_ADDR="198.51.100.9", **basic(admin.email))
+
+    assert owner.status_code == 200
+
+
 def test_the_readme_flow_key_by_curl_then_an_idempotent_order(basic_client):
     """README "Integrating": the curl commands, with the same bodies and headers."""
     from orders.models import Order
