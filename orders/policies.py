@@ -14,8 +14,8 @@ its own. Built on stores.policies: the counter's work belongs to the store's own
 | pay, cancel             | HQ; who serves the order's origin or fulfilling store (the counter's  |
 |                         | payment page and cancel button); the key of the order's channel with  |
 |                         | `orders:write`.                                                       |
-| place (order_create)    | HQ; managers and clerks, crediting the sale (origin store) only to a  |
-|                         | store they work at; a channel key with `orders:write` on its own      |
+| place (order_create)    | HQ; managers and clerks for a store they work at (the sale credited   |
+|                         | to it: origin store); a channel key with `orders:write` on its own    |
 |                         | channel.                                                              |
 
 Partner users and partner keys see their stores' orders but never act on them (403). Keys never
@@ -151,12 +151,10 @@ def order_placeable_by(actor, *, channel, origin_store: Store | None) -> bool:
         return True
     if api_key_of(actor) is not None:
         return _channel_key_may_write(actor, getattr(channel, "pk", None))
-    # People other than HQ place orders if they work a store's counter, and credit the sale only
-    # to a store they work at. Partners see their stores' orders but place none.
-    served = stores_served_by(actor)
-    if origin_store is not None:
-        return served.filter(pk=origin_store.pk).exists()
-    return served.exists()
+    # People other than HQ place a store's order at its counter: a sale credited to a store they
+    # work at (docs/trust.md: "place a store order"). Online orders come from HQ and the channels'
+    # keys; partners see their stores' orders but place none.
+    return origin_store is not None and stores_served_by(actor).filter(pk=origin_store.pk).exists()
 
 
 def order_place_require(actor, *, channel, origin_store: Store | None) -> None:

@@ -48,7 +48,7 @@ from orders.models import (
     RoutingDecision,
     SoldUnit,
 )
-from orders.policies import actor_and_user, order_place_require, order_require
+from orders.policies import actor_and_user, order_actionable_by, order_place_require, order_require
 from orders.routing import Candidate, route_candidates
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
@@ -86,7 +86,12 @@ def _new_number(at: datetime) -> str:
 
 
 def _replay(
-    *, channel: Channel, external_reference: str | None, idempotency_key: str | None, fingerprint: str
+    *,
+    channel: Channel,
+    external_reference: str | None,
+    idempotency_key: str | None,
+    fingerprint: str,
+    actor=None,
 ):
     """The order a retried request already made, or None. A different body under the same key: 409."""
     # One query for both ways of retrying, as plain SQL (building the ORM query was a noticeable
@@ -108,9 +113,14 @@ def _replay(
     if existing is None:
         return None
     if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):
+        if actor is None or order_actionable_by(actor, existing, "see"):
+            message = _(
+                "Order %(number)s was already made with this key or reference but a different request."
+            ) % {"number": existing.number}
+        else:  # another caller's order: say nothing about it
+            message = _("This key or reference was already used for a different request.")
         raise IdempotencyConflict(
-            _("Order %(number)s was already made with this key or reference but a different request.")
-            % {"number": existing.number},
+            message,
             fields={"idempotency_key" if idempotency_key else "external_reference": [_("Already used.")]},
         )
     existing.replayed = True
@@ -320,6 +330,7 @@ def order_create(
         external_reference=external_reference,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        actor=actor,
     )
     try:
         if connection.in_atomic_block:  # a caller's transaction: a savepoint keeps it usable

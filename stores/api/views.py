@@ -62,7 +62,9 @@ class StoreViewSet(viewsets.ReadOnlyModelViewSet):
 class StockViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = StockSerializer
     filterset_class = StockFilterSet
-    key_scopes = reads(Scope.STOCK_READ, "movements", "availability")
+    # The ledger (movements) is for people who see the store: its references name orders of
+    # every channel, so no key reads it (docs/trust.md); stock levels and availability are theirs.
+    key_scopes = reads(Scope.STOCK_READ, "availability")
 
     def get_queryset(self):
         if self.action == "movements":

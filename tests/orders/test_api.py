@@ -207,13 +207,18 @@ def test_a_retry_by_channel_and_external_reference_returns_the_first_order(world
 
 
 def test_another_callers_order_is_not_replayed_to_someone_who_cannot_see_it(world):
+    # Both clerks place their store's order (people other than HQ place orders only for a store
+    # they work at); the reference is the same on one channel.
     world.stock(world.a, world.tv, 5)
+    world.stock(world.c, world.tv, 5)
     owner = login(clerk_at(world.a))
-    first = create(owner, ship_body(external_reference="TM-9"))
+    first = create(owner, ship_body(external_reference="TM-9", origin_store="A", origin="in_store"))
     assert first.json()["fulfilling_location"]["code"] == "A"
     before = written()
 
-    response = create(login(clerk_at(world.c)), ship_body(external_reference="TM-9"))
+    response = create(
+        login(clerk_at(world.c)), ship_body(external_reference="TM-9", origin_store="C", origin="in_store")
+    )
 
     body = assert_error(response, 409, "idempotency_conflict", "external_reference")
     assert first.json()["number"] not in body["message"]

@@ -365,3 +365,31 @@ def test_every_page_and_endpoint_passes_its_actor_to_the_services():
                 if "actor" not in {keyword.arg for keyword in node.keywords}:
                     missing.append(f"{path}:{node.lineno} {node.func.id}")
     assert missing == []
+
+
+def test_a_clerk_places_through_the_api_only_an_order_of_a_store_they_work_at(world):
+    world.stock(world.a, world.tv, 2)
+    lat, lng = north(0.5)
+    body = {
+        "channel": "stores",
+        "lines": [{"sku": "TV-55", "quantity": 1}],
+        "delivery_method": "ship",
+        "address": "1 Chang'an Ave",
+        "latitude": str(lat),
+        "longitude": str(lng),
+    }
+    client = person_client(clerk_at(world.a))
+
+    online = client.post(API, body, content_type="application/json")  # no store: an online order
+    elsewhere = client.post(
+        API, {**body, "origin_store": "C", "origin": "in_store"}, content_type="application/json"
+    )
+    assert (online.status_code, online.json()["code"]) == (403, "permission_denied")
+    assert elsewhere.status_code in (400, 403)  # C is not theirs: not even found
+    assert not Order.objects.exists()
+
+    own = client.post(
+        API, {**body, "origin_store": "A", "origin": "in_store"}, content_type="application/json"
+    )
+    assert own.status_code == 201, own.content
+    assert Order.objects.get().origin_store == world.a
