@@ -457,6 +457,17 @@ def _group_or_404(request, pk) -> StaticGroup:
     return get_object_or_404(_groups_visible_to(request.user).select_related("store"), pk=pk)
 
 
+def _group_editable_or_403(request, pk) -> StaticGroup:
+    """A list the user may see (else 404) and edit: its store's managers and HQ (else 403)."""
+    group = _group_or_404(request, pk)
+    if not store_actionable_by(request.user, group.store, "manage"):
+        raise PermissionDenied(
+            _("Only a manager of %(store)s can edit its list %(group)s.")
+            % {"store": group.store.name, "group": group.name}
+        )
+    return group
+
+
 @require_GET
 @staff_required
 def group_detail(request, pk):
@@ -478,7 +489,7 @@ def group_detail(request, pk):
 @require_POST
 @staff_required
 def group_add(request, pk):
-    group = _group_or_404(request, pk)
+    group = _group_editable_or_403(request, pk)
     form = GroupMemberAddForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Type the customer's mobile number or loyalty card number."))
@@ -505,7 +516,7 @@ def group_add(request, pk):
 @require_POST
 @staff_required
 def group_remove(request, pk):
-    group = _group_or_404(request, pk)
+    group = _group_editable_or_403(request, pk)
     member = get_object_or_404(group.members.all(), pk=request.POST.get("member") or 0)
     try:
         static_group_remove(group=group, member=member, user=request.user)

@@ -20,7 +20,7 @@ from config.api.renderers import CSVRenderer
 from config.csv import csv_attachment, csv_cell
 from config.errors import NotFound
 from config.roles import is_hq
-from integrations.authentication import actor, api_key_of
+from integrations.authentication import actor
 from integrations.choices import Scope
 from integrations.permissions import key_channel_only
 from integrations.throttling import ApiKeyRateThrottle
@@ -143,11 +143,15 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         # Not filtered by the list's query parameters: a detail is found by its id alone.
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
-    def _key_member(self, member: Member) -> Member:
-        """An API key acts only on members it may see: another channel's member is a 404."""
-        if api_key_of(self.request.user) is not None:
-            return get_object_or_404(members_visible_to(self.request.user), pk=member.pk)
-        return member
+    def _points_member(self, pk) -> Member:
+        """The member whose points the caller moves: one they may register and browse (HQ any;
+        staff their stores' customers; a key its channel's), else 404; a merged one is a 400."""
+        member_register_require(self.request.user)
+        member = get_object_or_404(Member.objects.all(), pk=pk)
+        visible = members_visible_to(self.request.user).filter(pk=member.merged_into_id or member.pk)
+        if not visible.exists():
+            raise NotFound(_("Member not found."), fields={"member": [_("Not a member you may see.")]})
+        return _live_member(member.pk)
 
     def _detail(self, member: Member, status_code=status.HTTP_200_OK, **context) -> Response:
         member = (
@@ -280,8 +284,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsEarnSerializer,
     )
     def earn_points(self, request, pk=None):
-        member_register_require(request.user)
-        member = self._key_member(_live_member(pk))
+        member = self._points_member(pk)
         data = self._valid(PointsEarnSerializer, request.data)
         key_channel_only(request.user, data["channel"], what=_("points"))
         client_reference = data.get("client_reference") or None
@@ -314,8 +317,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer_class=PointsRedeemSerializer,
     )
     def redeem_points(self, request, pk=None):
-        member_register_require(request.user)
-        member = self._key_member(_live_member(pk))
+        member = self._points_member(pk)
         data = self._valid(PointsRedeemSerializer, request.data)
         key_channel_only(request.user, data["channel"], what=_("points"))
         client_reference = data.get("client_reference") or None

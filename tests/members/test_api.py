@@ -281,9 +281,9 @@ def redeem_url(member):
     return f"/api/v1/members/{member.pk}/points/redeem/"
 
 
-def test_earn_in_store_and_redeem_online_across_channels(clerk_client, mall, store_channel):
+def test_earn_in_store_and_redeem_online_across_channels(clerk_client, store, mall, store_channel):
     PointsRule.objects.create(channel=store_channel, points_per_yuan=Decimal("2"), life_days=365)
-    member = MemberFactory()
+    member = MemberFactory(home_store=store)
 
     earned = post(
         clerk_client,
@@ -306,8 +306,8 @@ def test_earn_in_store_and_redeem_online_across_channels(clerk_client, mall, sto
     assert member.points_balance == points_balance_from_ledger(member) == 49
 
 
-def test_earn_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_client, mall):
-    member = MemberFactory()
+def test_earn_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_client, store, mall):
+    member = MemberFactory(home_store=store)
     body = {"channel": "mall", "paid_amount": "100.00", "reference": "O-1", "client_reference": "mall-O-1"}
 
     first = post(clerk_client, earn_url(member), body)
@@ -325,8 +325,8 @@ def test_earn_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_cl
     assert PointsEntry.objects.filter(member=member).count() == 1
 
 
-def test_redeem_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_client, mall):
-    member = member_with_points(100, mall)
+def test_redeem_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_client, store, mall):
+    member = member_with_points(100, mall, home_store=store)
     body = {"points": 30, "channel": "mall", "reference": "ORDER-5", "client_reference": "redeem-5"}
 
     first = post(clerk_client, redeem_url(member), body)
@@ -344,8 +344,8 @@ def test_redeem_replay_returns_the_same_entry_and_a_different_body_is_409(clerk_
     assert PointsEntry.objects.filter(member=member, kind=PointsKind.REDEEM).count() == 1
 
 
-def test_client_reference_of_another_member_is_409(clerk_client, mall):
-    a, b = member_with_points(50, mall), member_with_points(50, mall)
+def test_client_reference_of_another_member_is_409(clerk_client, store, mall):
+    a, b = member_with_points(50, mall, home_store=store), member_with_points(50, mall, home_store=store)
     body = {"points": 10, "channel": "mall", "client_reference": "shared-ref"}
     post(clerk_client, redeem_url(a), body)
 
@@ -354,8 +354,8 @@ def test_client_reference_of_another_member_is_409(clerk_client, mall):
     assert b.points_balance == 50
 
 
-def test_redeem_more_than_the_balance_is_409_and_writes_no_entry(clerk_client, mall):
-    member = member_with_points(40, mall)
+def test_redeem_more_than_the_balance_is_409_and_writes_no_entry(clerk_client, store, mall):
+    member = member_with_points(40, mall, home_store=store)
 
     body = assert_error(
         post(clerk_client, redeem_url(member), {"points": 41, "channel": "mall", "client_reference": "x"}),
@@ -372,8 +372,8 @@ def test_redeem_more_than_the_balance_is_409_and_writes_no_entry(clerk_client, m
 
 
 @pytest.mark.parametrize("points", [0, -5])
-def test_redeem_of_no_points_is_refused_as_a_field_error(clerk_client, mall, points):
-    member = member_with_points(40, mall)
+def test_redeem_of_no_points_is_refused_as_a_field_error(clerk_client, store, mall, points):
+    member = member_with_points(40, mall, home_store=store)
 
     assert_error(
         post(clerk_client, redeem_url(member), {"points": points, "channel": "mall"}),
@@ -400,13 +400,24 @@ def test_points_of_a_merged_member_are_refused_naming_the_survivor(hq_client, ma
     assert (dup.points_balance, dup.total_spend) == (0, Decimal("0"))
 
 
-def test_points_of_an_unknown_member_or_channel(clerk_client, mall):
+def test_clerk_moves_points_of_their_stores_customers_only(clerk_client, mall):
+    # A walk-in from another store is served through the member page the lookup opens; by id, the
+    # API moves points of the members the clerk may see only (docs/trust.md).
+    elsewhere = member_with_points(40, mall, home_store=StoreFactory())
+    assert_error(
+        post(clerk_client, redeem_url(elsewhere), {"points": 1, "channel": "mall"}), 404, "not_found"
+    )
+    elsewhere.refresh_from_db()
+    assert elsewhere.points_balance == 40 and elsewhere.points_entries.count() == 1
+
+
+def test_points_of_an_unknown_member_or_channel(clerk_client, store, mall):
     assert_error(
         post(clerk_client, "/api/v1/members/999999/points/redeem/", {"points": 1, "channel": "mall"}),
         404,
         "not_found",
     )
-    member = MemberFactory()
+    member = MemberFactory(home_store=store)
     assert_error(
         post(clerk_client, earn_url(member), {"channel": "bazaar", "paid_amount": "1", "reference": "r"}),
         400,
