@@ -49,6 +49,8 @@ from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
 from aftersales.warranty import eligibility
 from config.errors import DomainError
 from config.views import add_domain_error, paginate
+from members.phones import normalise_phone_or_blank
+from members.policies import member_fields_for
 from orders.models import OrderLine, SoldUnit
 from stores.models import Store
 from stores.policies import store_actionable_by
@@ -118,16 +120,22 @@ class FoundLine:
     answers: list = field(default_factory=list)  # (TicketKind, Eligibility), for a faulty product
     no_fault_return: object = None
     tickets: list = field(default_factory=list)
+    member_shown: bool = False  # members.policies: the customer's name and mobile on the page
 
     @property
     def any_allowed(self) -> bool:
         return any(answer.allowed for _kind, answer in self.answers)
 
 
-def found_lines(query: str, *, at=None, line_id: int | None = None) -> list[FoundLine]:
+def found_lines(query: str, *, actor, at=None, line_id: int | None = None) -> list[FoundLine]:
     """The lines purchases_find gives for the query (with their order, SKU, policy and sold
     units; it caps them), each with its eligibility answers; one more query for the lines'
-    tickets. With `line_id`, only that line is judged (the ticket form)."""
+    tickets. With `line_id`, only that line is judged (the ticket form).
+
+    Any store serves any channel's purchase, but what the page shows of it follows the policies:
+    the customer's name and mobile when members.policies allows it (their store's member, or
+    found by the mobile the customer gave); of the line's tickets, those the actor may see and
+    those waiting to be taken in at a counter (opened online or by HQ)."""
     at = at or timezone.now()
     lines = purchases_find(query)
     if line_id is not None:
@@ -135,14 +143,24 @@ def found_lines(query: str, *, at=None, line_id: int | None = None) -> list[Foun
     if not lines:
         return []
     tickets: dict[int, list] = {}
-    for ticket in Ticket.objects.filter(line__in=lines).order_by("-opened_at", "-id"):
+    shown = Q(pk__in=tickets_visible_to(actor).values("pk")) | Q(
+        handling_store__isnull=True, status=TicketStatus.OPENED
+    )
+    for ticket in Ticket.objects.filter(shown, line__in=lines).order_by("-opened_at", "-id"):
         tickets.setdefault(ticket.line_id, []).append(ticket)
     wanted = query.strip().upper()
+    phone = normalise_phone_or_blank(query)
     rows = []
     for line in lines:
         line_units = list(line.units.all())
         unit = next((u for u in line_units if u.serial.upper() == wanted), None)
         row = FoundLine(line=line, unit=unit, units=line_units, tickets=tickets.get(line.pk, []))
+        member = line.order.member
+        if member is not None:
+            by_mobile = bool(phone) and phone == member.phone
+            row.member_shown = member_fields_for(actor, member, found_by_lookup=by_mobile).shows("name")
+        else:  # a guest's order: its recipient's mobile, when that is what the customer gave
+            row.member_shown = bool(phone) and phone == normalise_phone_or_blank(line.order.recipient_phone)
         # The windows are the same for every unit of a line (one delivery): a serial-tracked line
         # found by mobile or order number is judged on a unit still with the customer, and the
         # ticket form asks which one.
@@ -186,7 +204,7 @@ def desk(request):
     query, rows = "", []
     if form.is_valid():
         query = form.cleaned_data["q"].strip()
-        rows = found_lines(query)
+        rows = found_lines(query, actor=request.user)
     stores = desk_stores(request)
     waiting = (
         _tickets(request.user)
@@ -219,7 +237,7 @@ def ticket_new(request, line_id):
     query = _searched(request.GET)
     # Opened for a line the clerk found with the customer's own details: a line id alone opens
     # nothing (it is not the customer's proof of purchase).
-    row = next(iter(found_lines(query, line_id=line_id)), None) if query else None
+    row = next(iter(found_lines(query, actor=request.user, line_id=line_id)), None) if query else None
     if row is None:
         raise Http404(_("Find the purchase first, by the customer's mobile, order number or serial."))
     line = row.line
@@ -232,8 +250,12 @@ def ticket_new(request, line_id):
         "kind": next((kind for kind, answer in row.answers if answer.allowed), None),
         "quantity": 1,
         "serial": _serial_guess(row),
-        "customer_phone": (line.order.member.phone if line.order.member else "")
-        or line.order.recipient_phone,
+        # The customer's mobile only where the policy shows it (else the clerk asks for it).
+        "customer_phone": (
+            ((line.order.member.phone if line.order.member else "") or line.order.recipient_phone)
+            if row.member_shown
+            else ""
+        ),
     }
     remaining = max(line.quantity - line.returned_quantity, 1)
     form = TicketOpenForm(

@@ -23,8 +23,10 @@ from config.errors import Forbidden, NotFound
 from config.roles import is_hq
 from guides.models import Binding, CommissionEntry, Guide, ScanEvent, Statement
 from integrations.authentication import api_key_of
+from members.policies import member_fields_for
 from orders.models import Order
 from stores.models import Partner, Store
+from stores.policies import stores_visible_to
 
 STATEMENT_ACTIONS = ("see", "approve", "pay")
 
@@ -114,6 +116,22 @@ def statements_visible_to(user) -> QuerySet[Statement]:
     if is_hq(user):
         return Statement.objects.all()
     return Statement.objects.filter(Q(guide__in=_visible_guide_ids(user)) | Q(partner__in=_partner_ids(user)))
+
+
+def fan_name_visible_to(actor, binding: Binding) -> bool:
+    """A fan's name: to their own guide (who met them), and to whoever members.policies shows
+    the member's personal data (HQ, their home store's staff and partner); a partner does not
+    learn the names of its guides' fans from elsewhere."""
+    if actor is None or not actor.is_authenticated:
+        return False
+    if is_hq(actor) or (api_key_of(actor) is None and binding.guide.user_id == actor.pk):
+        return True
+    if api_key_of(actor) is not None:  # a partner's key: members of its stores (no query per row)
+        stores = getattr(actor, "_fan_store_ids", None)
+        if stores is None:
+            stores = actor._fan_store_ids = frozenset(stores_visible_to(actor).values_list("pk", flat=True))
+        return binding.member.home_store_id in stores
+    return member_fields_for(actor, binding.member).shows("name")
 
 
 def fan_phone_shown_in_full(actor) -> bool:

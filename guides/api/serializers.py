@@ -10,7 +10,7 @@ from catalog.models import Category, Channel
 from config.api.serializers import StrictInput
 from guides.choices import BindingEnd
 from guides.models import Binding, CommissionEntry, CommissionRule, Guide, GuideLevel, Statement
-from guides.policies import fan_phone_shown_in_full
+from guides.policies import fan_name_visible_to, fan_phone_shown_in_full
 from members.phones import masked_phone
 
 
@@ -118,7 +118,9 @@ class BindingSerializer(serializers.ModelSerializer):
     else of the member: anyone may sign up as a guide."""
 
     guide = serializers.CharField(source="guide.code", read_only=True, help_text=_("Guide code."))
-    member_name = serializers.CharField(source="member.name", read_only=True)
+    member_name = serializers.SerializerMethodField(
+        help_text=_("The fan's name: for their own guide, HQ and their home store's people; else null.")
+    )
     end_reason = BlankAsNullChoiceField(
         choices=BindingEnd.choices,
         read_only=True,
@@ -147,6 +149,12 @@ class BindingSerializer(serializers.ModelSerializer):
             "end_reason",
         ]
         read_only_fields = fields
+
+    def get_member_name(self, binding) -> str | None:
+        request = self.context.get("request")
+        if request is not None and fan_name_visible_to(request.user, binding):
+            return binding.member.name
+        return None
 
     def get_member_phone(self, binding) -> str:
         phone = binding.member.phone or ""

@@ -128,3 +128,20 @@ def test_the_policy_answers(world, received):
     assert ticket_actionable_by(partner, received, "see")
     assert not ticket_actionable_by(partner, received, "work")
     assert ticket_actionable_by(clerk, received, "work") and ticket_actionable_by(hq_user(), received, "work")
+
+
+def test_a_purchase_found_by_order_number_at_another_store_shows_no_personal_data(world, received):
+    """Any store serves any channel's purchase, but a clerk of C who types store A's order number
+    sees neither the customer's name and mobile nor A's tickets (docs/trust.md); typing the
+    customer's own mobile (they are at the counter) shows them."""
+    order, member = received.order, received.member
+    member.name = "Sentinel Qiuyue"
+    member.save()
+    client = login(clerk_at(world.c))
+    line = order.lines.get()
+    for url in (reverse("aftersales:desk"), reverse("aftersales:new", args=[line.pk])):
+        body = client.get(url, {"q": order.number}).content.decode()
+        assert "Open a ticket" in body or 'name="kind"' in body
+        assert member.phone not in body and "Sentinel Qiuyue" not in body and received.number not in body
+    body = client.get(reverse("aftersales:desk"), {"q": member.phone}).content.decode()
+    assert "Sentinel Qiuyue" in body

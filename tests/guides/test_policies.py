@@ -95,3 +95,11 @@ def test_guides_api_writes_refuse_unknown_fields(scene, url, body, unknown):
     assert set(response.json()["fields"]) == {unknown}
     assert not CommissionRule.objects.exists()
     assert scene.statements[scene.p1].status == StatementStatus.DRAFT
+
+
+def test_a_partner_sees_its_guides_fans_without_their_names(scene):
+    """docs/trust.md: a partner sees members' personal data only when their home store is one of
+    the partner's; its guides' fans are otherwise ids and masked mobiles."""
+    rows = results(login(scene.pu1).get("/api/v1/bindings/"))
+    assert len(rows) == 2 and all(row["member_name"] is None for row in rows)
+    assert all("****" in row["member_phone"] for row in rows)
