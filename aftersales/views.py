@@ -135,7 +135,7 @@ def found_lines(query: str, *, actor, at=None, line_id: int | None = None) -> li
     Any store serves any channel's purchase, but what the page shows of it follows the policies:
     the customer's name and mobile when members.policies allows it (their store's member, or
     found by the mobile the customer gave); of the line's tickets, those the actor may see and
-    those waiting to be taken in at a counter (opened online or by HQ)."""
+    those opened online or by HQ and waiting to be taken in at a counter."""
     at = at or timezone.now()
     lines = purchases_find(query)
     if line_id is not None:
@@ -144,7 +144,7 @@ def found_lines(query: str, *, actor, at=None, line_id: int | None = None) -> li
         return []
     tickets: dict[int, list] = {}
     shown = Q(pk__in=tickets_visible_to(actor).values("pk")) | Q(
-        handling_store__isnull=True, status=TicketStatus.OPENED
+        intake_store__isnull=True, handling_store__isnull=True, status=TicketStatus.OPENED
     )
     for ticket in Ticket.objects.filter(shown, line__in=lines).order_by("-opened_at", "-id"):
         tickets.setdefault(ticket.line_id, []).append(ticket)
