@@ -28,7 +28,6 @@ from config.charts import bar_chart
 from config.csv import csv_attachment, csv_cell
 from config.dates import SHANGHAI, shanghai_date, shanghai_today
 from config.money import quantize_money
-from config.roles import is_hq
 from config.views import paginate
 from guides import settlement
 from guides.choices import EntryKind, StatementParty
@@ -37,6 +36,7 @@ from guides.filtersets import BindingFilterSet, CommissionEntryFilterSet, Statem
 from guides.leaderboards import NET_KINDS, ZERO, Figures, guide_figures, store_figures
 from guides.models import Binding, Guide, Statement
 from guides.periods import Period, month_bounds
+from guides.policies import guides_managed_by
 from guides.portal_forms import PeriodForm
 from guides.selectors import (
     active_binding_q,
@@ -83,7 +83,7 @@ def portal_page(view):
     @login_required
     def wrapper(request, *args, **kwargs):
         user = request.user
-        viewer = Viewer(guide_for_user(user), list(partners_of_user(user)), is_hq(user))
+        viewer = Viewer(guide_for_user(user), list(partners_of_user(user)), guides_managed_by(user))
         if not viewer.anyone:
             return render(request, "guides/portal/join.html", {"viewer": viewer})
         return view(request, viewer, *args, **kwargs)
