@@ -4,9 +4,11 @@ Every portal, HQ and admin page that answers a GET (walked from the URL resolver
 filled with side A's objects of the access matrix's world, tests/config/principals.py) is opened as
 HQ (who sees every page) and as a clerk of store A. Its query parameters are discovered from the
 page itself: the names of the <input>, <select> and <textarea> fields of its forms and the
-parameters of its links back to the same page, plus `q` and `page`. Each parameter in turn gets
-each hostile value (a NUL byte, 10**12, 1e400, 300 characters, `%`, full-width digits, emoji, right-
-to-left marks): no 5xx, and a streamed answer (a CSV export) must stream to its end.
+parameters of its links back to the same page, plus `q` and `page`. Each hostile value (a NUL byte,
+10**12, 1e400, 300 characters, `%`, full-width digits, emoji, right-to-left marks) goes to every
+parameter at once, and a NUL byte, 10**12, 1e400 and `%` also to each parameter alone; again with the
+page's export parameter (`format=csv`) when it has one: no 5xx, and a streamed answer (a CSV
+export) must stream to its end.
 
 Every form of those pages that POSTs (its hidden fields and first button as the page gives them)
 gets the same value in every field: no 5xx; an answer that is the page again (200) writes nothing
@@ -44,7 +46,20 @@ HOSTILE = {
     "rtl marks": "\u202e\u200fabc\u200f",
 }
 ALWAYS = ("q", "page")
-ERROR_MARKS = ("errorlist", "form-errors", "has-error", "msg-error", 'role="alert"', "errornote", "errors")
+# Each value goes to every parameter at once (forms and filtersets check every field together),
+# and these values also to each parameter alone (a field read only when the others are valid).
+ALONE = ("nul", "10**12", "1e400", "percent")
+ERROR_MARKS = (
+    "errorlist",
+    "form-errors",
+    "has-error",
+    "msg-error",
+    'role="alert"',
+    "errornote",
+    "errors",
+    'class="error"',  # the admin's messages
+    'class="warning"',
+)
 SKIP_FIELDS = {"csrfmiddlewaretoken"}
 
 
@@ -166,11 +181,16 @@ def fingerprint():
 
 
 def _get(client, url, params):
-    try:
-        response = client.get(url, params)
-        return response, body_of(response), None
-    except Exception as error:  # a stream that breaks while it is read
-        return None, "", f"{type(error).__name__}: {error}"
+    """GET in a savepoint rolled back: on PostgreSQL a query refused by the database (a NUL byte)
+    aborts the transaction, and every later request of the test would fail with it."""
+    with transaction.atomic():
+        try:
+            response = client.get(url, params)
+            return response, body_of(response), None
+        except Exception as error:  # a stream that breaks while it is read
+            return None, "", f"{type(error).__name__}: {error}"
+        finally:
+            transaction.set_rollback(True)
 
 
 def _values_for(name: str, index: int) -> list[str]:
@@ -204,17 +224,26 @@ def fuzz(world, who) -> list[str]:
         if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
             continue
         page = parse(body)
+        params = param_names(url, page)
         for base in bases(url, page):
-            for param in param_names(url, page):
-                if param in base:
-                    continue
-                for label in _values_for(name, index):
-                    response, _body, crash = _get(client, url, {**base, param: HOSTILE[label]})
-                    if crash or response.status_code >= 500:
-                        extra = "".join(f"&{k}={v}" for k, v in base.items())
-                        problems.append(
-                            f"5xx GET {url} [{name}] {param}={label}{extra}: {crash or response.status_code}"
-                        )
+            names = [param for param in params if param not in base]
+            extra = "".join(f"&{k}={v}" for k, v in base.items())
+            tries = [
+                ("every parameter", label, dict.fromkeys(names, HOSTILE[label]))
+                for label in _values_for(name, index)
+            ]
+            tries += [
+                (param, label, {param: HOSTILE[label]})
+                for param in names
+                for label in _values_for(name, index)
+                if label in ALONE
+            ]
+            for param, label, query in tries:
+                response, _body, crash = _get(client, url, {**base, **query})
+                if crash or response.status_code >= 500:
+                    problems.append(
+                        f"5xx GET {url} [{name}] {param}={label}{extra}: {crash or response.status_code}"
+                    )
         for form in page.forms:
             if form.method != "post":
                 continue
