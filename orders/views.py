@@ -28,7 +28,7 @@ from catalog.selectors import channel_for_store, live_prices_for
 from config.errors import DomainError
 from config.views import add_domain_error, paginate, staff_required
 from members.phones import normalise_phone_or_blank
-from members.selectors import member_lookup
+from members.policies import member_lookup_for
 from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentMethod
 from orders.filtersets import OrderFilterSet
 from orders.forms import (
@@ -444,7 +444,7 @@ def order_new(request, code):
     if posted is not None and form.is_valid():
         query = form.cleaned_data["member"].strip()
         if query:
-            member = member_lookup(query)
+            member = member_lookup_for(request.user, query)
             if member is None:
                 form.add_error(
                     "member", _("No member has this mobile or card number. Check it, or register them first.")

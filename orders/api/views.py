@@ -23,7 +23,7 @@ from integrations.authentication import actor, api_key_of, owner_of
 from integrations.choices import Scope
 from integrations.permissions import reads
 from members.errors import InvalidPhone
-from members.selectors import members_visible_to
+from members.policies import members_visible_to
 from members.services import member_upsert
 from orders.api.serializers import (
     CollectInputSerializer,

@@ -415,11 +415,11 @@ class Route:
 
 ROUTES = [
     # --- API: the routers' list routes (an HQ admin's session) ---
-    Route("channel-list", "/api/v1/channels/", "channels", 4),
+    Route("channel-list", "/api/v1/channels/", "channels", 5),
     Route("category-list", "/api/v1/categories/", "categories", 4),
     Route("product-list", "/api/v1/products/", "products", 6),
     Route("sku-list", "/api/v1/skus/", "skus", 5),
-    Route("price-list", "/api/v1/prices/", "skus", 4),
+    Route("price-list", "/api/v1/prices/", "skus", 5),
     Route("store-list", "/api/v1/stores/", "stores", 5),
     Route("stock-list", "/api/v1/stock/", "stock", 5),
     Route("member-list", "/api/v1/members/", "members", 5),
