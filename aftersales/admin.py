@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange, WarrantyPolicy, WarrantyPolicyChange
 from aftersales.warranty import policy_end, policy_set
 from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
+from config.admin import ModelAdmin, TabularInline
 from config.views import add_domain_error
 from stores.admin import ReadOnlyAdminMixin
 
@@ -67,7 +68,7 @@ class WarrantyPolicyAddForm(forms.ModelForm):
         pass
 
 
-class WarrantyPolicyChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+class WarrantyPolicyChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = WarrantyPolicyChange
     fields = readonly_fields = ("changed_at", "action", "changed_by", "detail")
     extra = 0
@@ -85,7 +86,7 @@ class InForceFilter(ValidNowFilter):
 
 
 @admin.register(WarrantyPolicy)
-class WarrantyPolicyAdmin(admin.ModelAdmin):
+class WarrantyPolicyAdmin(ModelAdmin):
     """New versions go through policy_set; stored versions are read-only apart from "End now"."""
 
     form = WarrantyPolicyAddForm
@@ -152,7 +153,7 @@ class WarrantyPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(WarrantyPolicyChange)
-class WarrantyPolicyChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WarrantyPolicyChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The audit trail of the warranty policies: read-only."""
 
     list_display = ("changed_at", "policy", "action", "changed_by")
@@ -164,7 +165,7 @@ class WarrantyPolicyChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Tickets: read here, worked in the portal and the API
 
 
-class TicketStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+class TicketStatusChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = TicketStatusChange
     fields = readonly_fields = ("changed_at", "from_status", "to_status", "store", "note", "changed_by")
     extra = 0
@@ -175,12 +176,15 @@ class TicketStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("store", "changed_by")
 
 
-class TicketPhotoInline(ReadOnlyAdminMixin, admin.TabularInline):
+class TicketPhotoInline(ReadOnlyAdminMixin, TabularInline):
     model = TicketPhoto
     fields = readonly_fields = ("uploaded_at", "photo", "uploaded_by")
     extra = 0
     can_delete = False
     verbose_name_plural = gettext_lazy("Photos of the fault")
+
+    class Media:
+        css = {"all": ("css/admin.css",)}  # the thumbnail's size: no inline style (CSP)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("ticket", "uploaded_by")
@@ -189,11 +193,11 @@ class TicketPhotoInline(ReadOnlyAdminMixin, admin.TabularInline):
     def photo(self, obj):
         # Served by the portal, which checks who may see the ticket (photos are not public media).
         url = reverse("aftersales:photo", args=[obj.ticket.number, obj.pk])
-        return format_html('<a href="{}"><img src="{}" alt="" style="max-height:120px"></a>', url, url)
+        return format_html('<a href="{}"><img src="{}" alt="" class="admin-thumbnail"></a>', url, url)
 
 
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Service tickets: read-only here; their steps are the portal's and the API's."""
 
     list_display = (

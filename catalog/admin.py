@@ -6,6 +6,7 @@ goes through catalog.services; a refusal is shown as the service's message on th
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
@@ -22,10 +23,12 @@ from tablib import InvalidDimensions
 from catalog.models import SKU, Category, Channel, Price, PriceChange, Product
 from catalog.resources import PriceResource, ProductResource, SKUResource
 from catalog.services import UnifiedResult, category_set_unified, price_end, price_set, sku_set_unified
+from config.admin import HostileInputModelAdmin, ModelAdmin, TabularInline
 from config.errors import DomainError
+from config.roles import SYSTEM
 
 
-class HQImportExportAdmin(ImportExportModelAdmin):
+class HQImportExportAdmin(HostileInputModelAdmin, ImportExportModelAdmin):
     """Import (with its dry-run preview) and export in CSV and XLSX, for users allowed to write."""
 
     import_formats = [base_formats.CSV, base_formats.XLSX]
@@ -38,6 +41,20 @@ class HQImportExportAdmin(ImportExportModelAdmin):
 
     def has_export_permission(self, request):
         return self.has_view_permission(request)
+
+    def export_action(self, request):
+        """The export of the list as filtered: filters in the address the list does not know (a
+        hand-made `?page=`, a value that is no key) say so and offer the whole list's export,
+        instead of a 500 from the admin's list."""
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            self.message_user(
+                request,
+                _("The filters in the address are not valid for this list; they were left out."),
+                level=messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
 
     def add_data_read_fail_error_to_form(self, form, e):
         if isinstance(e, UnicodeDecodeError):
@@ -217,7 +234,7 @@ class ValidNowFilter(admin.SimpleListFilter):
 # --- Audit trail: shown on the SKU and the Price pages, never edited.
 
 
-class PriceChangeInline(admin.TabularInline):
+class PriceChangeInline(TabularInline):
     model = PriceChange
     fk_name = "price"
     fields = readonly_fields = (
@@ -251,7 +268,7 @@ class SKUPriceChangeInline(PriceChangeInline):
     fk_name = "sku"
 
 
-class SKUPriceInline(admin.TabularInline):
+class SKUPriceInline(TabularInline):
     """The SKU's price versions, read-only: prices are added on the Price page or by import."""
 
     model = Price
@@ -275,7 +292,7 @@ class SKUPriceInline(admin.TabularInline):
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(ModelAdmin):
     """The audit trail of the price list: read-only, nobody adds, edits or deletes rows."""
 
     list_display = (
@@ -325,7 +342,7 @@ def _set_unified(modeladmin, request, unified: bool, call) -> None:
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ("name", "code", "parent")
     search_fields = ("code", "name")
     list_select_related = ("parent",)
@@ -352,7 +369,7 @@ class CategoryAdmin(admin.ModelAdmin):
         @transaction.atomic  # several categories: all or none, like the SKUs of one category
         def call():
             results = [
-                category_set_unified(category=category, unified=unified, user=request.user)
+                category_set_unified(category=category, unified=unified, actor=request.user)
                 for category in queryset
             ]
             return UnifiedResult(
@@ -362,7 +379,7 @@ class CategoryAdmin(admin.ModelAdmin):
         _set_unified(self, request, unified, call)
 
 
-class SKUInline(admin.TabularInline):
+class SKUInline(TabularInline):
     model = SKU
     fields = ("code", "name", "barcode", "serial_tracked", "dealer_cost", "is_active", "unified")
     readonly_fields = ("unified",)
@@ -413,7 +430,9 @@ class SKUAdmin(HQImportExportAdmin):
     )
     def mark_unified(self, request, queryset):
         skus = list(queryset.values_list("pk", flat=True))
-        _set_unified(self, request, True, lambda: sku_set_unified(skus=skus, unified=True, user=request.user))
+        _set_unified(
+            self, request, True, lambda: sku_set_unified(skus=skus, unified=True, actor=request.user)
+        )
 
     @admin.action(
         description=gettext_lazy("Unmark one product, one price"), permissions=["change"], location=BOTH
@@ -421,12 +440,12 @@ class SKUAdmin(HQImportExportAdmin):
     def unmark_unified(self, request, queryset):
         skus = list(queryset.values_list("pk", flat=True))
         _set_unified(
-            self, request, False, lambda: sku_set_unified(skus=skus, unified=False, user=request.user)
+            self, request, False, lambda: sku_set_unified(skus=skus, unified=False, actor=request.user)
         )
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ModelAdmin):
     list_display = ("code", "name", "kind", "margin_floor_percent", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
@@ -455,6 +474,7 @@ class PriceAddForm(forms.ModelForm):
                 amount=data["amount"],
                 valid_from=data["valid_from"],
                 valid_to=data.get("valid_to"),
+                actor=SYSTEM,  # a dry run: save_model sets it as the admin
             ),
         )
         return data
@@ -512,7 +532,7 @@ class PriceAdmin(HQImportExportAdmin):
             amount=obj.amount,
             valid_from=obj.valid_from,
             valid_to=obj.valid_to,
-            user=request.user,
+            actor=request.user,
         )
         adopt_saved(obj, price)
 
@@ -522,7 +542,7 @@ class PriceAdmin(HQImportExportAdmin):
             self,
             request,
             list(queryset.select_related("sku", "channel")),
-            lambda price: price_end(price=price, user=request.user),
+            lambda price: price_end(price=price, actor=request.user),
             refusal=lambda price, reason: f"{price.sku.code} ({_scope(price)}): {reason}",
             none_ended=_("No price was ended. %(reason)s"),
             ended=_("%(count)d prices ended."),

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
+from config.admin import ModelAdmin, TabularInline
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
 from guides.choices import StatementParty
@@ -104,7 +105,7 @@ def _each(modeladmin, request, rows, call, *, label) -> int:
 
 
 @admin.register(GuideLevel)
-class GuideLevelAdmin(admin.ModelAdmin):
+class GuideLevelAdmin(ModelAdmin):
     list_display = ("code", "name", "rank")
     search_fields = ("code", "name")
 
@@ -170,7 +171,7 @@ class GuideSuspendForm(forms.Form):
 
 
 @admin.register(Guide)
-class GuideAdmin(admin.ModelAdmin):
+class GuideAdmin(ModelAdmin):
     """Guides are registered by guide_register (code drawn there) and suspended by its actions."""
 
     form = GuideForm
@@ -306,7 +307,7 @@ class AttributionWindowForm(forms.ModelForm):
 
 
 @admin.register(AttributionWindow)
-class AttributionWindowAdmin(admin.ModelAdmin):
+class AttributionWindowAdmin(ModelAdmin):
     """Window lengths, set through attribution_window_set (which moves open bindings' ends too)."""
 
     form = AttributionWindowForm
@@ -335,7 +336,7 @@ class AttributionWindowAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScanEvent)
-class ScanEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScanEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Every opening of a guide's or store's QR code; written by scan_open / scan_bind."""
 
     list_display = ("scanned_at", "guide", "store", "member", "outcome", "user_agent")
@@ -347,7 +348,7 @@ class ScanEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Binding)
-class BindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BindingAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Fans bound to guides; last scan wins, the same guide extends (guides.services.member_bind)."""
 
     list_display = (
@@ -371,7 +372,7 @@ class BindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Commission rules -------------------------------------------------------------------------
 
 
-class CommissionRuleChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CommissionRuleChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = CommissionRuleChange
     fields = readonly_fields = ("changed_at", "action", "detail", "changed_by")
     extra = 0
@@ -423,7 +424,7 @@ class LiveNowFilter(ValidNowFilter):
 
 
 @admin.register(CommissionRule)
-class CommissionRuleAdmin(admin.ModelAdmin):
+class CommissionRuleAdmin(ModelAdmin):
     """New rules go through commission_rule_set; stored rules are never edited, only ended."""
 
     form = CommissionRuleForm
@@ -495,7 +496,7 @@ class CommissionRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(CommissionRuleChange)
-class CommissionRuleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CommissionRuleChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The audit trail of the commission rules; written by commission_rule_set / _end only."""
 
     list_display = ("changed_at", "rule", "action", "changed_by")
@@ -508,7 +509,7 @@ class CommissionRuleChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CommissionEntry)
-class CommissionEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CommissionEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The append-only commission ledger: accruals, releases, clawbacks and rewards."""
 
     list_display = (
@@ -547,7 +548,7 @@ STATEMENT_CSV_PREFIX = ("statement", "party", "for", "period", "status")
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(ModelAdmin):
     """Monthly statements, drafted by guides.settlement; HQ approves and records the payout."""
 
     list_display = (
@@ -670,7 +671,7 @@ class StatementAdmin(admin.ModelAdmin):
 # --- Partner rewards --------------------------------------------------------------------------
 
 
-class PartnerRewardInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PartnerRewardInline(ReadOnlyAdminMixin, TabularInline):
     model = PartnerReward
     fields = readonly_fields = ("rank", "partner", "attributed_sales", "entry")
     extra = 0
@@ -682,7 +683,7 @@ class PartnerRewardInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(PartnerRewardRule)
-class PartnerRewardRuleAdmin(admin.ModelAdmin):
+class PartnerRewardRuleAdmin(ModelAdmin):
     """A year's bonus for the top partners; computed once, after the year, from the ledger."""
 
     list_display = ("year", "top_n", "bonus", "rewarded", "created_at")
@@ -734,7 +735,7 @@ class PartnerRewardRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PartnerReward)
-class PartnerRewardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PartnerRewardAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Each partner's place in a year's ranking and the reward entry it earned."""
 
     list_display = ("rule", "rank", "partner", "attributed_sales", "entry")

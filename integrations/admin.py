@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.admin import BOTH, add_domain_error, adopt_saved, dry_run
+from config.admin import ModelAdmin
 from integrations.admin_access import HQOnlyAdmin
 from integrations.choices import Scope
 from integrations.models import ApiKey
@@ -57,7 +58,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(HQOnlyAdmin, admin.ModelAdmin):
+class ApiKeyAdmin(HQOnlyAdmin, ModelAdmin):
     form = ApiKeyForm
     list_display = ("prefix", "name", "binding", "scope_list", "expires_at", "last_used_at", "revoked_at")
     list_filter = (RevokedFilter, "channel", "partner")

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.admin import BOTH
+from config.admin import ModelAdmin, TabularInline
 from integrations.admin_access import HQOnlyAdmin
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import EVENT_TYPES
@@ -51,7 +52,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(HQOnlyAdmin, admin.ModelAdmin):
+class WebhookSubscriptionAdmin(HQOnlyAdmin, ModelAdmin):
     form = WebhookSubscriptionForm
     list_display = ("url", "channel", "partner", "is_active", "created_at")
     list_filter = ("is_active", "channel")
@@ -59,7 +60,7 @@ class WebhookSubscriptionAdmin(HQOnlyAdmin, admin.ModelAdmin):
     list_select_related = ("channel", "partner")
 
 
-class _ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+class _ReadOnlyInline(ReadOnlyAdminMixin, TabularInline):
     extra = 0
     can_delete = False
 
@@ -74,7 +75,7 @@ class WebhookDeliveryInline(_ReadOnlyInline):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEventAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("created_at", "type", "event_id", "channel", "partner", "dispatched_at")
     list_filter = ("type",)
     search_fields = ("event_id", "type")
@@ -97,7 +98,7 @@ class WebhookAttemptInline(_ReadOnlyInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(HQOnlyAdmin, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "created_at",
         "event",

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from catalog.admin import add_domain_error, adopt_saved
+from config.admin import ModelAdmin, TabularInline
 from config.errors import DomainError
 from config.roles import is_hq
 from members.errors import InvalidPhone
@@ -70,7 +71,7 @@ class MemberForm(forms.ModelForm):
             raise forms.ValidationError(exc.message) from None
 
 
-class IdentityInline(ReadOnlyAdminMixin, admin.TabularInline):
+class IdentityInline(ReadOnlyAdminMixin, TabularInline):
     model = ExternalIdentity
     fields = readonly_fields = ("source", "external_id", "reported_phone", "created_at")
     extra = 0
@@ -78,7 +79,7 @@ class IdentityInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = gettext_lazy("External identities (they move only by upsert and merge)")
 
 
-class PointsEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PointsEntryInline(ReadOnlyAdminMixin, TabularInline):
     model = PointsEntry
     fk_name = "member"
     fields = readonly_fields = (
@@ -137,7 +138,7 @@ class CityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ModelAdmin):
     form = MemberForm
     list_display = (
         "id",
@@ -271,7 +272,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExternalIdentity)
-class ExternalIdentityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExternalIdentityAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Identities attach by upsert and move by merge, never by hand."""
 
     list_display = ("external_id", "source", "member", "reported_phone", "created_at")
@@ -282,7 +283,7 @@ class ExternalIdentityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MemberMerge)
-class MemberMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MemberMergeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The record of every merge and what moved; written by member_merge only."""
 
     list_display = ("merged_at", "merged", "survivor", "merged_phone", "merged_by", "reason")
@@ -296,7 +297,7 @@ class MemberMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsRule)
-class PointsRuleAdmin(admin.ModelAdmin):
+class PointsRuleAdmin(ModelAdmin):
     list_display = ("scope", "points_per_yuan", "life_days")
     list_select_related = ("channel",)
     autocomplete_fields = ("channel",)
@@ -307,7 +308,7 @@ class PointsRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ModelAdmin):
     list_display = ("name", "code", "min_spend_12m")
     search_fields = ("code", "name")
 
@@ -347,7 +348,7 @@ class PointsAdjustForm(forms.ModelForm):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The append-only ledger: never changed or deleted; HQ adds an adjustment via points_adjust."""
 
     form = PointsAdjustForm
@@ -406,7 +407,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     form = SegmentForm
     list_display = ("name", "created_by", "created_at")
     search_fields = ("name",)
@@ -448,7 +449,7 @@ class StaticGroupForm(forms.ModelForm):
 
 
 @admin.register(StaticGroup)
-class StaticGroupAdmin(admin.ModelAdmin):
+class StaticGroupAdmin(ModelAdmin):
     """A store's hand-kept list; members are added and removed through the group services."""
 
     form = StaticGroupForm

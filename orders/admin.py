@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from catalog.admin import BOTH
+from config.admin import ModelAdmin, TabularInline
 from config.errors import DomainError
 from config.roles import is_hq
 from orders.models import (
@@ -37,7 +38,7 @@ HQ_CANCEL_REASON = "Cancelled by HQ in the admin"
 # --- The order page: read-only inlines, one query each
 
 
-class _ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+class _ReadOnlyInline(ReadOnlyAdminMixin, TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
@@ -98,7 +99,7 @@ class StoreAssignmentInline(_ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ModelAdmin):
     """Orders are read here and changed by the services; HQ can cancel (order_cancel)."""
 
     list_display = (
@@ -274,7 +275,7 @@ class RevenueRuleForm(forms.ModelForm):
 
 
 @admin.register(RevenueRule)
-class RevenueRuleAdmin(admin.ModelAdmin):
+class RevenueRuleAdmin(ModelAdmin):
     """The split per channel, used when an order is paid (orders.services.revenue_split)."""
 
     form = RevenueRuleForm
@@ -297,7 +298,7 @@ class RevenueRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Capital flow: payments and refunds are written by the order services, never by hand."""
 
     list_display = ("created_at", "order", "kind", "method", "amount", "external_reference", "created_by")
@@ -308,7 +309,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RevenueShare)
-class RevenueShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RevenueShareAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Each party's share of each paid line; a cancellation adds reversing rows."""
 
     list_display = ("created_at", "order_number", "sku", "party", "store", "amount", "reverses")
@@ -327,7 +328,7 @@ class RevenueShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RoutingDecisionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Why each order went where it went, attempt by attempt."""
 
     list_display = ("decided_at", "order", "attempt", "location", "reason")
@@ -337,7 +338,7 @@ class RoutingDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StoreAssignment)
-class StoreAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StoreAssignmentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Offers to stores and their answers; stores answer in the portal, not here."""
 
     list_display = ("offered_at", "order", "store", "status", "respond_by", "responded_at", "responded_by")
@@ -348,7 +349,7 @@ class StoreAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderStatusChange)
-class OrderStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderStatusChangeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Every move of every order's state machine, who made it and why."""
 
     list_display = ("changed_at", "order", "from_status", "to_status", "reason", "changed_by")

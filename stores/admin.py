@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from catalog.admin import HQImportExportAdmin
+from config.admin import ModelAdmin, TabularInline
 from stores.models import Partner, StaffMembership, Stock, StockMovement, Store
 from stores.resources import StoreResource
 
@@ -26,14 +27,14 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(ModelAdmin):
     list_display = ("code", "name", "contact_name", "phone", "is_active")
     list_filter = ("is_active",)
     search_fields = ("code", "name", "contact_name")
     autocomplete_fields = ("users",)
 
 
-class StaffMembershipInline(admin.TabularInline):
+class StaffMembershipInline(TabularInline):
     model = StaffMembership
     fields = ("user", "role")
     autocomplete_fields = ("user",)
@@ -56,7 +57,7 @@ class StoreAdmin(HQImportExportAdmin):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(ModelAdmin):
     list_display = ("user", "store", "role")
     list_filter = ("role",)
     search_fields = ("user__username", "user__email", "store__code", "store__name")
@@ -64,7 +65,7 @@ class StaffMembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "store")
 
 
-class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
+class StockMovementInline(ReadOnlyAdminMixin, TabularInline):
     model = StockMovement
     fk_name = "stock"
     fields = readonly_fields = (
@@ -86,7 +87,7 @@ class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Stock)
-class StockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Numbers only: stock changes through the ledger services, never by editing a row."""
 
     list_display = ("sku", "location", "on_hand", "reserved", "available", "updated_at")
@@ -102,7 +103,7 @@ class StockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The append-only ledger: rows are added by stores.services, never changed or deleted."""
 
     list_display = (

@@ -14,7 +14,8 @@ Every form of those pages that POSTs (its hidden fields and first button as the 
 gets the same value in every field: no 5xx; an answer that is the page again (200) writes nothing
 and shows an error (a field error, the form's error box, or an error message). Each POST runs in a
 savepoint that is rolled back, so each starts from the same world. The admin's pages (Django's own
-views) get one of the values each, in turn, to keep the run short.
+views) get one of the values each, in turn, to every parameter and field at once, to keep the run
+short; its lists' action form (Django ignores an unknown action) is held to no 5xx and no write.
 
 On SQLite a NUL byte or a number past a 32-bit column passes the database; PostgreSQL refuses
 them, so this test finds those 500s when run there (DATABASE_URL=postgres://...)."""
@@ -236,7 +237,7 @@ def fuzz(world, who) -> list[str]:
                 (param, label, {param: HOSTILE[label]})
                 for param in names
                 for label in _values_for(name, index)
-                if label in ALONE
+                if label in ALONE and not name.startswith("admin:")
             ]
             for param, label, query in tries:
                 response, _body, crash = _get(client, url, {**base, **query})
@@ -291,7 +292,8 @@ def post_form(client, name, url, action, form, labels) -> list[str]:
             problems.append(f"5xx {where}: {status}")
         elif status == 200 and written:
             problems.append(f"WRITTEN and shown again {where}: {written}")
-        elif status == 200 and not any(mark in body for mark in ERROR_MARKS):
+        elif status == 200 and not name.endswith("_changelist") and not any(m in body for m in ERROR_MARKS):
+            # (the admin's list ignores an unknown action the way Django does: not ours to word)
             problems.append(f"NO ERROR SHOWN {where}: the page came back without saying what is wrong")
     return problems
 
