@@ -26,6 +26,7 @@ from aftersales.services import (
     ticket_resolve,
 )
 from config.errors import DomainError
+from config.roles import SYSTEM
 from members.demo import demo_people
 from members.services import tiers_refresh
 from orders.choices import OrderStatus
@@ -146,7 +147,7 @@ class _TicketSeeder:
                 intake = receiving if via == OpenedVia.STORE else None
         units = [unit for unit in line.units.all() if unit.returned_at is None]
         # The clerk acts where they work (the services ask the policy); elsewhere the system does.
-        user = self.clerk if receiving in self.clerk_stores else None
+        user = self.clerk if receiving in self.clerk_stores else SYSTEM
         try:
             ticket = ticket_open(
                 line=line,
@@ -157,7 +158,7 @@ class _TicketSeeder:
                 description=rng.choice(DESCRIPTIONS[kind]),
                 opened_via=via,
                 intake_store=intake,
-                actor=self.clerk if intake in self.clerk_stores else None,
+                actor=self.clerk if intake in self.clerk_stores else SYSTEM,
             )
         except DomainError:
             self.counts["plans skipped (refused by a service)"] += 1

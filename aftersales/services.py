@@ -66,14 +66,6 @@ def _lock_line(line_id: int) -> OrderLine:
     )
 
 
-def _acting(actor, user):
-    """The actor, and the person to stamp on the rows (None for an API key or the system).
-    `actor=None` is the system itself (demo data, imports); `user=` is the old name of `actor=`,
-    still used by callers outside this app."""
-    actor = actor if actor is not None else user
-    return actor, person_of(actor) if actor is not None else None
-
-
 def _lock_ticket(ticket: Ticket, actor=None) -> Ticket:
     """The ticket's row, locked, once the policy said the actor may work it (asked of the locked
     row: the store that handles it may just have changed)."""
@@ -177,8 +169,7 @@ def ticket_open(
     customer_phone: str = "",
     opened_via: str,
     intake_store=None,
-    actor=None,
-    user=None,
+    actor,
     photos=(),
     at: datetime | None = None,
 ) -> Ticket:
@@ -186,10 +177,8 @@ def ticket_open(
     open it there (aftersales.policies) and the line's warranty policy allows it at `at`; the
     policy's answer is kept on the ticket."""
     at = at or timezone.now()
-    actor, user = _acting(actor, user)
-    if actor is not None:
-        via_api = opened_via == OpenedVia.API
-        intake_require(actor, order=line.order, intake_store=intake_store, via_api=via_api)
+    user = person_of(actor)
+    intake_require(actor, order=line.order, intake_store=intake_store, via_api=opened_via == OpenedVia.API)
     if kind not in TicketKind.values:
         raise _refused(_("Choose return, exchange or repair."), "kind")
     if opened_via not in OpenedVia.values:
@@ -265,14 +254,13 @@ def ticket_open(
 
 
 @transaction.atomic
-def ticket_receive(*, ticket: Ticket, store, actor=None, user=None) -> Ticket:
+def ticket_receive(*, ticket: Ticket, store, actor) -> Ticket:
     """The unit arrives at a store (any store whose counter the actor works): that store handles
     the ticket from now on."""
     if store is None:
         raise _refused(_("Say which store received the unit."), "store")
-    actor, user = _acting(actor, user)
-    if actor is not None:
-        ticket_receive_require(actor, store)
+    user = person_of(actor)
+    ticket_receive_require(actor, store)
     ticket = _lock_ticket(ticket)
     ticket.handling_store = store
     return ticket_transition(
@@ -286,9 +274,9 @@ def ticket_receive(*, ticket: Ticket, store, actor=None, user=None) -> Ticket:
 
 
 @transaction.atomic
-def ticket_inspect(*, ticket: Ticket, actor=None, user=None, note: str = "") -> Ticket:
+def ticket_inspect(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """The handling store has looked at the unit; the note says what it found."""
-    actor, user = _acting(actor, user)
+    user = person_of(actor)
     ticket = _lock_ticket(ticket, actor)
     return ticket_transition(
         ticket=ticket, to=TicketStatus.INSPECTED, user=user, store=ticket.handling_store, note=note
@@ -296,9 +284,9 @@ def ticket_inspect(*, ticket: Ticket, actor=None, user=None, note: str = "") -> 
 
 
 @transaction.atomic
-def ticket_approve(*, ticket: Ticket, actor=None, user=None, note: str = "") -> Ticket:
+def ticket_approve(*, ticket: Ticket, actor, note: str = "") -> Ticket:
     """The request is accepted after inspection: it can be resolved."""
-    actor, user = _acting(actor, user)
+    user = person_of(actor)
     ticket = _lock_ticket(ticket, actor)
     return ticket_transition(
         ticket=ticket, to=TicketStatus.APPROVED, user=user, store=ticket.handling_store, note=note
@@ -306,9 +294,9 @@ def ticket_approve(*, ticket: Ticket, actor=None, user=None, note: str = "") -> 
 
 
 @transaction.atomic
-def ticket_refuse(*, ticket: Ticket, reason: str, actor=None, user=None) -> Ticket:
+def ticket_refuse(*, ticket: Ticket, reason: str, actor) -> Ticket:
     """The request is turned down after inspection, always with the reason (HQ counts them)."""
-    actor, user = _acting(actor, user)
+    user = person_of(actor)
     reason = (reason or "").strip()
     if not reason:
         raise _refused(_("Say why the request is refused."), "reason")
@@ -325,9 +313,9 @@ def ticket_refuse(*, ticket: Ticket, reason: str, actor=None, user=None) -> Tick
 
 
 @transaction.atomic
-def ticket_close(*, ticket: Ticket, actor=None, user=None) -> Ticket:
+def ticket_close(*, ticket: Ticket, actor) -> Ticket:
     """Done: the customer has their money, their replacement, their repaired unit or the answer."""
-    actor, user = _acting(actor, user)
+    user = person_of(actor)
     ticket = _lock_ticket(ticket, actor)
     ticket.closed_at = timezone.now()
     ticket = ticket_transition(
@@ -343,7 +331,7 @@ def ticket_close(*, ticket: Ticket, actor=None, user=None) -> Ticket:
 
 @transaction.atomic
 def ticket_resolve(
-    *, ticket: Ticket, actor=None, user=None, store=None, note: str = "", replacement_serial: str = ""
+    *, ticket: Ticket, actor, store=None, note: str = "", replacement_serial: str = ""
 ) -> Ticket:
     """Carry out an approved ticket, all in this one transaction.
 
@@ -353,8 +341,8 @@ def ticket_resolve(
     serial-tracked SKU needs `replacement_serial`), the faulty unit comes back on hand there.
     Repair: the repair note (required) is kept.
     """
-    actor, user = _acting(actor, user)
-    if actor is not None and store is not None:
+    user = person_of(actor)
+    if store is not None:
         ticket_receive_require(actor, store)
     order = _lock_order(ticket.order_id)
     line = _lock_line(ticket.line_id)

@@ -18,6 +18,7 @@ from catalog.models import SKU, Category, Channel, Price, Product
 from catalog.services import price_set, sku_set_unified
 from config.errors import DomainError
 from config.money import quantize_money
+from config.roles import SYSTEM
 
 # No column we import holds more than 15 digits before the point (money: 12), nor an integer past
 # PostgreSQL's `integer`; larger cells are refused by the widget, before any arithmetic on them.
@@ -321,7 +322,7 @@ class SKUResource(AllOrNothingResource):
         if wanted is None or wanted == instance.unified:
             return
         try:
-            sku_set_unified(skus=[instance], unified=wanted, user=kwargs.get("user"))
+            sku_set_unified(skus=[instance], unified=wanted, actor=kwargs.get("user") or SYSTEM)
         except DomainError as exc:
             raise domain_validation_error(exc, self.fields) from exc
         instance.unified = wanted
@@ -370,7 +371,7 @@ class PriceResource(AllOrNothingResource):
                 amount=instance.amount,
                 valid_from=instance.valid_from,
                 valid_to=instance.valid_to,
-                user=kwargs.get("user"),
+                actor=kwargs.get("user") or SYSTEM,
             )
         except DomainError as exc:
             raise domain_validation_error(exc, self.fields) from exc

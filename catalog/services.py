@@ -14,6 +14,7 @@ from catalog.errors import BelowMarginFloor, PriceOverlap, PriceRefused, Unified
 from catalog.models import SKU, Category, Channel, Price, PriceChange
 from catalog.policies import price_set_require
 from config.money import quantize_money
+from integrations.authentication import actor as person_of
 from integrations.outbox import price_event
 
 
@@ -86,8 +87,7 @@ def price_set(
     amount: Decimal,
     valid_from: datetime | None = None,
     valid_to: datetime | None = None,
-    user=None,
-    actor=None,
+    actor,
     now: datetime | None = None,
 ) -> Price:
     """Add a price version for a SKU on a channel (None: all channels), checking every rule.
@@ -98,8 +98,8 @@ def price_set(
     catalog.policies lets them set this channel's prices. `now`: the instant a window must not
     end before (default: now).
     """
-    if actor is not None:
-        price_set_require(actor, channel)
+    price_set_require(actor, channel)
+    user = person_of(actor)
     now = now or timezone.now()
     valid_from = valid_from or now
     if timezone.is_naive(valid_from) or (valid_to is not None and timezone.is_naive(valid_to)):
@@ -161,12 +161,12 @@ def price_set(
 
 
 @transaction.atomic
-def price_end(*, price: Price, at: datetime | None = None, user=None, actor=None) -> Price:
+def price_end(*, price: Price, at: datetime | None = None, actor) -> Price:
     """Close a price's window at `at` (default now): from then the SKU has no price in that scope."""
     at = at or timezone.now()
     price = Price.objects.select_for_update().get(pk=price.pk)
-    if actor is not None:
-        price_set_require(actor, price.channel)
+    price_set_require(actor, price.channel)
+    user = person_of(actor)
     if at <= price.valid_from or (price.valid_to is not None and at >= price.valid_to):
         raise PriceRefused(
             _("A price can only be ended inside its window (%(window)s).") % {"window": _window(price)},
@@ -206,12 +206,13 @@ class UnifiedResult:
 
 
 @transaction.atomic
-def sku_set_unified(*, skus, unified: bool, user=None) -> UnifiedResult:
+def sku_set_unified(*, skus, unified: bool, actor) -> UnifiedResult:
     """Mark SKUs as one product, one price (or unmark them); all or none.
 
     Marking is refused while any of them has a channel-specific price live now or later,
     and the message lists them so HQ can end those prices first.
     """
+    price_set_require(actor, None)  # the all-channels price's setter: HQ
     sku_ids = [s.pk if isinstance(s, SKU) else s for s in skus]
     if unified:
         blocking = list(_channel_prices_blocking_unified(sku_ids, timezone.now())[:20])
@@ -226,7 +227,7 @@ def sku_set_unified(*, skus, unified: bool, user=None) -> UnifiedResult:
     return UnifiedResult(changed=changed, unchanged=len(sku_ids) - changed)
 
 
-def category_set_unified(*, category: Category, unified: bool, user=None) -> UnifiedResult:
+def category_set_unified(*, category: Category, unified: bool, actor) -> UnifiedResult:
     """Bulk flag every SKU in a category and its sub-categories (the brand's pilot)."""
     category_ids = [category.pk]
     frontier = [category.pk]
@@ -234,4 +235,4 @@ def category_set_unified(*, category: Category, unified: bool, user=None) -> Uni
         frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
         category_ids.extend(frontier)
     sku_ids = list(SKU.objects.filter(product__category_id__in=category_ids).values_list("pk", flat=True))
-    return sku_set_unified(skus=sku_ids, unified=unified, user=user)
+    return sku_set_unified(skus=sku_ids, unified=unified, actor=actor)

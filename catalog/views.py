@@ -42,7 +42,6 @@ def price_new(request):
                 amount=data["amount"],
                 valid_from=data["valid_from"],
                 valid_to=data["valid_to"],
-                user=request.user,
                 actor=request.user,
             )
         except DomainError as error:
@@ -190,7 +189,7 @@ def category_unified(request, code):
         return redirect("catalog:categories")
     unified = form.cleaned_data["unified"]
     try:
-        result = category_set_unified(category=category, unified=unified, user=request.user)
+        result = category_set_unified(category=category, unified=unified, actor=request.user)
     except DomainError as error:
         messages.error(request, error.message)
     else:

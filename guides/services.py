@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from config.dates import SHANGHAI, last_day_before, shanghai_date, shanghai_midnight
 from config.errors import IllegalTransition
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from guides.choices import BindingEnd, GuideStatus, ScanOutcome
 from guides.errors import GuideExists, GuideRefused, GuideSuspended, ScanRefused, WindowRefused
 from guides.models import AttributionWindow, Binding, Guide, GuideLevel, ScanEvent
@@ -215,7 +215,7 @@ def scan_bind(*, scan: ScanEvent, phone: str, name: str = "", at: datetime | Non
     from members.services import member_upsert
 
     scan = ScanEvent.objects.select_for_update().get(pk=scan.pk)
-    member = member_upsert(phone=phone, name=(name or "").strip()).member
+    member = member_upsert(phone=phone, name=(name or "").strip(), actor=SYSTEM).member
     if scan.member_id is not None:
         if scan.member_id != member.pk:
             raise ScanRefused(

@@ -56,18 +56,16 @@ def member_upsert(
     name: str = "",
     city: str = "",
     home_store=None,
-    user=None,
-    actor=None,
+    actor,
 ) -> UpsertResult:
     """Find or create the one member behind a phone and/or an external identity, and link them.
 
     Found by identity first, then by phone. If the identity belongs to one member and the phone
     to another, that is a duplicate for HQ to merge, not something to guess: IdentityConflict.
     `actor` (pages and API): refused unless members.policies lets them register members; the
-    public flows (a customer's own sign-up, a guide's scan) pass none.
+    public flows (a customer's own sign-up, a guide's scan) pass SYSTEM.
     """
-    if actor is not None:
-        member_register_require(actor)
+    member_register_require(actor)
     normalised = normalise_phone(phone) if phone else None
     if bool(source) != bool(external_id):
         raise IdentityConflict(

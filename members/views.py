@@ -262,7 +262,6 @@ def register(request):
                     name=data["name"].strip(),
                     city=data["city"].strip(),
                     home_store=data["home_store"],
-                    user=request.user,
                     actor=request.user,
                 )
                 if not result.created:

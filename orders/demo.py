@@ -19,6 +19,7 @@ from django.db.models import Count, F
 
 from catalog.models import SKU, Channel
 from config.errors import DomainError
+from config.roles import SYSTEM
 from members.demo import demo_people
 from members.models import Member
 from members.services import tiers_refresh
@@ -339,20 +340,21 @@ class _OrderSeeder:
             recipient_name=member.name if member else "",
             recipient_phone=member.phone if member else "",
             external_reference=f"{prefix}{rng.randrange(10**9):09d}{self.serial:06d}" if prefix else None,
+            actor=SYSTEM,  # the demo places it for the clerk named in placed_by
             **address,
         )
 
     def _actor(self, order: Order):
-        """Who answers for the fulfilling store: the demo clerk at their stores, else nobody named."""
+        """Who answers for the fulfilling store: the demo clerk at their stores, else the product."""
         clerk_stores = {s.pk for s in self.people.clerk_stores}
-        return self.people.clerk if order.fulfilling_location_id in clerk_stores else None
+        return self.people.clerk if order.fulfilling_location_id in clerk_stores else SYSTEM
 
     def _advance(self, order: Order, plan: _Plan) -> None:
         rng, stage = self.rng, plan.stage
         if stage == "created":
             return
         if stage == "cancelled" and rng.random() < 0.4:  # never paid; "refunded" is cancelled once paid
-            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), user=plan.placed_by)
+            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), actor=plan.placed_by or SYSTEM)
             return
         self.serial += 1
         method = PAYMENT.get(plan.channel) or rng.choice(
@@ -363,19 +365,19 @@ class _OrderSeeder:
             amount=order.total,
             method=method,
             external_reference=f"PAY{self.serial:08d}{rng.randrange(10**6):06d}",
-            user=plan.placed_by,
+            actor=plan.placed_by or SYSTEM,
             serials=_serials(order) if order.delivery_method == DeliveryMethod.CARRY_OUT else None,
         )
         order.refresh_from_db()
         if stage in ("cancelled", "refunded"):
-            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), user=plan.placed_by)
+            order_cancel(order=order, reason=rng.choice(CANCEL_REASONS), actor=plan.placed_by or SYSTEM)
             return
         if stage == "rerouted" and order.status == OrderStatus.ALLOCATED:
             assignment_reject(
                 order=order,
                 store=order.fulfilling_location,
                 reason=rng.choice(REJECT_REASONS),
-                user=self._actor(order),
+                actor=self._actor(order),
             )
             order.refresh_from_db()
             stage = rng.choice(("allocated", "accepted", "shipped"))
@@ -384,17 +386,17 @@ class _OrderSeeder:
         store = order.fulfilling_location
         user = self._actor(order)
         if order.status == OrderStatus.ALLOCATED:
-            assignment_accept(order=order, store=store, user=user)
+            assignment_accept(order=order, store=store, actor=user)
         if stage == "accepted":
             return
         if order.delivery_method == DeliveryMethod.PICKUP:
-            ready = order_ready_for_pickup(order=order, store=store, user=user)
+            ready = order_ready_for_pickup(order=order, store=store, actor=user)
             if stage == "completed":
                 order_collect(
                     order=order,
                     store=store,
                     pickup_code=ready.pickup_code,
-                    user=user,
+                    actor=user,
                     serials=_serials(order),
                 )
             return
@@ -402,11 +404,11 @@ class _OrderSeeder:
             order=order,
             store=store,
             tracking_number=f"SF{rng.randrange(10**12):012d}",
-            user=user,
+            actor=user,
             serials=_serials(order),
         )
         if stage == "completed":
-            order_complete(order=order)
+            order_complete(order=order, actor=SYSTEM)
 
 
 def _serials(order: Order) -> dict[int, list[str]]:

@@ -15,11 +15,11 @@ from integrations.outbox import order_event
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.errors import AssignmentRefused, OrderRefused, PickupCodeWrong
 from orders.models import Order, OrderLine, RevenueRule, RevenueShare, RoutingDecision, StoreAssignment
-from orders.policies import SYSTEM, actor_and_user, order_require
+from orders.policies import SYSTEM, order_require, person_of
 from orders.routing import route_candidates
 from orders.services import (
+    cancel_as,
     clip,
-    order_cancel,
     order_delivered,
     reserve_at_first_candidate,
     revenue_split,
@@ -101,9 +101,9 @@ def _open_assignment(order: Order, store: Store | None) -> StoreAssignment:
 
 
 @transaction.atomic
-def assignment_accept(*, order: Order, store: Store, actor=None, user=None) -> Order:
+def assignment_accept(*, order: Order, store: Store, actor) -> Order:
     """The store takes the order on: it will ship it or prepare it for pickup."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order = _lock(order)
     order_require(actor, order, "accept")
     assignment = _open_assignment(order, store)
@@ -119,9 +119,9 @@ def assignment_accept(*, order: Order, store: Store, actor=None, user=None) -> O
 
 
 @transaction.atomic
-def assignment_reject(*, order: Order, store: Store, reason: str, actor=None, user=None) -> Order:
+def assignment_reject(*, order: Order, store: Store, reason: str, actor) -> Order:
     """The store cannot fulfil: the order and its reservation move to the next candidate."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     reason = reject_reason_clean(reason)
     order = _lock(order)
     order_require(actor, order, "reject")
@@ -183,7 +183,7 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
     With no location left, or for a pickup order (it stays with the customer's store), the order
     is cancelled and refunded."""
     if order.delivery_method != DeliveryMethod.SHIP:
-        return order_cancel(order=order, reason=clip(why), actor=SYSTEM, user=user)
+        return cancel_as(order=order, reason=clip(why), actor=SYSTEM, user=user)
     lines = list(order.lines.select_related("sku"))
     previous = order.fulfilling_location
     for line in sorted(lines, key=lambda line: line.sku_id):
@@ -212,7 +212,7 @@ def reroute(*, order: Order, why: str, user=None) -> Order:
         )
         order.fulfilling_location = None  # the stock was released above
         order.save(update_fields=["fulfilling_location"])
-        return order_cancel(order=order, reason=reason, actor=SYSTEM, user=user)
+        return cancel_as(order=order, reason=reason, actor=SYSTEM, user=user)
     RoutingDecision.objects.create(
         order=order,
         attempt=attempt,
@@ -244,15 +244,14 @@ def order_ship(
     order: Order,
     store: Store,
     tracking_number: str,
-    actor=None,
-    user=None,
+    actor,
     serials: dict | None = None,
 ) -> Order:
     """The fulfilling store hands the parcel to the carrier: reserved units become a sale.
 
     `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
     """
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order = _lock(order)
     order_require(actor, order, "ship")
     _check_store(order, store)
@@ -273,9 +272,9 @@ def order_ship(
 
 
 @transaction.atomic
-def order_ready_for_pickup(*, order: Order, store: Store, actor=None, user=None) -> Order:
+def order_ready_for_pickup(*, order: Order, store: Store, actor) -> Order:
     """The store has put the goods aside: the customer gets a pickup code."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order = _lock(order)
     order_require(actor, order, "ready")
     _check_store(order, store)
@@ -295,15 +294,14 @@ def order_collect(
     order: Order,
     store: Store,
     pickup_code: str,
-    actor=None,
-    user=None,
+    actor,
     serials: dict | None = None,
 ) -> Order:
     """The customer shows the pickup code; the clerk checks it and hands the goods over.
 
     `serials` ({line id: [serial, ...]}) names every unit of the serial-tracked lines.
     """
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order = _lock(order)
     order_require(actor, order, "collect")
     _check_store(order, store)
@@ -324,9 +322,9 @@ def order_collect(
 
 
 @transaction.atomic
-def order_complete(*, order: Order, actor=None, user=None) -> Order:
+def order_complete(*, order: Order, actor) -> Order:
     """The carrier delivered a shipped order."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order = _lock(order)
     order_require(actor, order, "complete")
     if order.status != OrderStatus.SHIPPED:

@@ -33,14 +33,13 @@ from integrations.choices import Scope
 from orders.choices import AssignmentStatus
 from orders.models import Order, StoreAssignment
 from stores.models import Store
-from stores.policies import SYSTEM, actor_and_user, person_of, stores_served_by, stores_visible_to
+from stores.policies import SYSTEM, person_of, stores_served_by, stores_visible_to
 
 __all__ = [
     "ACTIONS",
     "acting_store",
     "may_see_pickup_code",
     "SYSTEM",
-    "actor_and_user",
     "order_actionable_by",
     "order_placeable_by",
     "order_require",
@@ -169,5 +168,3 @@ def order_place_require(actor, *, channel, origin_store: Store | None) -> None:
         )
     message = _("Only HQ and the staff of a store place orders for it.")
     raise Forbidden(message, fields={"origin_store": [message]})
-
-

@@ -95,7 +95,11 @@ def _place(store: Store, form, lines) -> Order | None:
     try:
         with transaction.atomic():
             member = member_upsert(
-                phone=data["phone"], name=data["name"].strip(), city=data["city"].strip(), home_store=store
+                phone=data["phone"],
+                name=data["name"].strip(),
+                city=data["city"].strip(),
+                home_store=store,
+                actor=SYSTEM,
             ).member
             return order_create(
                 channel=channel,

@@ -48,7 +48,7 @@ from orders.models import (
     RoutingDecision,
     SoldUnit,
 )
-from orders.policies import actor_and_user, order_actionable_by, order_place_require, order_require
+from orders.policies import order_actionable_by, order_place_require, order_require, person_of
 from orders.routing import Candidate, route_candidates
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
@@ -91,7 +91,7 @@ def _replay(
     external_reference: str | None,
     idempotency_key: str | None,
     fingerprint: str,
-    actor=None,
+    actor,
 ):
     """The order a retried request already made, or None. A different body under the same key: 409."""
     # One query for both ways of retrying, as plain SQL (building the ORM query was a noticeable
@@ -113,7 +113,7 @@ def _replay(
     if existing is None:
         return None
     if existing.channel_id != channel.pk or (fingerprint and existing.request_fingerprint != fingerprint):
-        if actor is None or order_actionable_by(actor, existing, "see"):
+        if order_actionable_by(actor, existing, "see"):
             message = _(
                 "Order %(number)s was already made with this key or reference but a different request."
             ) % {"number": existing.number}
@@ -302,7 +302,7 @@ def order_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     at: datetime | None = None,
-    actor=None,
+    actor,
 ) -> Order:
     """Create an order priced from the price list, decide where it is fulfilled, reserve its stock.
 
@@ -320,10 +320,10 @@ def order_create(
     needs no savepoint: a concurrent retry that committed the same key first rolls this one back,
     and its order is returned.
     """
+    order_place_require(actor, channel=channel, origin_store=origin_store)
+    if placed_by is None:  # the person placing it, unless seeding records a clerk for the product
+        placed_by = person_of(actor)
     args = dict(locals())
-    del args["actor"]
-    if actor is not None:
-        order_place_require(actor, channel=channel, origin_store=origin_store)
     retry = partial(
         _replay,
         channel=channel,
@@ -371,6 +371,7 @@ def _order_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     at: datetime | None = None,
+    actor,
     savepoint: bool,
 ) -> Order:
     """order_create's work in one transaction; `savepoint` around the order's INSERT or not."""
@@ -451,6 +452,7 @@ def _order_create(
             external_reference=external_reference,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
+            actor=actor,
         )
         if replay is not None:
             return replay
@@ -574,8 +576,7 @@ def order_pay(
     amount: Decimal,
     method: str,
     external_reference: str | None = None,
-    actor=None,
-    user=None,
+    actor,
     serials: dict | None = None,
 ) -> Payment:
     """Record the payment of the whole total; then points, the revenue split, and the store offer.
@@ -587,7 +588,7 @@ def order_pay(
     from members.services import points_earn
     from orders.fulfilment import offer_to_store, sell_reserved
 
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     order_require(actor, order, "pay")
     if method not in PaymentMethod.values:
         raise PaymentRefused(
@@ -804,15 +805,20 @@ CANCELLABLE = {
 }
 
 
-@transaction.atomic
-def order_cancel(*, order: Order, reason: str, actor=None, user=None) -> Order:
+def order_cancel(*, order: Order, reason: str, actor) -> Order:
     """Cancel before the goods leave: release the stock, refund what was paid, reverse points
     and the revenue split, withdraw the store's offer — all in one transaction."""
+    return cancel_as(order=order, reason=reason, actor=actor, user=person_of(actor))
+
+
+@transaction.atomic
+def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
+    """order_cancel, recording `user` on its rows: the product cancelling an order a clerk's
+    reject left with nowhere to go (orders.fulfilment.reroute) records that clerk."""
     from members.models import PointsEntry
     from members.services import points_reverse
     from orders.fulfilment import withdraw_offer
 
-    actor, user = actor_and_user(actor, user)
     if not isinstance(reason, str) or not reason.strip():
         raise OrderRefused(
             _("Say why the order is cancelled."), fields={"reason": [_("This field is required.")]}

@@ -19,48 +19,20 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from config.errors import Forbidden, NotFound
-from config.roles import is_hq
+from config.roles import SYSTEM, is_hq
 from integrations.authentication import api_key_of
 from stores.choices import StaffRole
 from stores.models import Stock, Store
 
 ACTIONS = ("see", "serve", "manage")
 
-
-class _System:
-    """The product acting on its own, for nobody in particular: offer time-outs, re-routing,
-    seeding, imports, a customer's own order from a store's QR page. It may do everything and is
-    recorded as nobody (`created_by` stays empty). Never a request's user."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_superuser = True  # config.roles.is_hq answers yes: every policy lets it through
-    is_staff = False
-    pk = id = None
-    _role_names = frozenset()
-
-    def __str__(self):
-        return "system"
-
-
-SYSTEM = _System()
+__all__ = ["SYSTEM"]  # the product acting on its own (config.roles), re-exported for the apps above
 
 
 def person_of(actor):
     """The user to record on the rows a service writes: the person, or None for the product
     itself (SYSTEM) and for an API key."""
     return actor if getattr(actor, "pk", None) is not None and api_key_of(actor) is None else None
-
-
-def actor_and_user(actor, user=None) -> tuple:
-    """(who acts, for the policy; whom to record on the rows written). A service called without
-    an actor is a caller not yet moved to `actor=` (seeding, other apps' code and tests): it acts
-    as the product itself (SYSTEM) and records `user` as before. Every page and endpoint of the
-    stores and orders apps passes `actor=request.user` (tests/orders/test_policies.py checks)."""
-    if actor is None:
-        return SYSTEM, user
-    return actor, person_of(actor)
 
 
 def stores_visible_to(actor) -> QuerySet[Store]:

@@ -16,7 +16,7 @@ from config.sql import Batch
 from stores.choices import MovementKind
 from stores.errors import InsufficientStock, StockRefused
 from stores.models import Stock, StockMovement, Store
-from stores.policies import actor_and_user, store_require
+from stores.policies import person_of, store_require
 
 # One movement moves at most this many units, and a stock row holds at most STOCK_CEILING: the
 # ledger's and the stock's integer columns (2**31 - 1 on PostgreSQL) are never overrun, so a
@@ -143,10 +143,10 @@ def _positive(quantity: int) -> int:
 
 
 def stock_receive(
-    *, location: Store, sku: SKU, quantity: int, reason: str, actor=None, user=None, reference=""
+    *, location: Store, sku: SKU, quantity: int, reason: str, actor, reference=""
 ) -> StockMovement:
     """Goods arrive at a location (HQ and the store's managers: stores.policies "manage")."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     store_require(actor, location, "manage")
     q = _positive(quantity)
     return stock_move(
@@ -160,12 +160,10 @@ def stock_receive(
     )
 
 
-def stock_adjust(
-    *, location: Store, sku: SKU, delta: int, reason: str, actor=None, user=None
-) -> StockMovement:
+def stock_adjust(*, location: Store, sku: SKU, delta: int, reason: str, actor) -> StockMovement:
     """A count correction (positive or negative), always with its reason (HQ and the store's
     managers: stores.policies "manage")."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     store_require(actor, location, "manage")
     if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
         raise StockRefused(_("An adjustment must change the count."), fields={"delta": [_("Zero.")]})
@@ -315,11 +313,11 @@ def stock_return(*, location: Store, sku: SKU, quantity: int, reference: str, us
 
 @transaction.atomic
 def stock_transfer(
-    *, source: Store, destination: Store, sku: SKU, quantity: int, reason: str, actor=None, user=None
+    *, source: Store, destination: Store, sku: SKU, quantity: int, reason: str, actor
 ) -> tuple[StockMovement, StockMovement]:
     """Move available units between locations: two ledger rows in one transaction (by whoever
     manages both: stores.policies "manage")."""
-    actor, user = actor_and_user(actor, user)
+    user = person_of(actor)
     store_require(actor, source, "manage")
     store_require(actor, destination, "manage")
     q = _positive(quantity)

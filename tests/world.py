@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from catalog.choices import ChannelKind
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.models import RevenueRule
 from stores.services import stock_receive
 from tests.factories import ChannelFactory, SKUFactory, StoreFactory, warehouse
@@ -26,8 +27,8 @@ class World:
         self.tv = SKUFactory(code="TV-55")
         self.phone = SKUFactory(code="PHONE-1")
         start = timezone.now() - timezone.timedelta(days=1)
-        price_set(sku=self.tv, channel=None, amount=Decimal("2999.00"), valid_from=start)
-        price_set(sku=self.phone, channel=None, amount=Decimal("1999.00"), valid_from=start)
+        price_set(sku=self.tv, channel=None, amount=Decimal("2999.00"), valid_from=start, actor=SYSTEM)
+        price_set(sku=self.phone, channel=None, amount=Decimal("1999.00"), valid_from=start, actor=SYSTEM)
         lat, lng = north(0)
         self.a = StoreFactory(code="A", name="Store A", latitude=lat, longitude=lng, service_radius_km=10)
         lat, lng = north(5)
@@ -47,7 +48,7 @@ class World:
         )
 
     def stock(self, store, sku, quantity):
-        stock_receive(location=store, sku=sku, quantity=quantity, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=quantity, reason="Delivery", actor=SYSTEM)
 
     def ship_order(
         self, *, member=None, channel=None, sku=None, quantity=1, store=None, at=None, user=None, **fields
@@ -71,13 +72,13 @@ class World:
             longitude=lng,
             placed_by=user,
             at=at,
-            **fields,
+            **({"actor": SYSTEM} | fields),
         )
 
     def pay(self, order, user=None):
         from orders.services import order_pay
 
-        order_pay(order=order, amount=order.total, method="wechat", user=user)
+        order_pay(order=order, amount=order.total, method="wechat", actor=user or SYSTEM)
         order.refresh_from_db()
         return order
 
@@ -88,9 +89,9 @@ class World:
         order.refresh_from_db()
         store = order.fulfilling_location
         if order.status == "allocated":
-            assignment_accept(order=order, store=store, user=user)
-        order_ship(order=order, store=store, tracking_number="SF123", user=user)
-        order_complete(order=order, user=user)
+            assignment_accept(order=order, store=store, actor=user or SYSTEM)
+        order_ship(order=order, store=store, tracking_number="SF123", actor=user or SYSTEM)
+        order_complete(order=order, actor=user or SYSTEM)
         order.refresh_from_db()
         return order
 

@@ -38,7 +38,6 @@ from catalog.selectors import live_prices_for
 from catalog.services import price_end, price_set
 from config.api.errors import error_responses
 from config.errors import Forbidden
-from integrations.authentication import actor
 from integrations.choices import Scope
 from integrations.permissions import HQOrKeyWrites, KeyScopes, key_channel_only, reads
 
@@ -155,7 +154,6 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             amount=data["amount"],
             valid_from=data.get("valid_from"),
             valid_to=data.get("valid_to"),
-            user=actor(request.user),
             actor=request.user,
         )
         output = PriceSerializer(price, context=self.get_serializer_context())
@@ -172,7 +170,7 @@ class PriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         price = self.get_object()
         key_channel_only(request.user, price.channel, what=_("prices"))
         data = self._valid(PriceEndSerializer, request.data)
-        price = price_end(price=price, at=data.get("at"), user=actor(request.user), actor=request.user)
+        price = price_end(price=price, at=data.get("at"), actor=request.user)
         return Response(PriceSerializer(price, context=self.get_serializer_context()).data)
 
     @extend_schema(

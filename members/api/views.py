@@ -225,7 +225,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             name=data.get("name", ""),
             city=data.get("city", ""),
             home_store=data.get("home_store"),
-            user=actor(request.user),
             actor=request.user,
         )
         # Upserting by a mobile or an identity is finding the member by an exact value; a member the

@@ -10,6 +10,7 @@ from django.utils import timezone
 from PIL import Image
 
 from config.dates import SHANGHAI
+from config.roles import SYSTEM
 from orders.fulfilment import assignment_accept, order_ship
 from orders.models import Order, OrderLine
 from orders.services import order_delivered
@@ -36,13 +37,14 @@ def placed_order(world, *, sku=None, quantity=1, member=None, channel=None, guid
 def ship_from_a(world, order, *, serials=None) -> OrderLine:
     """Store A accepts the paid order and ships its one line (with `serials`, if any)."""
     assert order.fulfilling_location == world.a
-    assignment_accept(order=order, store=world.a)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     line = order.lines.get()
     order_ship(
         order=order,
         store=world.a,
         tracking_number="SF1",
         serials={line.pk: list(serials)} if serials else None,
+        actor=SYSTEM,
     )
     return line
 
@@ -68,7 +70,13 @@ def serial_sku(code="TV-S"):
     from catalog.services import price_set
 
     sku = SKUFactory(code=code, serial_tracked=True)
-    price_set(sku=sku, channel=None, amount=Decimal("2999.00"), valid_from=timezone.now() - timedelta(days=1))
+    price_set(
+        sku=sku,
+        channel=None,
+        amount=Decimal("2999.00"),
+        valid_from=timezone.now() - timedelta(days=1),
+        actor=SYSTEM,
+    )
     return sku
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketStatusChange
 from aftersales.warranty import day_end
+from config.roles import SYSTEM
 from orders.fulfilment import order_complete
 from orders.models import Order, OrderLine
 from tests.aftersales.helpers import placed_order, ship_from_a
@@ -38,7 +39,7 @@ def delivered(world, *, member=None, sku=None, quantity=1, serials=(), channel=N
         recipient_phone=member.phone if member else "13900001111",
     )
     ship_from_a(world, order, serials=serials)
-    order_complete(order=order)
+    order_complete(order=order, actor=SYSTEM)
     order.refresh_from_db()
     if days_ago:
         back_date(order, days_ago)

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket
 from aftersales.services import ticket_open
+from config.roles import SYSTEM
 from orders.choices import PaymentKind
 from orders.models import Payment
 from tests.aftersales.helpers import serial_sku
@@ -182,7 +183,11 @@ def test_detail_query_count_does_not_grow_with_steps(world, order):
 def test_a_return_is_worked_through_the_api(world, order):
     client = login(clerk_at(world.b))
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=world.b
+        line=order.lines.get(),
+        kind=TicketKind.RETURN,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.b,
+        actor=SYSTEM,
     )
     base = f"{URL}{ticket.number}"
     assert post(client, f"{base}/receive/").json()["handling_store"]["code"] == "B"
@@ -252,7 +257,11 @@ def test_open_takes_whole_numbers_only_and_refuses_unknown_fields(world, order, 
 
 def test_a_step_refuses_unknown_fields(world, order):
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.b
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.b,
+        actor=SYSTEM,
     )
     response = post(login(clerk_at(world.b)), f"{URL}{ticket.number}/receive/", {"stor": "B"})
     assert response.status_code == 400 and set(response.json()["fields"]) == {"stor"}

@@ -12,6 +12,7 @@ import pytest
 
 from aftersales.warranty import add_months, day_end, eligibility, policy_set, warranty_last_day
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.models import OrderLine
 from tests.aftersales.helpers import delivered_line, loaded, placed_order, sh
 from tests.factories import SKUFactory
@@ -398,7 +399,13 @@ def test_eligibility_of_a_loaded_line_costs_no_query(brand, django_assert_num_qu
 @pytest.fixture
 def tracked(world):
     sku = SKUFactory(code="TV-75", serial_tracked=True)
-    price_set(sku=sku, channel=None, amount="6999.00", valid_from=datetime.now(UTC) - timedelta(days=1))
+    price_set(
+        sku=sku,
+        channel=None,
+        amount="6999.00",
+        valid_from=datetime.now(UTC) - timedelta(days=1),
+        actor=SYSTEM,
+    )
     return sku
 
 

@@ -12,6 +12,7 @@ from aftersales.models import Ticket, TicketStatusChange
 from aftersales.policies import desk_stores_of, ticket_actionable_by, tickets_visible_to
 from aftersales.services import ticket_inspect, ticket_open, ticket_receive
 from config.errors import Forbidden, NotFound
+from config.roles import SYSTEM
 from integrations.choices import Scope
 from integrations.services import api_key_create
 from tests.aftersales.pages import delivered, login
@@ -27,9 +28,13 @@ def received(world):
     world.a.save()
     order = delivered(world, member=MemberFactory(phone="13912345678"))
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.a,
+        actor=SYSTEM,
     )
-    ticket_receive(ticket=ticket, store=world.a)
+    ticket_receive(ticket=ticket, store=world.a, actor=SYSTEM)
     return ticket
 
 
@@ -52,9 +57,10 @@ def page_inspect(client, ticket):
 
 def unmoved(ticket) -> bool:
     ticket.refresh_from_db()
-    return ticket.status == TicketStatus.RECEIVED and not TicketStatusChange.objects.filter(
-        ticket=ticket, to_status=TicketStatus.INSPECTED
-    ).exists()
+    return (
+        ticket.status == TicketStatus.RECEIVED
+        and not TicketStatusChange.objects.filter(ticket=ticket, to_status=TicketStatus.INSPECTED).exists()
+    )
 
 
 def test_a_partner_user_reads_the_ticket_in_the_api_but_works_it_nowhere(world, received):

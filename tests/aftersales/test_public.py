@@ -9,6 +9,7 @@ from django.test import Client
 
 from aftersales.choices import TicketKind, TicketStatus
 from aftersales.services import ticket_inspect, ticket_open, ticket_receive
+from config.roles import SYSTEM
 from tests.aftersales.pages import delivered, page
 from tests.factories import MemberFactory
 
@@ -35,9 +36,10 @@ def ticket(world):
         description="Remote control missing",
         opened_via="store",
         intake_store=world.b,
+        actor=SYSTEM,
     )
-    ticket_receive(ticket=ticket, store=world.b)
-    ticket_inspect(ticket=ticket, note="Internal: customer was rude")
+    ticket_receive(ticket=ticket, store=world.b, actor=SYSTEM)
+    ticket_inspect(ticket=ticket, note="Internal: customer was rude", actor=SYSTEM)
     return ticket
 
 
@@ -98,6 +100,7 @@ def test_a_wrong_pair_gets_the_same_not_found_and_nothing_else(ticket, case):
 def test_wrong_phone_and_unknown_number_look_exactly_alike(ticket):
     wrong_phone = page(look_up(ticket.number, "13900000000")).replace(ticket.number, "N")
     unknown = page(look_up("26010100000000", "13900000000")).replace("26010100000000", "N")
+
     # The CSRF token and the CSP nonce differ per answer by design.
     def strip(text):
         kept = "\n".join(line for line in text.splitlines() if "csrf" not in line)

@@ -11,6 +11,7 @@ from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketStatusChange
 from aftersales.selectors import purchases_find, ticket_public, tickets_visible_to
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.fulfilment import order_complete
 from tests.aftersales.helpers import placed_order, ship_from_a
 from tests.factories import MemberFactory, PartnerFactory, SKUFactory, clerk_at, hq_user, partner_user
@@ -21,7 +22,7 @@ def order_for(world, *, member=None, sku=None, serials=(), deliver=True):
     order = placed_order(world, member=member, sku=sku)
     if deliver:
         ship_from_a(world, order, serials=serials)
-        order_complete(order=order)
+        order_complete(order=order, actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -95,6 +96,7 @@ def purchases(world):
         channel=None,
         amount=Decimal("2999.00"),
         valid_from=timezone.now() - timezone.timedelta(days=1),
+        actor=SYSTEM,
     )
     return {
         "tv": order_for(world, member=member),

@@ -28,6 +28,7 @@ from aftersales.services import (
 from aftersales.states import TRANSITIONS
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
+from config.roles import SYSTEM
 from guides.choices import EntryKind
 from guides.models import CommissionEntry, CommissionRule
 from members.models import Member, PointsEntry, PointsRule
@@ -55,7 +56,7 @@ def delivered(world, *, member=None, sku=None, quantity=1, serials=(), guide=Non
     service did not make it)."""
     order = placed_order(world, sku=sku, quantity=quantity, member=member, channel=channel, guide=guide)
     line = ship_from_a(world, order, serials=serials)
-    order_complete(order=order)
+    order_complete(order=order, actor=SYSTEM)
     order.refresh_from_db()
     if guide is not None and not CommissionEntry.objects.filter(line=line, kind=EntryKind.ACCRUAL).exists():
         CommissionEntry.objects.create(
@@ -71,10 +72,10 @@ def delivered(world, *, member=None, sku=None, quantity=1, serials=(), guide=Non
     return order
 
 
-def walk_to_approved(ticket, *, store, user=None):
-    ticket_receive(ticket=ticket, store=store, user=user)
-    ticket_inspect(ticket=ticket, user=user, note="Screen flickers")
-    return ticket_approve(ticket=ticket, user=user, note="Fault confirmed")
+def walk_to_approved(ticket, *, store, user=SYSTEM):
+    ticket_receive(ticket=ticket, store=store, actor=user)
+    ticket_inspect(ticket=ticket, actor=user, note="Screen flickers")
+    return ticket_approve(ticket=ticket, actor=user, note="Fault confirmed")
 
 
 def line_shares_total(line) -> Decimal:
@@ -93,20 +94,24 @@ def test_every_state_has_a_row_and_closed_is_final():
 def test_illegal_moves_are_refused_naming_both_states_and_write_nothing(world):
     order = delivered(world, member=MemberFactory())
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.a,
+        actor=SYSTEM,
     )
     with pytest.raises(IllegalTransition) as refused:
-        ticket_resolve(ticket=ticket, note="Fixed")
+        ticket_resolve(ticket=ticket, note="Fixed", actor=SYSTEM)
     assert "Opened" in refused.value.message and "Repaired" in refused.value.message
     with pytest.raises(IllegalTransition):
-        ticket_close(ticket=ticket)
+        ticket_close(ticket=ticket, actor=SYSTEM)
     with pytest.raises(IllegalTransition):
-        ticket_refuse(ticket=ticket, reason="No fault found")
+        ticket_refuse(ticket=ticket, reason="No fault found", actor=SYSTEM)
     with pytest.raises(IllegalTransition):
-        ticket_approve(ticket=ticket)
+        ticket_approve(ticket=ticket, actor=SYSTEM)
     walk_to_approved(ticket, store=world.a)
     with pytest.raises(IllegalTransition):
-        ticket_approve(ticket=ticket)
+        ticket_approve(ticket=ticket, actor=SYSTEM)
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.APPROVED
     assert ticket.status_changes.count() == 4
@@ -132,7 +137,7 @@ def test_return_refunds_restocks_and_reverses_points_commission_and_split_in_one
         kind=TicketKind.RETURN,
         opened_via=OpenedVia.STORE,
         intake_store=world.a,
-        user=clerk,
+        actor=clerk,
         description="Dead pixels",
     )
     assert ticket.customer_phone == member.phone  # defaults to the member's
@@ -140,7 +145,7 @@ def test_return_refunds_restocks_and_reverses_points_commission_and_split_in_one
     assert ticket.policy == line.warranty_policy and ticket.eligibility
     assert len(ticket.number) == 16 and ticket.number.startswith(f"{timezone.localtime():%y%m%d}")
     walk_to_approved(ticket, store=world.a, user=clerk)
-    ticket = ticket_resolve(ticket=ticket, user=clerk)
+    ticket = ticket_resolve(ticket=ticket, actor=clerk)
 
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.REFUNDED
@@ -183,7 +188,7 @@ def test_return_refunds_restocks_and_reverses_points_commission_and_split_in_one
     assert line.returned_quantity == 1
     assert order.status == OrderStatus.RETURNED
 
-    ticket_close(ticket=ticket, user=clerk)
+    ticket_close(ticket=ticket, actor=clerk)
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.CLOSED and ticket.closed_at is not None
     steps = list(ticket.status_changes.values_list("from_status", "to_status", "store__code", "changed_by"))
@@ -207,9 +212,9 @@ def test_returning_one_of_two_units_reverses_half_then_the_second_reverses_the_r
     assert line.line_total == Decimal("3998.00")
     accrual = CommissionEntry.objects.get(line=line, kind=EntryKind.ACCRUAL)
 
-    first = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, user=hq_user())
+    first = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=hq_user())
     walk_to_approved(first, store=world.a)
-    ticket_resolve(ticket=first)
+    ticket_resolve(ticket=first, actor=SYSTEM)
 
     assert Payment.objects.get(kind=PaymentKind.REFUND).amount == Decimal("1999.00")
     assert on_hand(world.a, world.phone) == 1
@@ -225,9 +230,11 @@ def test_returning_one_of_two_units_reverses_half_then_the_second_reverses_the_r
     line.refresh_from_db()
     assert (order.status, line.returned_quantity) == (OrderStatus.PARTLY_RETURNED, 1)
 
-    second = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=world.b)
+    second = ticket_open(
+        line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=world.b, actor=SYSTEM
+    )
     walk_to_approved(second, store=world.b)
-    ticket_resolve(ticket=second)
+    ticket_resolve(ticket=second, actor=SYSTEM)
 
     refunds = Payment.objects.filter(kind=PaymentKind.REFUND).aggregate(total=Sum("amount"))["total"]
     assert refunds == Decimal("3998.00")
@@ -250,10 +257,10 @@ def test_a_clerk_at_store_b_services_an_online_order_fulfilled_by_store_a(world)
         kind=TicketKind.RETURN,
         opened_via=OpenedVia.STORE,
         intake_store=world.b,
-        user=clerk_b,
+        actor=clerk_b,
     )
     walk_to_approved(ticket, store=world.b, user=clerk_b)
-    ticket_resolve(ticket=ticket, user=clerk_b, store=world.b)
+    ticket_resolve(ticket=ticket, actor=clerk_b, store=world.b)
 
     ticket.refresh_from_db()
     assert (ticket.intake_store, ticket.handling_store, ticket.status) == (world.b, world.b, "refunded")
@@ -266,10 +273,12 @@ def test_a_clerk_at_store_b_services_an_online_order_fulfilled_by_store_a(world)
 @pytest.mark.django_db
 def test_a_unit_received_at_one_store_is_resolved_there_only(world):
     order = delivered(world, member=MemberFactory())
-    ticket = ticket_open(line=order.lines.get(), kind=TicketKind.RETURN, opened_via=OpenedVia.HQ)
+    ticket = ticket_open(
+        line=order.lines.get(), kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM
+    )
     walk_to_approved(ticket, store=world.b)
     with pytest.raises(TicketRefused) as refused:
-        ticket_resolve(ticket=ticket, store=world.c)
+        ticket_resolve(ticket=ticket, store=world.c, actor=SYSTEM)
     assert "store" in refused.value.fields
     assert not Payment.objects.filter(kind=PaymentKind.REFUND).exists()
 
@@ -281,9 +290,11 @@ def test_a_refund_never_exceeds_what_is_left_of_the_payment(world):
     Payment.objects.create(  # a goodwill refund made earlier by HQ
         order=order, kind=PaymentKind.REFUND, method="wechat", amount=Decimal("2900.00"), reverses=payment
     )
-    ticket = ticket_open(line=order.lines.get(), kind=TicketKind.RETURN, opened_via=OpenedVia.HQ)
+    ticket = ticket_open(
+        line=order.lines.get(), kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM
+    )
     walk_to_approved(ticket, store=world.a)
-    ticket_resolve(ticket=ticket)
+    ticket_resolve(ticket=ticket, actor=SYSTEM)
     ticket.refresh_from_db()
     assert ticket.refund.amount == Decimal("99.00")
     assert line_shares_total(ticket.line) == Decimal("0.00")  # the split follows the goods
@@ -320,15 +331,15 @@ def test_exchange_hands_over_a_replacement_and_takes_the_faulty_unit_back(world,
         serial=" sn-001 ",
         opened_via=OpenedVia.STORE,
         intake_store=world.b,
-        user=clerk_b,
+        actor=clerk_b,
     )
     old = SoldUnit.objects.get(serial="SN-001")
     assert ticket.unit == old
     walk_to_approved(ticket, store=world.b, user=clerk_b)
     with pytest.raises(DomainError) as refused:
-        ticket_resolve(ticket=ticket, user=clerk_b)
+        ticket_resolve(ticket=ticket, actor=clerk_b)
     assert "replacement_serial" in refused.value.fields
-    ticket_resolve(ticket=ticket, user=clerk_b, replacement_serial="SN-002")
+    ticket_resolve(ticket=ticket, actor=clerk_b, replacement_serial="SN-002")
 
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.EXCHANGED
@@ -349,9 +360,11 @@ def test_exchange_hands_over_a_replacement_and_takes_the_faulty_unit_back(world,
     line.refresh_from_db()
     order.refresh_from_db()
     assert (line.returned_quantity, order.status) == (0, OrderStatus.COMPLETED)
-    ticket_close(ticket=ticket)
+    ticket_close(ticket=ticket, actor=SYSTEM)
     # the replacement can be serviced in turn, by its own serial
-    again = ticket_open(line=line, kind=TicketKind.REPAIR, serial="SN-002", opened_via=OpenedVia.HQ)
+    again = ticket_open(
+        line=line, kind=TicketKind.REPAIR, serial="SN-002", opened_via=OpenedVia.HQ, actor=SYSTEM
+    )
     assert again.unit.serial == "SN-002"
 
 
@@ -359,11 +372,15 @@ def test_exchange_hands_over_a_replacement_and_takes_the_faulty_unit_back(world,
 def test_exchange_without_a_unit_in_stock_is_refused_and_writes_nothing(world):
     order = delivered(world, member=MemberFactory())
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.EXCHANGE, opened_via=OpenedVia.STORE, intake_store=world.b
+        line=order.lines.get(),
+        kind=TicketKind.EXCHANGE,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.b,
+        actor=SYSTEM,
     )
     walk_to_approved(ticket, store=world.b)
     with pytest.raises(InsufficientStock):
-        ticket_resolve(ticket=ticket)
+        ticket_resolve(ticket=ticket, actor=SYSTEM)
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.APPROVED
     assert not StockMovement.objects.filter(reference=ticket.number).exists()
@@ -377,15 +394,19 @@ def test_repair_needs_a_note_and_then_closes_without_touching_stock_or_money(wor
     order = delivered(world, member=MemberFactory())
     clerk = clerk_at(world.a)
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.a,
+        actor=SYSTEM,
     )
     walk_to_approved(ticket, store=world.a, user=clerk)
     movements_before = StockMovement.objects.count()
     with pytest.raises(DomainError) as refused:
-        ticket_resolve(ticket=ticket, user=clerk, note="  ")
+        ticket_resolve(ticket=ticket, actor=clerk, note="  ")
     assert "note" in refused.value.fields
-    ticket_resolve(ticket=ticket, user=clerk, note="Replaced the power board")
-    ticket_close(ticket=ticket, user=clerk)
+    ticket_resolve(ticket=ticket, actor=clerk, note="Replaced the power board")
+    ticket_close(ticket=ticket, actor=clerk)
     ticket.refresh_from_db()
     assert (ticket.status, ticket.repair_note) == (TicketStatus.CLOSED, "Replaced the power board")
     assert ticket.status_changes.get(to_status="repaired").note == "Replaced the power board"
@@ -397,16 +418,19 @@ def test_repair_needs_a_note_and_then_closes_without_touching_stock_or_money(wor
 def test_a_refusal_needs_its_reason_and_frees_the_unit_for_another_ticket(world):
     order = delivered(world, member=MemberFactory())
     line = order.lines.get()
-    ticket = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ)
-    ticket_receive(ticket=ticket, store=world.a)
-    ticket_inspect(ticket=ticket)
+    ticket = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM)
+    ticket_receive(ticket=ticket, store=world.a, actor=SYSTEM)
+    ticket_inspect(ticket=ticket, actor=SYSTEM)
     with pytest.raises(DomainError):
-        ticket_refuse(ticket=ticket, reason=" ")
-    ticket_refuse(ticket=ticket, reason="Water damage, not covered")
+        ticket_refuse(ticket=ticket, reason=" ", actor=SYSTEM)
+    ticket_refuse(ticket=ticket, reason="Water damage, not covered", actor=SYSTEM)
     ticket.refresh_from_db()
     assert (ticket.status, ticket.refused_reason) == (TicketStatus.REFUSED, "Water damage, not covered")
-    ticket_close(ticket=ticket)
-    assert ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ).status == "opened"
+    ticket_close(ticket=ticket, actor=SYSTEM)
+    assert (
+        ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM).status
+        == "opened"
+    )
 
 
 # --- what may be opened ------------------------------------------------------------------------
@@ -421,6 +445,7 @@ def test_outside_the_policy_the_ticket_is_refused_with_the_policys_reason(world)
             kind=TicketKind.RETURN,
             opened_via=OpenedVia.HQ,
             at=timezone.now() + timedelta(days=40),
+            actor=SYSTEM,
         )
     assert "Day 40" in refused.value.message
     assert refused.value.fields["kind"] == [refused.value.message]
@@ -431,7 +456,7 @@ def test_outside_the_policy_the_ticket_is_refused_with_the_policys_reason(world)
 def test_an_undelivered_order_cannot_be_serviced_yet(world):
     order = placed_order(world, pay=False, recipient_phone="13800138000")
     with pytest.raises(NotEligible):
-        ticket_open(line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ)
+        ticket_open(line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ, actor=SYSTEM)
 
 
 @pytest.mark.django_db
@@ -439,14 +464,14 @@ def test_units_held_by_open_returns_or_exchanges_cannot_be_claimed_twice(world):
     order = delivered(world, member=MemberFactory(), sku=world.phone, quantity=2)
     line = order.lines.get()
     with pytest.raises(TicketRefused):
-        ticket_open(line=line, kind=TicketKind.RETURN, quantity=3, opened_via=OpenedVia.HQ)
-    ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ)
-    ticket_open(line=line, kind=TicketKind.EXCHANGE, opened_via=OpenedVia.HQ)
+        ticket_open(line=line, kind=TicketKind.RETURN, quantity=3, opened_via=OpenedVia.HQ, actor=SYSTEM)
+    ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM)
+    ticket_open(line=line, kind=TicketKind.EXCHANGE, opened_via=OpenedVia.HQ, actor=SYSTEM)
     with pytest.raises(TicketRefused) as refused:
-        ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ)
+        ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.HQ, actor=SYSTEM)
     assert "quantity" in refused.value.fields
     # a repair gives the unit back, so it does not compete with them
-    assert ticket_open(line=line, kind=TicketKind.REPAIR, quantity=2, opened_via=OpenedVia.HQ)
+    assert ticket_open(line=line, kind=TicketKind.REPAIR, quantity=2, opened_via=OpenedVia.HQ, actor=SYSTEM)
     assert Ticket.objects.count() == 3
 
 
@@ -469,6 +494,7 @@ def test_bad_input_is_refused_on_its_field_with_nothing_written(world, changes, 
         "kind": TicketKind.RETURN,
         "opened_via": OpenedVia.STORE,
         "intake_store": world.a,
+        "actor": SYSTEM,
     }
     with pytest.raises(DomainError) as refused:
         ticket_open(**(request | changes))
@@ -480,17 +506,20 @@ def test_bad_input_is_refused_on_its_field_with_nothing_written(world, changes, 
 def test_without_a_member_the_customer_phone_comes_from_the_order_or_is_asked_for(world):
     order = delivered(world)
     Order.objects.filter(pk=order.pk).update(recipient_phone="+86 138 0013 8000")
-    ticket = ticket_open(line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ)
+    ticket = ticket_open(
+        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ, actor=SYSTEM
+    )
     assert ticket.member is None and ticket.customer_phone == "13800138000"
     other = delivered(world)
     with pytest.raises(DomainError) as refused:
-        ticket_open(line=other.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ)
+        ticket_open(line=other.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ, actor=SYSTEM)
     assert "customer_phone" in refused.value.fields
     given = ticket_open(
         line=other.lines.get(),
         kind=TicketKind.REPAIR,
         opened_via=OpenedVia.HQ,
         customer_phone="139 0000 0001",
+        actor=SYSTEM,
     )
     assert given.customer_phone == "13900000001"
 
@@ -504,7 +533,7 @@ def test_serial_checks_not_sold_sold_elsewhere_missing_and_already_returned(worl
     mine = delivered(world, member=MemberFactory(), sku=sku, serials=["SN-1"])
     other = delivered(world, member=MemberFactory(), sku=sku, serials=["SN-2"])
     line = mine.lines.get()
-    opening = {"line": line, "kind": TicketKind.RETURN, "opened_via": OpenedVia.HQ}
+    opening = {"line": line, "kind": TicketKind.RETURN, "opened_via": OpenedVia.HQ, "actor": SYSTEM}
 
     for serial, words in [
         ("", "serial-tracked"),
@@ -521,7 +550,7 @@ def test_serial_checks_not_sold_sold_elsewhere_missing_and_already_returned(worl
     with pytest.raises(TicketRefused):  # one ticket at a time on a unit
         ticket_open(**(opening | {"kind": TicketKind.REPAIR}), serial="SN-1")
     walk_to_approved(ticket, store=world.a)
-    ticket_resolve(ticket=ticket)
+    ticket_resolve(ticket=ticket, actor=SYSTEM)
     unit = SoldUnit.objects.get(serial="SN-1")
     assert unit.returned_at is not None
     with pytest.raises(DomainError) as refused:
@@ -536,7 +565,12 @@ def test_a_serial_names_one_unit(world):
     order = delivered(world, member=MemberFactory(), sku=sku, quantity=2, serials=["A1", "A2"])
     with pytest.raises(DomainError) as refused:
         ticket_open(
-            line=order.lines.get(), kind=TicketKind.RETURN, quantity=2, serial="A1", opened_via=OpenedVia.HQ
+            line=order.lines.get(),
+            kind=TicketKind.RETURN,
+            quantity=2,
+            serial="A1",
+            opened_via=OpenedVia.HQ,
+            actor=SYSTEM,
         )
     assert "quantity" in refused.value.fields
 
@@ -552,6 +586,7 @@ def test_photos_are_kept_under_random_names(world):
         kind=TicketKind.REPAIR,
         opened_via=OpenedVia.HQ,
         photos=[png("../../etc/passwd.png"), png("side.webp", fmt="WEBP"), png("back.jpg", fmt="JPEG")],
+        actor=SYSTEM,
     )
     names = list(ticket.photos.values_list("image", flat=True))
     assert len(names) == 3
@@ -573,7 +608,13 @@ def test_photos_are_kept_under_random_names(world):
 def test_a_bad_photo_is_refused_and_no_ticket_is_written(world, photos, words):
     order = delivered(world, member=MemberFactory())
     with pytest.raises(PhotoRefused) as refused:
-        ticket_open(line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.HQ, photos=photos)
+        ticket_open(
+            line=order.lines.get(),
+            kind=TicketKind.REPAIR,
+            opened_via=OpenedVia.HQ,
+            photos=photos,
+            actor=SYSTEM,
+        )
     assert words in refused.value.message
     assert "photos" in refused.value.fields
     assert not Ticket.objects.exists()
@@ -616,7 +657,13 @@ def test_two_clerks_opening_returns_of_the_last_unit_at_once_make_one_ticket(wor
     stores = [world.a, world.b]
 
     def open_return(n):
-        ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=stores[n])
+        ticket_open(
+            line=line,
+            kind=TicketKind.RETURN,
+            opened_via=OpenedVia.STORE,
+            intake_store=stores[n],
+            actor=SYSTEM,
+        )
 
     assert _race(open_return, 2) == ["TicketRefused", "ok"]
     assert Ticket.objects.count() == 1
@@ -628,7 +675,9 @@ def test_two_returns_of_the_last_unit_resolved_at_once_refund_it_once(world, loy
     member = MemberFactory()
     order = delivered(world, member=member)
     line = order.lines.get()
-    first = ticket_open(line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=world.a)
+    first = ticket_open(
+        line=line, kind=TicketKind.RETURN, opened_via=OpenedVia.STORE, intake_store=world.a, actor=SYSTEM
+    )
     walk_to_approved(first, store=world.a)
     # A second approved return of the same unit, as a double-entry from another desk would leave it.
     second = Ticket.objects.create(
@@ -646,7 +695,7 @@ def test_two_returns_of_the_last_unit_resolved_at_once_refund_it_once(world, loy
     tickets = [first, second]
 
     def resolve(n):
-        ticket_resolve(ticket=tickets[n])
+        ticket_resolve(ticket=tickets[n], actor=SYSTEM)
 
     assert _race(resolve, 2) == ["TicketRefused", "ok"]
     line.refresh_from_db()

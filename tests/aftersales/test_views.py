@@ -9,6 +9,7 @@ from django.urls import reverse
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange
 from aftersales.services import ticket_open
+from config.roles import SYSTEM
 from orders.choices import PaymentKind
 from orders.models import Payment, SoldUnit
 from stores.models import Stock
@@ -287,14 +288,14 @@ def step(client, ticket, action, **data):
     return client.post(reverse("aftersales:detail", args=[ticket.number]), {"action": action, **data})
 
 
-def opened_at_b(world, order, kind=TicketKind.RETURN, user=None):
+def opened_at_b(world, order, kind=TicketKind.RETURN, user=SYSTEM):
     return ticket_open(
         line=order.lines.get(),
         kind=kind,
         customer_phone="13912345678",
         opened_via=OpenedVia.STORE,
         intake_store=world.b,
-        user=user,
+        actor=user,
     )
 
 
@@ -379,6 +380,7 @@ def test_a_ticket_opened_online_is_received_at_the_store_the_customer_walks_into
         kind=TicketKind.REPAIR,
         customer_phone="13912345678",
         opened_via=OpenedVia.API,
+        actor=SYSTEM,
     )
     client = login(clerk_at(world.b))
     assert ticket.number in page(client.get(DESK, {"q": online_order.number}))
@@ -397,6 +399,7 @@ def test_taking_in_needs_the_customers_details(world, online_order):
         kind=TicketKind.REPAIR,
         customer_phone="13912345678",
         opened_via=OpenedVia.API,
+        actor=SYSTEM,
     )
     response = login(clerk_at(world.b)).post(reverse("aftersales:take_in", args=[ticket.number]), {"q": "x"})
     assert response.status_code == 404

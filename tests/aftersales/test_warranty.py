@@ -19,6 +19,7 @@ from aftersales.warranty import (
     policy_set,
 )
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.models import OrderLine
 from tests.aftersales.helpers import delivered_line
 from tests.factories import CategoryFactory, ProductFactory, SKUFactory, hq_user
@@ -171,7 +172,9 @@ def tree(world):
     oled = CategoryFactory(code="oled", parent=tv)
     audio = CategoryFactory(code="audio", parent=appliances)
     sku = SKUFactory(code="OLED-65", product=ProductFactory(category=oled))
-    price_set(sku=sku, channel=None, amount="8999.00", valid_from=timezone.now() - timedelta(days=1))
+    price_set(
+        sku=sku, channel=None, amount="8999.00", valid_from=timezone.now() - timedelta(days=1), actor=SYSTEM
+    )
     return {"appliances": appliances, "tv": tv, "oled": oled, "audio": audio, "sku": sku}
 
 

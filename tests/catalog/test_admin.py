@@ -14,6 +14,7 @@ from django.utils import timezone
 from catalog.choices import PriceAction
 from catalog.models import SKU, Price, PriceChange
 from catalog.services import price_set
+from config.roles import SYSTEM
 from stores.models import Stock, StockMovement
 from stores.services import stock_receive
 from tests.factories import (
@@ -25,6 +26,7 @@ from tests.factories import (
     SKUFactory,
     StoreFactory,
     UserFactory,
+    hq_user,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -67,7 +69,7 @@ def run_action(client, url, action, objects, follow=True, on_page=False):
 
 def test_admin_adds_a_price_through_the_service_and_audits_who(hq_client, hq, mall):
     sku = SKUFactory(code="TV55")
-    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0 - timedelta(days=30))
+    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0 - timedelta(days=30), actor=SYSTEM)
 
     response = add_price(hq_client, sku, mall, "2999.5")
 
@@ -101,7 +103,13 @@ def test_admin_refuses_a_channel_price_for_a_unified_sku_with_the_service_messag
 def test_admin_refuses_an_overlapping_window(hq_client, mall):
     sku = SKUFactory(code="TV55")
     price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("2999"),
+        valid_from=T0,
+        valid_to=T0 + timedelta(days=10),
+        actor=SYSTEM,
     )
 
     response = add_price(hq_client, sku, mall, "2899", valid_from=T0 + timedelta(days=5))
@@ -138,9 +146,9 @@ def test_admin_refuses_a_price_that_is_not_positive(hq_client, mall, amount):
 
 def test_price_page_is_read_only_and_shows_who_changed_it_old_and_new(hq_client, mall):
     sku = SKUFactory(code="TV55")
-    author = UserFactory(username="pricing-lead")
-    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0 - timedelta(days=30))
-    price = price_set(sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0, user=author)
+    author = hq_user(username="pricing-lead")
+    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0 - timedelta(days=30), actor=SYSTEM)
+    price = price_set(sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0, actor=author)
 
     response = hq_client.get(f"/admin/catalog/price/{price.pk}/change/")
 
@@ -157,7 +165,7 @@ def test_price_page_is_read_only_and_shows_who_changed_it_old_and_new(hq_client,
 
 
 def test_prices_cannot_be_deleted_in_the_admin(hq_client, mall):
-    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0)
+    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0, actor=SYSTEM)
 
     response = hq_client.post(f"/admin/catalog/price/{price.pk}/delete/", {"post": "yes"})
 
@@ -166,7 +174,9 @@ def test_prices_cannot_be_deleted_in_the_admin(hq_client, mall):
 
 
 def test_end_now_action_closes_the_price_through_the_service(hq_client, hq, mall):
-    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0 - timedelta(days=1))
+    price = price_set(
+        sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0 - timedelta(days=1), actor=SYSTEM
+    )
     before = timezone.now()
 
     response = run_action(hq_client, "/admin/catalog/price/", "end_now", [price])
@@ -179,7 +189,9 @@ def test_end_now_action_closes_the_price_through_the_service(hq_client, hq, mall
 
 
 def test_end_now_from_the_price_page(hq_client, mall):
-    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0 - timedelta(days=1))
+    price = price_set(
+        sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0 - timedelta(days=1), actor=SYSTEM
+    )
 
     run_action(hq_client, f"/admin/catalog/price/{price.pk}/change/", "end_now", [price], on_page=True)
 
@@ -188,12 +200,15 @@ def test_end_now_from_the_price_page(hq_client, mall):
 
 
 def test_end_now_refusal_ends_none_of_the_selected_prices(hq_client, mall):
-    live = price_set(sku=SKUFactory(code="LIVE"), channel=mall, amount=Decimal("10"), valid_from=T0)
+    live = price_set(
+        sku=SKUFactory(code="LIVE"), channel=mall, amount=Decimal("10"), valid_from=T0, actor=SYSTEM
+    )
     future = price_set(
         sku=SKUFactory(code="LATER"),
         channel=mall,
         amount=Decimal("10"),
         valid_from=timezone.now() + timedelta(days=9),
+        actor=SYSTEM,
     )
     live.valid_from = timezone.now() - timedelta(days=1)
     Price.objects.filter(pk=live.pk).update(valid_from=live.valid_from)
@@ -224,7 +239,7 @@ def test_mark_unified_action_sets_the_flag_through_the_service(hq_client):
 def test_mark_unified_is_refused_while_channel_prices_exist_and_changes_nothing(hq_client, mall):
     free = SKUFactory(code="FREE")
     priced = SKUFactory(code="PRICED")
-    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0)
+    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0, actor=SYSTEM)
 
     response = run_action(hq_client, "/admin/catalog/sku/", "mark_unified", [free, priced])
 
@@ -245,7 +260,7 @@ def test_mark_unified_from_the_sku_page(hq_client):
 
 def test_the_sku_form_cannot_set_the_flag_directly(hq_client, mall):
     sku = SKUFactory(code="PRICED")
-    price_set(sku=sku, channel=mall, amount=Decimal("99"), valid_from=T0)
+    price_set(sku=sku, channel=mall, amount=Decimal("99"), valid_from=T0, actor=SYSTEM)
 
     response = hq_client.get(f"/admin/catalog/sku/{sku.pk}/change/")
 
@@ -275,7 +290,7 @@ def test_category_action_refusal_is_shown_and_changes_nothing(hq_client, mall):
     phones = CategoryFactory(code="phones")
     SKUFactory(product=ProductFactory(category=tvs))
     priced = SKUFactory(code="PHONE-P", product=ProductFactory(category=phones))
-    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0)
+    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0, actor=SYSTEM)
 
     response = run_action(hq_client, "/admin/catalog/category/", "mark_unified", [tvs, phones])
 
@@ -288,9 +303,9 @@ def test_category_action_refusal_is_shown_and_changes_nothing(hq_client, mall):
 
 def test_sku_page_lists_its_price_history(hq_client, mall):
     sku = SKUFactory(code="TV55")
-    author = UserFactory(username="pricing-lead")
-    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0, user=author)
-    price_set(sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0 + timedelta(days=3), user=author)
+    author = hq_user(username="pricing-lead")
+    price_set(sku=sku, channel=mall, amount=Decimal("3199"), valid_from=T0, actor=author)
+    price_set(sku=sku, channel=mall, amount=Decimal("2999"), valid_from=T0 + timedelta(days=3), actor=author)
 
     body = page(hq_client.get(f"/admin/catalog/sku/{sku.pk}/change/"))
 
@@ -300,7 +315,7 @@ def test_sku_page_lists_its_price_history(hq_client, mall):
 
 
 def test_price_changes_cannot_be_added_edited_or_deleted(hq_client, mall):
-    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0)
+    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0, actor=SYSTEM)
     change = PriceChange.objects.get(price=price)
 
     assert hq_client.get("/admin/catalog/pricechange/add/").status_code == 403
@@ -322,7 +337,9 @@ def test_price_changes_cannot_be_added_edited_or_deleted(hq_client, mall):
 @pytest.fixture
 def stock(hq):
     store = StoreFactory(code="BJ001")
-    movement = stock_receive(location=store, sku=SKUFactory(code="TV55"), quantity=5, reason="first delivery")
+    movement = stock_receive(
+        location=store, sku=SKUFactory(code="TV55"), quantity=5, reason="first delivery", actor=SYSTEM
+    )
     return movement.stock
 
 
@@ -405,8 +422,8 @@ def test_admin_lists_run_a_constant_number_of_queries(hq_client, mall, url):
         for _ in range(n):
             store = StoreFactory(partner=PartnerFactory())
             sku = SKUFactory()
-            price_set(sku=sku, channel=mall, amount=Decimal("10"), valid_from=T0, user=UserFactory())
-            stock_receive(location=store, sku=sku, quantity=1, reason="delivery", user=UserFactory())
+            price_set(sku=sku, channel=mall, amount=Decimal("10"), valid_from=T0, actor=hq_user())
+            stock_receive(location=store, sku=sku, quantity=1, reason="delivery", actor=hq_user())
 
     grow(2)
     hq_client.get(url)  # warm per-request caches (content types, permissions)
@@ -419,8 +436,8 @@ def test_every_hq_admin_page_renders(hq_client, mall):
     lepar = PartnerFactory()
     store = StoreFactory(partner=lepar)
     sku = SKUFactory()
-    price = price_set(sku=sku, channel=mall, amount=Decimal("10"), valid_from=T0)
-    movement = stock_receive(location=store, sku=sku, quantity=1, reason="delivery")
+    price = price_set(sku=sku, channel=mall, amount=Decimal("10"), valid_from=T0, actor=SYSTEM)
+    movement = stock_receive(location=store, sku=sku, quantity=1, reason="delivery", actor=SYSTEM)
     membership = store.memberships.create(user=UserFactory(), role="clerk")
     objects = {
         "catalog/category": sku.product.category,
@@ -446,8 +463,8 @@ def test_every_hq_admin_page_renders(hq_client, mall):
 
 
 def test_price_export_writes_a_file_the_import_reads_back(hq_client, mall):
-    price_set(sku=SKUFactory(code="TV55"), channel=mall, amount=Decimal("2999"), valid_from=T0)
-    price_set(sku=SKUFactory(code="TV65"), channel=None, amount=Decimal("4999"), valid_from=T0)
+    price_set(sku=SKUFactory(code="TV55"), channel=mall, amount=Decimal("2999"), valid_from=T0, actor=SYSTEM)
+    price_set(sku=SKUFactory(code="TV65"), channel=None, amount=Decimal("4999"), valid_from=T0, actor=SYSTEM)
     fields = {
         f"priceresource_{name}": "on" for name in ("sku", "channel", "amount", "valid_from", "valid_to")
     }

@@ -14,6 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from catalog.choices import ChannelKind, PriceAction
 from catalog.models import SKU, Price, PriceChange
 from catalog.services import price_set
+from config.roles import SYSTEM
 from tests.factories import (
     CategoryFactory,
     ChannelFactory,
@@ -194,9 +195,9 @@ def test_dealer_cost_is_shown_to_hq_only(hq_client, client, sku):
 
 
 def test_price_list_filters_by_sku_code_and_all_channels(hq_client, sku, mall):
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
-    price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at())
-    price_set(sku=SKUFactory(), channel=None, amount=Decimal("5"), valid_from=at())
+    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at(), actor=SYSTEM)
+    price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), actor=SYSTEM)
+    price_set(sku=SKUFactory(), channel=None, amount=Decimal("5"), valid_from=at(), actor=SYSTEM)
 
     body = hq_client.get("/api/v1/prices/?sku_code=TV-55&all_channels=true").json()
 
@@ -207,7 +208,7 @@ def test_price_list_filters_by_sku_code_and_all_channels(hq_client, sku, mall):
 
 
 def test_clerk_may_read_price_versions(clerk_client, sku, mall):
-    price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at())
+    price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), actor=SYSTEM)
 
     body = clerk_client.get("/api/v1/prices/").json()
 
@@ -248,7 +249,7 @@ def test_a_code_with_a_nul_character_is_unknown_not_a_server_error(hq_client, sk
 
 
 def test_hq_sets_an_all_channels_price_by_ids_and_supersedes_the_open_one(hq_client, sku):
-    old = price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
+    old = price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at(), actor=SYSTEM)
 
     response = hq_client.post(
         "/api/v1/prices/",
@@ -331,7 +332,13 @@ def test_unified_sku_refuses_a_channel_price_over_the_api(hq_client, mall):
 
 def test_overlapping_window_is_refused_and_leaves_the_existing_price_untouched(hq_client, sku, mall):
     existing = price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=30)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("1899"),
+        valid_from=at(),
+        valid_to=at(days=30),
+        actor=SYSTEM,
     )
     before = price_counts()
 
@@ -371,7 +378,7 @@ def test_only_hq_may_set_prices(clerk_client, sku, mall):
 
 
 def test_hq_ends_a_price_and_the_end_is_audited(hq_client, hq, sku, mall):
-    price = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at())
+    price = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), actor=SYSTEM)
 
     response = hq_client.post(
         f"/api/v1/prices/{price.pk}/end/", {"at": at(days=5).isoformat()}, content_type="application/json"
@@ -387,7 +394,13 @@ def test_hq_ends_a_price_and_the_end_is_audited(hq_client, hq, sku, mall):
 
 def test_ending_a_price_outside_its_window_is_refused_and_changes_nothing(hq_client, sku, mall):
     price = price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), valid_to=at(days=3)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("1899"),
+        valid_from=at(),
+        valid_to=at(days=3),
+        actor=SYSTEM,
     )
 
     response = hq_client.post(
@@ -401,7 +414,7 @@ def test_ending_a_price_outside_its_window_is_refused_and_changes_nothing(hq_cli
 
 
 def test_only_hq_may_end_prices(clerk_client, sku, mall):
-    price = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at())
+    price = price_set(sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(), actor=SYSTEM)
 
     response = clerk_client.post(f"/api/v1/prices/{price.pk}/end/", {}, content_type="application/json")
 
@@ -426,9 +439,15 @@ def live(client, **params):
 
 
 def test_live_price_prefers_the_channels_own_price(clerk_client, sku, mall, tmall):
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
+    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at(), actor=SYSTEM)
     own = price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("1899"),
+        valid_from=at(days=1),
+        valid_to=at(days=5),
+        actor=SYSTEM,
     )
 
     response = live(clerk_client, sku="TV-55", channel="mall", at=at(days=2).isoformat().replace("+", "%2B"))
@@ -450,9 +469,15 @@ def test_live_price_prefers_the_channels_own_price(clerk_client, sku, mall, tmal
 
 
 def test_live_price_falls_back_to_all_channels_at_the_window_edge(clerk_client, sku, mall):
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
+    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at(), actor=SYSTEM)
     price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("1899"), valid_from=at(days=1), valid_to=at(days=5)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("1899"),
+        valid_from=at(days=1),
+        valid_to=at(days=5),
+        actor=SYSTEM,
     )
 
     # valid_to is exclusive: at the very end of the channel price the all-channels price applies.
@@ -462,7 +487,13 @@ def test_live_price_falls_back_to_all_channels_at_the_window_edge(clerk_client, 
 
 
 def test_live_price_defaults_to_now(clerk_client, sku, mall):
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=timezone.now() - timedelta(hours=1))
+    price_set(
+        sku=sku,
+        channel=None,
+        amount=Decimal("1999"),
+        valid_from=timezone.now() - timedelta(hours=1),
+        actor=SYSTEM,
+    )
 
     body = live(clerk_client, sku="TV-55", channel="mall").json()
 
@@ -470,7 +501,7 @@ def test_live_price_defaults_to_now(clerk_client, sku, mall):
 
 
 def test_no_live_price_is_404_no_price(clerk_client, sku, mall):
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at())
+    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=at(), actor=SYSTEM)
 
     body = assert_error(
         live(clerk_client, sku="TV-55", channel="mall", at="2025-12-31T23:59:59"), 404, "no_price"
@@ -502,9 +533,9 @@ def test_odd_ids_in_a_live_price_query_are_field_errors_not_500(clerk_client, sk
 
 def test_batch_live_prices_answer_in_the_order_asked_with_null_for_no_price(clerk_client, mall):
     a, b, c = SKUFactory(code="A-1"), SKUFactory(code="B-1"), SKUFactory(code="C-1")
-    price_set(sku=a, channel=None, amount=Decimal("10"), valid_from=at())
-    price_set(sku=a, channel=mall, amount=Decimal("9"), valid_from=at())
-    price_set(sku=c, channel=None, amount=Decimal("30"), valid_from=at())
+    price_set(sku=a, channel=None, amount=Decimal("10"), valid_from=at(), actor=SYSTEM)
+    price_set(sku=a, channel=mall, amount=Decimal("9"), valid_from=at(), actor=SYSTEM)
+    price_set(sku=c, channel=None, amount=Decimal("30"), valid_from=at(), actor=SYSTEM)
 
     response = live(
         clerk_client, skus=f"C-1,{b.pk},A-1", channel="mall", at=at(days=1).isoformat().replace("+", "%2B")
@@ -529,12 +560,12 @@ def test_live_price_costs_the_same_queries_however_many_price_rows(
     clerk_client, mall, django_assert_num_queries
 ):
     sku = SKUFactory(code="TV-55")
-    price_set(sku=sku, channel=None, amount=Decimal("100"), valid_from=at())
+    price_set(sku=sku, channel=None, amount=Decimal("100"), valid_from=at(), actor=SYSTEM)
     url = f"/api/v1/prices/live/?sku=TV-55&channel=mall&at={at(days=100).date()}T00:00"
     small = count_queries(clerk_client, url)
     for day in range(1, 30):  # 29 more versions of this SKU's price, and other SKUs' prices
-        price_set(sku=sku, channel=None, amount=Decimal(100 + day), valid_from=at(days=day))
-        price_set(sku=SKUFactory(), channel=mall, amount=Decimal("5"), valid_from=at())
+        price_set(sku=sku, channel=None, amount=Decimal(100 + day), valid_from=at(days=day), actor=SYSTEM)
+        price_set(sku=SKUFactory(), channel=mall, amount=Decimal("5"), valid_from=at(), actor=SYSTEM)
 
     with django_assert_num_queries(small):
         body = clerk_client.get(url).json()
@@ -548,8 +579,8 @@ def test_batch_live_prices_cost_the_same_queries_for_3_or_30_skus(
     def add_skus(n):
         for _ in range(n):
             sku = SKUFactory()
-            price_set(sku=sku, channel=None, amount=Decimal("10"), valid_from=at())
-            price_set(sku=sku, channel=mall, amount=Decimal("9"), valid_from=at(days=1))
+            price_set(sku=sku, channel=None, amount=Decimal("10"), valid_from=at(), actor=SYSTEM)
+            price_set(sku=sku, channel=mall, amount=Decimal("9"), valid_from=at(days=1), actor=SYSTEM)
 
     def url():
         codes = ",".join(SKU.objects.values_list("code", flat=True))

@@ -15,6 +15,7 @@ from catalog.choices import PriceAction
 from catalog.models import SKU, Price, PriceChange, Product
 from catalog.resources import PriceResource, ProductResource, SKUResource
 from catalog.services import price_set
+from config.roles import SYSTEM
 from tests.factories import (
     CategoryFactory,
     ChannelFactory,
@@ -89,7 +90,7 @@ def test_price_file_creates_each_price_through_the_service_with_audit(mall, skus
 
 
 def test_price_file_supersedes_the_open_price_like_the_service(mall, skus, hq):
-    price_set(sku=skus[0], channel=mall, amount=Decimal("3199"), valid_from=T0)
+    price_set(sku=skus[0], channel=mall, amount=Decimal("3199"), valid_from=T0, actor=SYSTEM)
 
     result = run_import(
         PriceResource, "sku,channel,amount,valid_from\nTV55,mall,2999,2026-11-11 00:00\n", user=hq
@@ -292,7 +293,7 @@ def test_sku_file_with_duplicate_barcode_or_bad_values_imports_nothing():
 def test_sku_file_marks_one_price_through_the_service_and_its_refusal_is_a_row_error(mall):
     ProductFactory(code="SPU1")
     priced = SKUFactory(code="PRICED")
-    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0)
+    price_set(sku=priced, channel=mall, amount=Decimal("99"), valid_from=T0, actor=SYSTEM)
 
     result = run_import(
         SKUResource,
@@ -435,7 +436,13 @@ def test_admin_confirm_rolls_back_when_the_data_changed_since_the_preview(hq_cli
         b"sku,channel,amount,valid_from\nTV65,mall,4999,2026-11-01\nTV55,mall,2999,2026-11-01\n",
     )
     # Between preview and confirm someone prices TV55 from an earlier start: the file now overlaps.
-    price_set(sku=skus[0], channel=mall, amount=Decimal("3100"), valid_from=datetime(2026, 11, 2, tzinfo=SH))
+    price_set(
+        sku=skus[0],
+        channel=mall,
+        amount=Decimal("3100"),
+        valid_from=datetime(2026, 11, 2, tzinfo=SH),
+        actor=SYSTEM,
+    )
 
     response = confirm_import(hq_client, "/admin/catalog/price/process_import/", response)
 
@@ -506,7 +513,7 @@ def test_admin_confirming_an_import_twice_says_so_and_writes_it_once(hq_client, 
         client,
         "/admin/catalog/price/import/",
         "prices.csv",
-        b"sku,channel,amount,valid_from\nTV55,mall,2999,2026-11-01\n"
+        b"sku,channel,amount,valid_from\nTV55,mall,2999,2026-11-01\n",
     )
     first = confirm_import(client, "/admin/catalog/price/process_import/", preview)
     assert first.status_code == 302

@@ -13,6 +13,7 @@ from catalog.choices import ChannelKind
 from catalog.models import Price, PriceChange
 from catalog.policies import may_see_dealer_cost, price_settable_by
 from catalog.services import price_set
+from config.roles import SYSTEM
 from integrations.choices import Scope
 from integrations.services import api_key_create
 from tests.factories import (
@@ -51,12 +52,12 @@ def world():
         sku = SKUFactory(code="TV-55", dealer_cost=Decimal("1000.00"))
 
     start = timezone.now() - timedelta(days=1)
-    price_set(sku=World.sku, channel=None, amount=Decimal("1999"), valid_from=start)
+    price_set(sku=World.sku, channel=None, amount=Decimal("1999"), valid_from=start, actor=SYSTEM)
     World.dealer_price = price_set(
-        sku=World.sku, channel=World.dealer, amount=Decimal("1188"), valid_from=start
+        sku=World.sku, channel=World.dealer, amount=Decimal("1188"), valid_from=start, actor=SYSTEM
     )
     World.south_price = price_set(
-        sku=World.sku, channel=World.other_dealer, amount=Decimal("1177"), valid_from=start
+        sku=World.sku, channel=World.other_dealer, amount=Decimal("1177"), valid_from=start, actor=SYSTEM
     )
     return World
 

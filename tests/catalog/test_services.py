@@ -9,13 +9,14 @@ from catalog.errors import BelowMarginFloor, NoPrice, PriceOverlap, PriceRefused
 from catalog.models import Price, PriceChange
 from catalog.selectors import price_lookup
 from catalog.services import category_set_unified, price_end, price_set, sku_set_unified
+from config.roles import SYSTEM
 from tests.factories import (
     CategoryFactory,
     ChannelFactory,
     DealerChannelFactory,
     ProductFactory,
     SKUFactory,
-    UserFactory,
+    hq_user,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -37,7 +38,7 @@ def tmall():
 def test_unified_sku_refuses_channel_price(mall):
     sku = SKUFactory(unified=True)
     with pytest.raises(UnifiedPriceRefused) as exc:
-        price_set(sku=sku, channel=mall, amount=Decimal("99.00"), valid_from=T0)
+        price_set(sku=sku, channel=mall, amount=Decimal("99.00"), valid_from=T0, actor=SYSTEM)
     assert sku.code in exc.value.message
     assert "channel" in exc.value.fields
     assert not Price.objects.exists()
@@ -46,7 +47,7 @@ def test_unified_sku_refuses_channel_price(mall):
 
 def test_unified_sku_has_one_price_on_every_channel(mall, tmall):
     sku = SKUFactory(unified=True)
-    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=T0)
+    price_set(sku=sku, channel=None, amount=Decimal("1999"), valid_from=T0, actor=SYSTEM)
     assert price_lookup(sku=sku, channel=mall, at=T0).amount == Decimal("1999.00")
     assert price_lookup(sku=sku, channel=tmall, at=T0).amount == Decimal("1999.00")
 
@@ -54,7 +55,13 @@ def test_unified_sku_has_one_price_on_every_channel(mall, tmall):
 def test_overlapping_window_in_same_scope_is_refused(mall):
     sku = SKUFactory()
     price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("100"),
+        valid_from=T0,
+        valid_to=T0 + timedelta(days=10),
+        actor=SYSTEM,
     )
     with pytest.raises(PriceOverlap) as exc:
         price_set(
@@ -64,6 +71,7 @@ def test_overlapping_window_in_same_scope_is_refused(mall):
             amount=Decimal("90"),
             valid_from=T0 + timedelta(days=5),
             valid_to=T0 + timedelta(days=20),
+            actor=SYSTEM,
         )
     assert "2026-11-01 00:00" in exc.value.message
     assert Price.objects.count() == 1
@@ -73,17 +81,23 @@ def test_overlapping_window_in_same_scope_is_refused(mall):
 def test_windows_that_touch_do_not_overlap(mall):
     sku = SKUFactory()
     price_set(
-        now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, valid_to=T0 + timedelta(days=10)
+        now=T0,
+        sku=sku,
+        channel=mall,
+        amount=Decimal("100"),
+        valid_from=T0,
+        valid_to=T0 + timedelta(days=10),
+        actor=SYSTEM,
     )
-    price_set(sku=sku, channel=mall, amount=Decimal("90"), valid_from=T0 + timedelta(days=10))
+    price_set(sku=sku, channel=mall, amount=Decimal("90"), valid_from=T0 + timedelta(days=10), actor=SYSTEM)
     assert Price.objects.count() == 2
 
 
 def test_new_price_closes_the_open_ended_one_and_audits_old_to_new(mall):
     sku = SKUFactory()
-    user = UserFactory()
-    first = price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, user=user)
-    price_set(sku=sku, channel=mall, amount=Decimal("120"), valid_from=T0 + timedelta(days=3), user=user)
+    user = hq_user()
+    first = price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, actor=user)
+    price_set(sku=sku, channel=mall, amount=Decimal("120"), valid_from=T0 + timedelta(days=3), actor=user)
     first.refresh_from_db()
     assert first.valid_to == T0 + timedelta(days=3)
     change = PriceChange.objects.order_by("-id").first()
@@ -97,7 +111,9 @@ def test_new_price_closes_the_open_ended_one_and_audits_old_to_new(mall):
 def test_price_lookup_at_window_edges(mall):
     sku = SKUFactory()
     start, end = T0, T0 + timedelta(days=7)
-    price_set(now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=start, valid_to=end)
+    price_set(
+        now=T0, sku=sku, channel=mall, amount=Decimal("100"), valid_from=start, valid_to=end, actor=SYSTEM
+    )
     with pytest.raises(NoPrice):
         price_lookup(sku=sku, channel=mall, at=start - timedelta(microseconds=1))
     assert price_lookup(sku=sku, channel=mall, at=start).amount == Decimal("100.00")
@@ -108,7 +124,7 @@ def test_price_lookup_at_window_edges(mall):
 
 def test_channel_price_wins_over_all_channels_price(mall, tmall):
     sku = SKUFactory()
-    price_set(sku=sku, channel=None, amount=Decimal("2000"), valid_from=T0)
+    price_set(sku=sku, channel=None, amount=Decimal("2000"), valid_from=T0, actor=SYSTEM)
     price_set(
         now=T0,
         sku=sku,
@@ -116,6 +132,7 @@ def test_channel_price_wins_over_all_channels_price(mall, tmall):
         amount=Decimal("1899"),
         valid_from=T0 + timedelta(days=1),
         valid_to=T0 + timedelta(days=2),
+        actor=SYSTEM,
     )
     assert price_lookup(sku=sku, channel=tmall, at=T0 + timedelta(hours=30)).amount == Decimal("1899.00")
     assert price_lookup(sku=sku, channel=mall, at=T0 + timedelta(hours=30)).amount == Decimal("2000.00")
@@ -129,11 +146,11 @@ def test_price_below_dealer_margin_floor_is_refused_with_the_numbers():
     )
     sku = SKUFactory(dealer_cost=Decimal("1000.00"))
     with pytest.raises(BelowMarginFloor) as exc:
-        price_set(sku=sku, channel=dealer, amount=Decimal("1099.99"), valid_from=T0)
+        price_set(sku=sku, channel=dealer, amount=Decimal("1099.99"), valid_from=T0, actor=SYSTEM)
     for number in ("1099.99", "1000.00", "10", "1100.00"):
         assert number in exc.value.message
     assert not Price.objects.exists()
-    price_set(sku=sku, channel=dealer, amount=Decimal("1100.00"), valid_from=T0)
+    price_set(sku=sku, channel=dealer, amount=Decimal("1100.00"), valid_from=T0, actor=SYSTEM)
     assert Price.objects.count() == 1
 
 
@@ -142,7 +159,7 @@ def test_all_channels_price_must_clear_every_dealer_floor():
     DealerChannelFactory(code="dealer-b", margin_floor_percent=Decimal("20"))
     sku = SKUFactory(dealer_cost=Decimal("100"))
     with pytest.raises(BelowMarginFloor) as exc:
-        price_set(sku=sku, channel=None, amount=Decimal("110"), valid_from=T0)
+        price_set(sku=sku, channel=None, amount=Decimal("110"), valid_from=T0, actor=SYSTEM)
     assert "120.00" in exc.value.message
     assert not Price.objects.exists()
 
@@ -150,7 +167,7 @@ def test_all_channels_price_must_clear_every_dealer_floor():
 @pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5")])
 def test_price_must_be_positive(mall, amount):
     with pytest.raises(PriceRefused):
-        price_set(sku=SKUFactory(), channel=mall, amount=amount, valid_from=T0)
+        price_set(sku=SKUFactory(), channel=mall, amount=amount, valid_from=T0, actor=SYSTEM)
     assert not Price.objects.exists()
 
 
@@ -162,31 +179,33 @@ def test_database_refuses_a_non_positive_price_written_around_the_service(mall):
 
 def test_window_must_end_after_it_starts(mall):
     with pytest.raises(PriceRefused):
-        price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0, valid_to=T0)
+        price_set(
+            sku=SKUFactory(), channel=mall, amount=Decimal("10"), valid_from=T0, valid_to=T0, actor=SYSTEM
+        )
 
 
 def test_amounts_are_rounded_half_up_to_cents(mall):
-    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10.005"), valid_from=T0)
+    price = price_set(sku=SKUFactory(), channel=mall, amount=Decimal("10.005"), valid_from=T0, actor=SYSTEM)
     price.refresh_from_db()
     assert price.amount == Decimal("10.01")
 
 
 def test_price_end_closes_the_window_and_is_audited(mall):
     sku = SKUFactory()
-    price = price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0)
-    price_end(price=price, at=T0 + timedelta(days=1))
+    price = price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, actor=SYSTEM)
+    price_end(price=price, at=T0 + timedelta(days=1), actor=SYSTEM)
     with pytest.raises(NoPrice):
         price_lookup(sku=sku, channel=mall, at=T0 + timedelta(days=1))
     assert PriceChange.objects.filter(price=price, action="ended").count() == 1
     with pytest.raises(PriceRefused):
-        price_end(price=price, at=T0 + timedelta(days=5))  # already closed before then
+        price_end(price=price, at=T0 + timedelta(days=5), actor=SYSTEM)  # already closed before then
 
 
 def test_marking_unified_is_refused_while_channel_prices_are_live(mall):
     sku = SKUFactory()
-    price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0)
+    price_set(sku=sku, channel=mall, amount=Decimal("100"), valid_from=T0, actor=SYSTEM)
     with pytest.raises(UnifiedPriceRefused) as exc:
-        sku_set_unified(skus=[sku], unified=True)
+        sku_set_unified(skus=[sku], unified=True, actor=SYSTEM)
     assert sku.code in exc.value.message
     sku.refresh_from_db()
     assert sku.unified is False
@@ -198,15 +217,15 @@ def test_category_bulk_unified_covers_sub_categories_and_is_all_or_nothing(mall)
     a = SKUFactory(product=ProductFactory(category=parent))
     b = SKUFactory(product=ProductFactory(category=child))
     other = SKUFactory()
-    result = category_set_unified(category=parent, unified=True)
+    result = category_set_unified(category=parent, unified=True, actor=SYSTEM)
     assert result.changed == 2
     assert {s.unified for s in (a, b)} == {False}  # stale objects; re-read below
     a.refresh_from_db(), b.refresh_from_db(), other.refresh_from_db()
     assert (a.unified, b.unified, other.unified) == (True, True, False)
 
-    category_set_unified(category=parent, unified=False)
-    price_set(sku=b, channel=mall, amount=Decimal("100"), valid_from=T0)
+    category_set_unified(category=parent, unified=False, actor=SYSTEM)
+    price_set(sku=b, channel=mall, amount=Decimal("100"), valid_from=T0, actor=SYSTEM)
     with pytest.raises(UnifiedPriceRefused):
-        category_set_unified(category=parent, unified=True)
+        category_set_unified(category=parent, unified=True, actor=SYSTEM)
     a.refresh_from_db()
     assert a.unified is False  # nothing half-done

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from catalog.models import SKU, Price, PriceChange
 from catalog.services import price_set
+from config.roles import SYSTEM
 from tests.factories import (
     CategoryFactory,
     ChannelFactory,
@@ -120,6 +121,7 @@ def test_overlapping_window_is_refused_with_the_existing_window(hq_client, mall)
         amount=Decimal("10"),
         valid_from=JAN_1,
         valid_to=JAN_1 + timedelta(days=10),
+        actor=SYSTEM,
     )
     response = hq_client.post(
         reverse("catalog:price_new"),
@@ -146,7 +148,7 @@ def test_unknown_sku_is_a_field_error(hq_client):
 
 def test_setting_a_price_writes_price_and_audit_and_shows_them_on_the_skus_page(hq_client, hq, tmall):
     sku = SKUFactory(code="TV55X")
-    price_set(sku=sku, channel=tmall, amount=Decimal("4299.00"), valid_from=JAN_1)
+    price_set(sku=sku, channel=tmall, amount=Decimal("4299.00"), valid_from=JAN_1, actor=SYSTEM)
     response = hq_client.post(
         reverse("catalog:price_new"),
         {"sku": "tv55x", "channel": tmall.pk, "amount": "3999.5", "valid_from": "2026-02-01T10:00"},
@@ -185,11 +187,11 @@ def test_price_for_all_channels_without_dates_starts_now(hq_client):
 def disagreeing(mall, tmall):
     """TV55X: 3999 on the mall, 4299 on Tmall. PHONE1: the same 1999 everywhere."""
     tv = SKUFactory(code="TV55X", name="Super TV 55")
-    price_set(sku=tv, channel=None, amount=Decimal("3999"), valid_from=JAN_1)
-    price_set(sku=tv, channel=tmall, amount=Decimal("4299"), valid_from=JAN_1)
+    price_set(sku=tv, channel=None, amount=Decimal("3999"), valid_from=JAN_1, actor=SYSTEM)
+    price_set(sku=tv, channel=tmall, amount=Decimal("4299"), valid_from=JAN_1, actor=SYSTEM)
     phone = SKUFactory(code="PHONE1")
-    price_set(sku=phone, channel=None, amount=Decimal("1999"), valid_from=JAN_1)
-    price_set(sku=phone, channel=mall, amount=Decimal("1999"), valid_from=JAN_1)
+    price_set(sku=phone, channel=None, amount=Decimal("1999"), valid_from=JAN_1, actor=SYSTEM)
+    price_set(sku=phone, channel=mall, amount=Decimal("1999"), valid_from=JAN_1, actor=SYSTEM)
     return tv
 
 
@@ -247,7 +249,7 @@ def test_category_unified_refusal_lists_the_blocking_skus_and_changes_nothing(hq
     category = CategoryFactory(name="TVs")
     blocked = SKUFactory(code="TV55X", product=ProductFactory(category=category))
     SKUFactory(code="TV65X", product=ProductFactory(category=category))
-    price_set(sku=blocked, channel=tmall, amount=Decimal("4299"), valid_from=JAN_1)
+    price_set(sku=blocked, channel=tmall, amount=Decimal("4299"), valid_from=JAN_1, actor=SYSTEM)
     response = hq_client.post(
         reverse("catalog:category_unified", args=[category.code]), {"unified": "1"}, follow=True
     )

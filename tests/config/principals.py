@@ -20,6 +20,8 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from config.roles import SYSTEM
+
 ALL_PEOPLE = ("hq", "manager", "clerk", "guide", "partner", "self_guide", "no_role")
 ALL_KEYS = ("jd_key", "dealer_key", "partner_key")
 ALL_PRINCIPALS = (*ALL_PEOPLE, "anonymous", *ALL_KEYS)
@@ -193,8 +195,12 @@ def build_world() -> MatrixWorld:
         )
     w.tv = SKUFactory(code="MX-TV-55", dealer_cost=Decimal("1357.91"))
     start = timezone.now() - timezone.timedelta(days=1)
-    w.public_price = price_set(sku=w.tv, channel=None, amount=Decimal("2999.00"), valid_from=start)
-    w.dealer_price = price_set(sku=w.tv, channel=w.dealer, amount=Decimal("2468.13"), valid_from=start)
+    w.public_price = price_set(
+        sku=w.tv, channel=None, amount=Decimal("2999.00"), valid_from=start, actor=SYSTEM
+    )
+    w.dealer_price = price_set(
+        sku=w.tv, channel=w.dealer, amount=Decimal("2468.13"), valid_from=start, actor=SYSTEM
+    )
     _token(w, "dealer", "dealer cost", _money_forms("1357.91"))
     _token(w, "dealer", "dealer-channel price", _money_forms("2468.13"))
 
@@ -222,7 +228,7 @@ def build_world() -> MatrixWorld:
         code="MXW", name="Matrix warehouse", latitude=Decimal("31.2304"), longitude=Decimal("121.4737")
     )
     for side in (w.a, w.c):
-        stock_receive(location=side.store, sku=w.tv, quantity=20, reason="Delivery")
+        stock_receive(location=side.store, sku=w.tv, quantity=20, reason="Delivery", actor=SYSTEM)
         side.stock = Stock.objects.get(location=side.store, sku=w.tv)
 
     # --- people ------------------------------------------------------------------------------
@@ -335,11 +341,11 @@ def build_world() -> MatrixWorld:
             address="1 Matrix Road",
             latitude=lat,
             longitude=lng,
-            **kw,
+            **({"actor": SYSTEM} | kw),
         )
 
     def pay(order):
-        order_pay(order=order, amount=order.total, method="wechat")
+        order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
         order.refresh_from_db()
         return order
 
@@ -348,9 +354,9 @@ def build_world() -> MatrixWorld:
 
         store = order.fulfilling_location
         if order.status == "allocated":
-            assignment_accept(order=order, store=store)
-        order_ship(order=order, store=store, tracking_number="SF123")
-        order_complete(order=order)
+            assignment_accept(order=order, store=store, actor=SYSTEM)
+        order_ship(order=order, store=store, tracking_number="SF123", actor=SYSTEM)
+        order_complete(order=order, actor=SYSTEM)
         order.refresh_from_db()
         return order
 
@@ -364,6 +370,7 @@ def build_world() -> MatrixWorld:
             kind=TicketKind.REPAIR,
             opened_via=OpenedVia.STORE,
             intake_store=side.store,
+            actor=SYSTEM,
         )
     w.a.guide_order = pay(ship(w.mall, m3, w.c))  # guide A's fan, fulfilled at C
     assert w.a.guide_order.guide == w.a.guide and w.a.guide_order.fulfilling_location == w.c.store

@@ -32,6 +32,7 @@ from django.http import HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve, reverse
 
+from config.roles import SYSTEM
 from tests.factories import (
     GuideFactory,
     MemberFactory,
@@ -373,7 +374,11 @@ def store_a_data(db):
     order = world.deliver(world.pay(world.ship_order(member=MemberFactory(), quantity=1)))
     assert order.fulfilling_location == world.a
     ticket = ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.a,
+        actor=SYSTEM,
     )
     outsiders = {
         "clerk of another store": clerk_at(world.c),

@@ -12,6 +12,7 @@ from django.urls import reverse
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket
 from aftersales.services import ticket_open
+from config.roles import SYSTEM
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.fulfilment import assignment_accept, order_ready_for_pickup
 from orders.models import Order, StoreAssignment
@@ -49,10 +50,11 @@ def pickup_ready_at(world, store):
         lines=[LineRequest(world.phone, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=store,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="alipay")
-    assignment_accept(order=order, store=store)
-    order_ready_for_pickup(order=order, store=store)
+    order_pay(order=order, amount=order.total, method="alipay", actor=SYSTEM)
+    assignment_accept(order=order, store=store, actor=SYSTEM)
+    order_ready_for_pickup(order=order, store=store, actor=SYSTEM)
     return order
 
 
@@ -71,6 +73,7 @@ def busy(world):
         customer_phone=member.phone,
         opened_via=OpenedVia.STORE,
         intake_store=world.a,
+        actor=SYSTEM,
     )
     closed = delivered(world, member=member)
     done = ticket_open(
@@ -79,6 +82,7 @@ def busy(world):
         customer_phone=member.phone,
         opened_via=OpenedVia.STORE,
         intake_store=world.a,
+        actor=SYSTEM,
     )
     Ticket.objects.filter(pk=done.pk).update(status=TicketStatus.CLOSED)
     world.stock(world.b, world.tv, 1)
@@ -90,6 +94,7 @@ def busy(world):
         customer_phone=member.phone,
         opened_via=OpenedVia.STORE,
         intake_store=world.b,
+        actor=SYSTEM,
     )
     return world
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from aftersales.choices import OpenedVia, TicketKind
 from aftersales.services import ticket_open
+from config.roles import SYSTEM
 from orders.models import SoldUnit
 from tests.aftersales.helpers import serial_sku
 from tests.aftersales.pages import delivered, login, page
@@ -81,6 +82,7 @@ def test_a_ticket_number_opens_the_ticket(world, bought, member):
         customer_phone=member.phone,
         opened_via=OpenedVia.STORE,
         intake_store=world.a,
+        actor=SYSTEM,
     )
     response = search(login(clerk_at(world.a)), ticket.number)
     assert response.status_code == 302

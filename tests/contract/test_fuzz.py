@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from config.roles import SYSTEM
 from config.wsgi import application
 from tests.config.principals import ALL_PRINCIPALS, csrf_headers_for, leaks_in, module_world
 from tests.factories import GuideFactory, MemberFactory, hq_user
@@ -72,7 +73,11 @@ def seeded(request, db):
     order = world.pay(world.ship_order(member=member, quantity=1))
     world.deliver(order)
     ticket_open(
-        line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.b
+        line=order.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.b,
+        actor=SYSTEM,
     )
     world.ship_order(member=member, sku=world.phone)
     if request.param == "key":

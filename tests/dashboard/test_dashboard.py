@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from config.roles import SYSTEM
 from dashboard import selectors
 from dashboard.forms import DashboardPeriodForm
 from guides.periods import Period
@@ -171,7 +172,7 @@ def test_home_sections_reuse_returns_guides_and_price_consistency(hq_client, mar
     from catalog.services import price_set
 
     tv, tmall = march["mall_a"].lines.first().sku, march["tmall"].channel
-    price_set(sku=tv, channel=tmall, amount=Decimal("2899.00"), valid_from=sh(2026, 1, 1))
+    price_set(sku=tv, channel=tmall, amount=Decimal("2899.00"), valid_from=sh(2026, 1, 1), actor=SYSTEM)
     html = hq_client.get(HOME, MARCH).content.decode()
 
     assert (

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from catalog.choices import ChannelKind
 from config.errors import IllegalTransition
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from guides.choices import BindingEnd, GuideStatus, ScanOutcome
 from guides.errors import GuideExists, GuideRefused, GuideSuspended, ScanRefused, WindowRefused
 from guides.models import AttributionWindow, Binding, Guide, ScanEvent
@@ -75,7 +75,7 @@ def order_for(world, member, *, channel=None, at=None, **kwargs):
         latitude=lat,
         longitude=lng,
         at=at,
-        **kwargs,
+        **({"actor": SYSTEM} | kwargs),
     )
 
 

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from guides.choices import EntryKind, StatementParty, StatementStatus
 from guides.commission import (
     Balances,
@@ -58,6 +59,7 @@ def ship(world, *lines, channel=None, member=None):
         address="1 Chang'an Avenue",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
 
 
@@ -68,7 +70,7 @@ def credit(order, guide):
 
 
 def pay(order):
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -537,7 +539,7 @@ def test_cancelling_a_paid_attributed_order_claws_back_everything(world, guide):
     commission_rule_set(rate_percent=D("2"))
     order = paid_order(world, guide, (world.tv, 1), (world.phone, 2))
     assert commission_balances(guide=guide).held == D("139.94")
-    order_cancel(order=order, reason="Customer changed mind")
+    order_cancel(order=order, reason="Customer changed mind", actor=SYSTEM)
     for accrual in accruals(order):
         assert clawed(accrual) == accrual.held_change
         assert accrual.followups.get().note == "Customer changed mind"

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from guides.choices import EntryKind, StatementParty
 from guides.models import Binding, CommissionEntry, Guide, ScanEvent, Statement
 from guides.selectors import (
@@ -80,6 +81,7 @@ class Scene:
                 address="1 Chang'an Avenue",
                 latitude=lat,
                 longitude=lng,
+                actor=SYSTEM,
             )
             partner = guide.partner or (guide.store.partner if guide.store else None)
             CommissionEntry.objects.create(

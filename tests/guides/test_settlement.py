@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from aftersales.warranty import day_end
 from config.errors import IllegalTransition
+from config.roles import SYSTEM
 from guides.choices import EntryKind, StatementParty, StatementStatus
 from guides.commission import commission_clawback, wait_for_settlement
 from guides.models import CommissionEntry, Guide, PartnerReward, PartnerRewardRule, Statement
@@ -701,14 +702,15 @@ def test_a_paid_delivered_order_is_released_and_settled_end_to_end(world, hq):
         address="1 Chang'an Avenue",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
     Order.objects.filter(pk=order.pk).update(guide=guide)
-    order_pay(order=Order.objects.get(pk=order.pk), amount=order.total, method="wechat")
+    order_pay(order=Order.objects.get(pk=order.pk), amount=order.total, method="wechat", actor=SYSTEM)
     order = Order.objects.get(pk=order.pk)
     if order.status == "allocated":
-        assignment_accept(order=order, store=order.fulfilling_location)
-    order_ship(order=order, store=order.fulfilling_location, tracking_number="SF1")
-    order_complete(order=order)
+        assignment_accept(order=order, store=order.fulfilling_location, actor=SYSTEM)
+    order_ship(order=order, store=order.fulfilling_location, tracking_number="SF1", actor=SYSTEM)
+    order_complete(order=order, actor=SYSTEM)
     line = order.lines.get()
     line.refresh_from_db()
     assert line.returnable_until is not None

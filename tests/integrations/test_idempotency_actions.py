@@ -71,11 +71,12 @@ def order_pay() -> Case:
 def points_earn() -> Case:
     PointsRule.objects.create(channel=None, points_per_yuan=Decimal("1"), life_days=365)
     ChannelFactory(code="mall", name="Own mall")
-    member = MemberFactory()
+    store = StoreFactory(code="BJ-01")
+    member = MemberFactory(home_store=store)  # a customer of the clerk's store
     # No client_reference: the Idempotency-Key alone must make the retry harmless.
     body = {"channel": "mall", "paid_amount": "100.00", "reference": "O-1"}
     return Case(
-        client=login(clerk_at(StoreFactory(code="BJ-01"))),
+        client=login(clerk_at(store)),
         url=f"/api/v1/members/{member.pk}/points/earn/",
         body=body,
         other_body={**body, "paid_amount": "500.00"},

@@ -12,6 +12,7 @@ from aftersales.choices import OpenedVia
 from aftersales.services import ticket_open
 from catalog.models import Price
 from config.errors import DomainError
+from config.roles import SYSTEM
 from guides.choices import EntryKind
 from guides.models import CommissionEntry
 from integrations.choices import Scope
@@ -50,7 +51,7 @@ class Caller:
 
 
 def delivered(scene, channel, phone):
-    member = member_upsert(phone=phone).member
+    member = member_upsert(phone=phone, actor=SYSTEM).member
     order = placed_order(scene, channel=channel, member=member)
     line = ship_from_a(scene, order)
     order = Order.objects.get(pk=order.pk)
@@ -65,10 +66,10 @@ def scene(world, client):  # noqa: F811  (the fixture imported above)
     world.order_a, world.line_a, world.member_a = delivered(world, world.mall, "13900000001")
     world.order_b, world.line_b, world.member_b = delivered(world, world.stores_channel, "13900000002")
     world.ticket_b = ticket_open(
-        line=world.line_b, kind="repair", description="No picture", opened_via=OpenedVia.API
+        line=world.line_b, kind="repair", description="No picture", opened_via=OpenedVia.API, actor=SYSTEM
     )
     world.ticket_a = ticket_open(
-        line=world.line_a, kind="repair", description="No sound", opened_via=OpenedVia.API
+        line=world.line_a, kind="repair", description="No sound", opened_via=OpenedVia.API, actor=SYSTEM
     )
     return world
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from config.roles import SYSTEM
 from integrations.choices import DeliveryStatus
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import event_emit
@@ -601,12 +602,13 @@ def test_an_order_walked_through_its_life_emits_each_event_once_in_order(shop):
         opened_via=OpenedVia.STORE,
         intake_store=shop.a,
         customer_phone="13800138000",
+        actor=SYSTEM,
     )
-    ticket_receive(ticket=ticket, store=shop.a)
-    ticket_inspect(ticket=ticket, note="Dead pixels")
-    ticket_approve(ticket=ticket, note="Confirmed")
-    ticket_resolve(ticket=ticket)
-    ticket_close(ticket=ticket)
+    ticket_receive(ticket=ticket, store=shop.a, actor=SYSTEM)
+    ticket_inspect(ticket=ticket, note="Dead pixels", actor=SYSTEM)
+    ticket_approve(ticket=ticket, note="Confirmed", actor=SYSTEM)
+    ticket_resolve(ticket=ticket, actor=SYSTEM)
+    ticket_close(ticket=ticket, actor=SYSTEM)
     assert _types(type__in=["ticket.opened", "ticket.closed", "order.returned"]) == [
         "ticket.opened",
         "order.returned",
@@ -626,12 +628,12 @@ def test_cancelling_and_repricing_emit_their_events(shop):
     from orders.services import order_cancel
 
     order = shop.pay(shop.ship_order())
-    order_cancel(order=order, reason="Customer changed their mind")
+    order_cancel(order=order, reason="Customer changed their mind", actor=SYSTEM)
     cancelled = OutboxEvent.objects.get(type="order.cancelled")
     assert (cancelled.payload["order"], cancelled.payload["status"]) == (order.number, "cancelled")
     assert cancelled.payload["reason"] == "Customer changed their mind"
 
-    price_set(sku=shop.tv, channel=shop.mall, amount=Decimal("2899.00"))
+    price_set(sku=shop.tv, channel=shop.mall, amount=Decimal("2899.00"), actor=SYSTEM)
     price = OutboxEvent.objects.filter(type="price.changed").order_by("pk").last()
     assert price.channel_id == shop.mall.pk
     assert price.payload == {**price.payload, "sku": "TV-55", "channel": "mall", "amount": "2899.00"}

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.roles import SYSTEM
 from members.choices import PointsKind
 from members.models import (
     ExternalIdentity,
@@ -102,9 +103,11 @@ def with_points(member, channel, amount):
 
 
 def test_merge_action_merges_the_selected_into_the_oldest(hq_client, hq, mall):
-    oldest = member_upsert(phone="13800138000", source="store_card", external_id="CARD-1").member
-    tmall = with_points(member_upsert(source="tmall", external_id="tb-1").member, mall, 30)
-    jd = with_points(member_upsert(source="jd", external_id="jd-1").member, mall, 12)
+    oldest = member_upsert(
+        phone="13800138000", source="store_card", external_id="CARD-1", actor=SYSTEM
+    ).member
+    tmall = with_points(member_upsert(source="tmall", external_id="tb-1", actor=SYSTEM).member, mall, 30)
+    jd = with_points(member_upsert(source="jd", external_id="jd-1", actor=SYSTEM).member, mall, 12)
 
     response = run_action(hq_client, "merge_into_oldest", [jd, oldest, tmall])
 
@@ -158,7 +161,9 @@ def test_merge_action_is_not_offered_to_staff_without_the_hq_role(client):
 
 
 def test_member_search_finds_a_mobile_in_any_format_and_an_external_id(hq_client):
-    target = member_upsert(phone="13800138000", source="tmall", external_id="tb-77", name="Li Lei").member
+    target = member_upsert(
+        phone="13800138000", source="tmall", external_id="tb-77", name="Li Lei", actor=SYSTEM
+    ).member
     MemberFactory(name="Someone else")
 
     for term in ("138 0013 8000", "+86 13800138000", "tb-77", "Li Lei"):
@@ -168,7 +173,9 @@ def test_member_search_finds_a_mobile_in_any_format_and_an_external_id(hq_client
 
 
 def test_member_page_shows_identities_and_ledger_and_the_balance_cannot_be_edited(hq_client, mall):
-    member = member_upsert(phone="13800138000", source="wechat", external_id="wx-openid-9").member
+    member = member_upsert(
+        phone="13800138000", source="wechat", external_id="wx-openid-9", actor=SYSTEM
+    ).member
     with_points(member, mall, 25)
     url = f"/admin/members/member/{member.pk}/change/"
 
@@ -369,7 +376,7 @@ def test_admin_lists_run_a_constant_number_of_queries(hq_client, mall, url):
         for _ in range(n):
             store = StoreFactory()
             survivor = MemberFactory(tier=gold, home_store=store)
-            dup = member_upsert(source="jd", external_id=f"jd-{survivor.pk}").member
+            dup = member_upsert(source="jd", external_id=f"jd-{survivor.pk}", actor=SYSTEM).member
             points_earn(member=dup, channel=mall, paid_amount=Decimal("5"), reference="r")
             member_merge(survivor=survivor, merged=dup, user=UserFactory())
             StaticGroup.objects.create(name="VIP", store=store).members.add(survivor)
@@ -383,7 +390,7 @@ def test_admin_lists_run_a_constant_number_of_queries(hq_client, mall, url):
 
 def test_every_members_admin_page_renders(hq_client, mall):
     member = with_points(
-        member_upsert(phone="13800138000", source="tmall", external_id="tb-1").member, mall, 5
+        member_upsert(phone="13800138000", source="tmall", external_id="tb-1", actor=SYSTEM).member, mall, 5
     )
     dup = MemberFactory()
     record = member_merge(survivor=member, merged=dup)

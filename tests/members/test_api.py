@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from config.roles import SYSTEM
 from members.choices import PointsKind
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, Segment, Tier
 from members.selectors import points_balance_from_ledger
@@ -107,8 +108,10 @@ def test_lookup_is_exact_no_prefix_browsing(clerk_client):
 
 
 def test_lookup_by_loyalty_card_answers_the_member_with_identities(clerk_client):
-    member = member_upsert(phone="13800138000", source="store_card", external_id="CARD-0077").member
-    member_upsert(source="tmall", external_id="tb-buyer-9", phone="13800138000")
+    member = member_upsert(
+        phone="13800138000", source="store_card", external_id="CARD-0077", actor=SYSTEM
+    ).member
+    member_upsert(source="tmall", external_id="tb-buyer-9", phone="13800138000", actor=SYSTEM)
 
     response = clerk_client.get("/api/v1/members/lookup/?q=CARD-0077")
 
@@ -203,8 +206,8 @@ def test_upsert_by_tmall_identity_then_by_phone_and_jd_id_is_one_member(clerk_cl
 
 
 def test_upsert_with_identity_and_phone_of_two_members_is_409_and_links_nothing(clerk_client):
-    member_upsert(source="tmall", external_id="tb-001")
-    member_upsert(phone="13800138000")
+    member_upsert(source="tmall", external_id="tb-001", actor=SYSTEM)
+    member_upsert(phone="13800138000", actor=SYSTEM)
 
     body = assert_error(
         post(
@@ -459,8 +462,10 @@ def test_adjust_is_hq_only_and_needs_a_reason(clerk_client, hq_client, mall):
 
 
 def test_merge_via_api_moves_identities_and_points_and_returns_what_moved(hq_client, hq, mall):
-    survivor = member_upsert(phone="13800138000", source="store_card", external_id="CARD-1").member
-    dup = member_upsert(source="tmall", external_id="tb-9").member
+    survivor = member_upsert(
+        phone="13800138000", source="store_card", external_id="CARD-1", actor=SYSTEM
+    ).member
+    dup = member_upsert(source="tmall", external_id="tb-9", actor=SYSTEM).member
     points_earn(member=dup, channel=mall, paid_amount=Decimal("80"), reference="T-1")
 
     response = post(
@@ -537,8 +542,8 @@ def test_merge_input_errors_and_clerks_are_refused(hq_client, clerk_client):
 
 
 def test_duplicates_lists_the_same_mobile_reported_by_another_system(hq_client):
-    a = member_upsert(phone="13800138000").member
-    b = member_upsert(source="jd", external_id="jd-1").member
+    a = member_upsert(phone="13800138000", actor=SYSTEM).member
+    b = member_upsert(source="jd", external_id="jd-1", actor=SYSTEM).member
     b.identities.update(reported_phone="13800138000")
 
     body = hq_client.get("/api/v1/members/duplicates/").json()
@@ -686,7 +691,7 @@ def test_member_list_and_segment_members_run_a_constant_number_of_queries(hq_cli
     def grow(n):
         for _ in range(n):
             member = MemberFactory(city="Shanghai", tier=gold, home_store=StoreFactory())
-            member_upsert(phone=member.phone, source="tmall", external_id=f"tb-{member.pk}")
+            member_upsert(phone=member.phone, source="tmall", external_id=f"tb-{member.pk}", actor=SYSTEM)
 
     urls = ["/api/v1/members/", f"/api/v1/segments/{segment.pk}/members/"]
     grow(2)
@@ -705,7 +710,7 @@ def test_member_detail_and_ledger_run_a_constant_number_of_queries(hq_client, ma
     few = [count_queries(hq_client, url), count_queries(hq_client, detail)]
     for n in range(15):
         points_earn(member=member, channel=mall, paid_amount=Decimal("1"), reference=f"x{n}")
-        member_upsert(phone=member.phone, source="wechat", external_id=f"wx-{n}")
+        member_upsert(phone=member.phone, source="wechat", external_id=f"wx-{n}", actor=SYSTEM)
 
     assert [count_queries(hq_client, url), count_queries(hq_client, detail)] == few
 

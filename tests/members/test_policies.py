@@ -9,7 +9,7 @@ from django.test import Client, override_settings
 from rest_framework.settings import api_settings
 
 from catalog.models import Channel
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from integrations.choices import Scope
 from integrations.services import api_key_create
 from members.errors import IdentityConflict
@@ -47,8 +47,10 @@ def key_client(scopes=(Scope.MEMBERS_READ, Scope.MEMBERS_WRITE), **kwargs) -> Cl
 def tmall_member():
     """A Tmall customer with a birthday, a Tmall buyer id and a loyalty card; consent given on Tmall."""
     tmall = ChannelFactory(code="tmall", kind="marketplace")
-    member = member_upsert(phone="13800138000", source="tmall", external_id="tb-secret-9").member
-    member_upsert(phone="13800138000", source="store_card", external_id="CARD-9")
+    member = member_upsert(
+        phone="13800138000", source="tmall", external_id="tb-secret-9", actor=SYSTEM
+    ).member
+    member_upsert(phone="13800138000", source="store_card", external_id="CARD-9", actor=SYSTEM)
     Member.objects.filter(pk=member.pk).update(birthday="1990-05-04", gender="female", name="Han Meimei")
     member_set_consent(member=member, consent=True, channel=tmall)
     member.refresh_from_db()
@@ -149,7 +151,11 @@ def test_channel_key_sees_its_own_channels_identities_of_its_member_only(tmall_m
 def test_partner_key_sees_partner_numbers_only():
     partner = PartnerFactory()
     member = member_upsert(
-        phone="13900139000", source="partner", external_id="P-77", home_store=StoreFactory(partner=partner)
+        phone="13900139000",
+        source="partner",
+        external_id="P-77",
+        home_store=StoreFactory(partner=partner),
+        actor=SYSTEM,
     ).member
     ExternalIdentity.objects.create(member=member, source="tmall", external_id="tb-hidden")
     client = key_client(scopes=[Scope.MEMBERS_READ], partner=partner)
@@ -204,7 +210,9 @@ def test_concurrent_upserts_of_one_identity_make_one_member_and_no_conflict():
         try:
             barrier.wait()
             phone = "13800138000" if n % 2 else None
-            result: object = member_upsert(source="tmall", external_id="tb-race", phone=phone).member.pk
+            result: object = member_upsert(
+                source="tmall", external_id="tb-race", phone=phone, actor=SYSTEM
+            ).member.pk
         except IdentityConflict as conflict:
             result = conflict
         finally:

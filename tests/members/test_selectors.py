@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from members.errors import GroupRefused
 from members.models import PointsRule, StaticGroup, Tier
 from members.selectors import (
@@ -45,16 +46,18 @@ def test_clerk_sees_their_stores_customers_only_and_finds_others_by_exact_phone(
 
 
 def test_lookup_by_card_or_marketplace_id_and_merged_ids_lead_to_the_survivor():
-    survivor = member_upsert(phone="13800138000", source="store_card", external_id="CARD-77").member
-    dup = member_upsert(source="tmall", external_id="tb-77").member
+    survivor = member_upsert(
+        phone="13800138000", source="store_card", external_id="CARD-77", actor=SYSTEM
+    ).member
+    dup = member_upsert(source="tmall", external_id="tb-77", actor=SYSTEM).member
     assert member_lookup("CARD-77") == survivor
     member_merge(survivor=survivor, merged=dup)
     assert member_lookup("tb-77") == survivor
 
 
 def test_duplicate_finder_lists_same_phone_other_format_same_id_and_same_person():
-    a = member_upsert(phone="13800138000").member
-    b = member_upsert(source="jd", external_id="jd-1").member
+    a = member_upsert(phone="13800138000", actor=SYSTEM).member
+    b = member_upsert(source="jd", external_id="jd-1", actor=SYSTEM).member
     # JD reported this buyer's phone in another format: same person as `a`.
     b.identities.update(reported_phone="13800138000")
     birthday = timezone.localdate() - timedelta(days=9000)

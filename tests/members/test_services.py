@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from config.errors import Conflict
+from config.roles import SYSTEM
 from members.choices import IdentitySource, PointsKind
 from members.errors import IdentityConflict, InsufficientPoints, InvalidPhone, MergeRefused, PointsRefused
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, PointsRule, StaticGroup, Tier
@@ -73,8 +74,8 @@ def rules(db, store_channel):
 
 @pytest.mark.django_db
 def test_upsert_by_phone_in_any_format_finds_the_one_member():
-    first = member_upsert(phone="138 0013 8000", name="Li Lei")
-    again = member_upsert(phone="+86 13800138000")
+    first = member_upsert(phone="138 0013 8000", name="Li Lei", actor=SYSTEM)
+    again = member_upsert(phone="+86 13800138000", actor=SYSTEM)
     assert first.created and not again.created
     assert again.member.pk == first.member.pk
     assert Member.objects.count() == 1
@@ -83,18 +84,18 @@ def test_upsert_by_phone_in_any_format_finds_the_one_member():
 @pytest.mark.django_db
 @pytest.mark.parametrize("source", [s.value for s in IdentitySource])
 def test_upsert_by_each_identity_with_a_phone_links_both(source):
-    result = member_upsert(phone="13800138000", source=source, external_id=f"{source}-42")
+    result = member_upsert(phone="13800138000", source=source, external_id=f"{source}-42", actor=SYSTEM)
     assert result.created and result.identity_created
-    by_identity = member_upsert(source=source, external_id=f"{source}-42")
-    by_phone = member_upsert(phone="8613800138000")
+    by_identity = member_upsert(source=source, external_id=f"{source}-42", actor=SYSTEM)
+    by_phone = member_upsert(phone="8613800138000", actor=SYSTEM)
     assert by_identity.member.pk == by_phone.member.pk == result.member.pk
     assert ExternalIdentity.objects.get().reported_phone == "13800138000"
 
 
 @pytest.mark.django_db
 def test_tmall_buyer_then_phone_attaches_to_the_existing_member():
-    existing = member_upsert(phone="13800138000").member
-    result = member_upsert(phone="138-0013-8000", source="tmall", external_id="tb_buyer_1")
+    existing = member_upsert(phone="13800138000", actor=SYSTEM).member
+    result = member_upsert(phone="138-0013-8000", source="tmall", external_id="tb_buyer_1", actor=SYSTEM)
     assert not result.created and result.identity_created
     assert result.member.pk == existing.pk
     assert existing.identities.get().source == "tmall"
@@ -102,10 +103,10 @@ def test_tmall_buyer_then_phone_attaches_to_the_existing_member():
 
 @pytest.mark.django_db
 def test_identity_and_phone_of_two_different_members_is_a_conflict_not_a_guess():
-    member_upsert(source="jd", external_id="jd-1")
-    member_upsert(phone="13800138000")
+    member_upsert(source="jd", external_id="jd-1", actor=SYSTEM)
+    member_upsert(phone="13800138000", actor=SYSTEM)
     with pytest.raises(IdentityConflict) as exc:
-        member_upsert(phone="13800138000", source="jd", external_id="jd-1")
+        member_upsert(phone="13800138000", source="jd", external_id="jd-1", actor=SYSTEM)
     assert "merge" in exc.value.message
     assert Member.objects.count() == 2
 
@@ -113,11 +114,11 @@ def test_identity_and_phone_of_two_different_members_is_a_conflict_not_a_guess()
 @pytest.mark.django_db
 def test_upsert_needs_a_phone_or_an_identity_and_valid_input():
     with pytest.raises(IdentityConflict):
-        member_upsert(name="nobody")
+        member_upsert(name="nobody", actor=SYSTEM)
     with pytest.raises(InvalidPhone):
-        member_upsert(phone="12345")
+        member_upsert(phone="12345", actor=SYSTEM)
     with pytest.raises(IdentityConflict):
-        member_upsert(source="tmall")
+        member_upsert(source="tmall", actor=SYSTEM)
     assert not Member.objects.exists()
 
 
@@ -126,8 +127,10 @@ def test_upsert_needs_a_phone_or_an_identity_and_valid_input():
 
 @pytest.mark.django_db
 def test_merge_moves_identities_points_and_groups_and_records_what_moved(rules, mall):
-    survivor = member_upsert(phone="13800138000", source="wechat", external_id="wx-1").member
-    duplicate = member_upsert(source="tmall", external_id="tb-1", name="Han Meimei", city="Shanghai").member
+    survivor = member_upsert(phone="13800138000", source="wechat", external_id="wx-1", actor=SYSTEM).member
+    duplicate = member_upsert(
+        source="tmall", external_id="tb-1", name="Han Meimei", city="Shanghai", actor=SYSTEM
+    ).member
     points_earn(member=survivor, channel=mall, paid_amount=Decimal("100"), reference="O-1")
     points_earn(member=duplicate, channel=mall, paid_amount=Decimal("50"), reference="O-2")
     group = StaticGroup.objects.create(name="VIP", store=StoreFactory())
@@ -163,10 +166,10 @@ def test_merge_into_itself_or_an_already_merged_member_is_refused():
 
 @pytest.mark.django_db
 def test_identity_of_a_merged_member_finds_the_survivor():
-    survivor = member_upsert(phone="13800138000").member
-    dup = member_upsert(source="jd", external_id="jd-9").member
+    survivor = member_upsert(phone="13800138000", actor=SYSTEM).member
+    dup = member_upsert(source="jd", external_id="jd-9", actor=SYSTEM).member
     member_merge(survivor=survivor, merged=dup)
-    assert member_upsert(source="jd", external_id="jd-9").member.pk == survivor.pk
+    assert member_upsert(source="jd", external_id="jd-9", actor=SYSTEM).member.pk == survivor.pk
 
 
 # --- points --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 import tests.world
 from catalog.services import price_set
+from config.roles import SYSTEM
 from members.models import CategoryBestSeller, SkuAffinity, Tier, TierBestSeller
 from members.suggestions import suggestions_for, suggestions_refresh
 from orders.services import order_cancel
@@ -21,7 +22,13 @@ world = tests.world.world  # the shared World fixture
 
 def sku(code, name, category):
     made = SKUFactory(code=code, name=name, product=ProductFactory(category=category))
-    price_set(sku=made, channel=None, amount=Decimal("99.00"), valid_from=timezone.now() - timedelta(days=1))
+    price_set(
+        sku=made,
+        channel=None,
+        amount=Decimal("99.00"),
+        valid_from=timezone.now() - timedelta(days=1),
+        actor=SYSTEM,
+    )
     return made
 
 
@@ -51,7 +58,7 @@ class Shop:
         self.buy(MemberFactory(tier=self.gold), self.cable)
         # not purchases: a cancelled order and an unpaid one
         cancelled = world.ship_order(member=MemberFactory(), sku=self.soundbar)
-        order_cancel(order=cancelled, reason="Changed mind")
+        order_cancel(order=cancelled, reason="Changed mind", actor=SYSTEM)
         world.ship_order(member=MemberFactory(), sku=self.soundbar)
         self.han = MemberFactory(name="Han Meimei", tier=self.gold)
         self.buy(self.han, world.tv)

@@ -9,6 +9,7 @@ from django.urls import reverse
 import tests.world
 from aftersales.choices import OpenedVia, TicketKind
 from aftersales.services import ticket_open
+from config.roles import SYSTEM
 from guides.models import Binding
 from guides.services import member_bind
 from members.choices import IdentitySource
@@ -32,7 +33,11 @@ def busy_member(world):
     (the first binding ended by the second scan) and a repair ticket."""
     PointsRule.objects.create(channel=None, points_per_yuan=Decimal("1"))
     han = member_upsert(
-        phone="13900000001", name="Han Meimei", source=IdentitySource.TMALL, external_id="tb-han"
+        phone="13900000001",
+        name="Han Meimei",
+        source=IdentitySource.TMALL,
+        external_id="tb-han",
+        actor=SYSTEM,
     )
     han = han.member
     duplicate = MemberFactory(phone="13900000002")
@@ -41,10 +46,14 @@ def busy_member(world):
     member_bind(member=han, guide=GuideFactory(name="Guide Zhao", store=world.b))
     online = world.pay(world.ship_order(member=han))
     ship_from_a(world, online)
-    order_complete(order=online)
+    order_complete(order=online, actor=SYSTEM)
     in_store = world.pay(world.ship_order(member=han, sku=world.phone, channel=world.stores_channel))
     ticket_open(
-        line=online.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+        line=online.lines.get(),
+        kind=TicketKind.REPAIR,
+        opened_via=OpenedVia.STORE,
+        intake_store=world.a,
+        actor=SYSTEM,
     )
     han.refresh_from_db()
     return han, online, in_store
@@ -99,7 +108,7 @@ def test_the_member_timeline_costs_the_same_queries_however_long_the_history(
 ):
     member = MemberFactory()
     for i in range(rows):
-        member_upsert(phone=member.phone, source=IdentitySource.JD, external_id=f"jd-{i}")
+        member_upsert(phone=member.phone, source=IdentitySource.JD, external_id=f"jd-{i}", actor=SYSTEM)
         member_merge(survivor=member, merged=MemberFactory())
     user = hq_user()
     # identities, merges, orders + visibility, points, bindings, tickets

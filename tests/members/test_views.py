@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.choices import ChannelKind
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from members.choices import IdentitySource, PointsKind
 from members.models import Member, PointsEntry, PointsRule, Segment, StaticGroup, Tier
 from members.services import member_set_consent, member_upsert, points_earn
@@ -62,7 +62,11 @@ def store_channel():
 def stranger(other_store):
     """A customer of another store, known there by a loyalty card."""
     member = member_upsert(
-        phone="13800138000", source=IdentitySource.STORE_CARD, external_id="CARD-4711", name="Li Lei"
+        phone="13800138000",
+        source=IdentitySource.STORE_CARD,
+        external_id="CARD-4711",
+        name="Li Lei",
+        actor=SYSTEM,
     ).member
     Member.objects.filter(pk=member.pk).update(home_store=other_store)
     return member
@@ -501,7 +505,7 @@ def test_member_page_query_count_is_flat(client, store, mall, django_assert_max_
     member = MemberFactory(home_store=store)
     for i in range(rows):
         points_earn(member=member, channel=mall, paid_amount=Decimal("10"), reference=f"O-{i}")
-        member_upsert(phone=member.phone, source=IdentitySource.TMALL, external_id=f"tb-{i}")
+        member_upsert(phone=member.phone, source=IdentitySource.TMALL, external_id=f"tb-{i}", actor=SYSTEM)
     client.force_login(clerk_at(store))
     # session, user, groups, member, identities, ledger count, ledger page, orders, guide bindings,
     # tickets; the timeline's merges, points and tickets; the clerk's store and the member's purchases
@@ -536,14 +540,18 @@ def test_member_page_lists_orders_from_every_channel_linking_only_the_ones_the_c
     mall = ChannelFactory(code="mall-x", name="Own mall X")
     sku = SKUFactory()
     price_set(
-        sku=sku, channel=None, amount=Decimal("10"), valid_from=timezone.now() - timezone.timedelta(hours=1)
+        sku=sku,
+        channel=None,
+        amount=Decimal("10"),
+        valid_from=timezone.now() - timezone.timedelta(hours=1),
+        actor=SYSTEM,
     )
     mine, other = (
         StoreFactory(code="MINE"),
         StoreFactory(code="OTHER", latitude=Decimal("31.2"), longitude=Decimal("121.4")),
     )
     for store in (mine, other):
-        stock_receive(location=store, sku=sku, quantity=5, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
     member = MemberFactory(home_store=mine)
     here = order_create(
         channel=mall,
@@ -551,6 +559,7 @@ def test_member_page_lists_orders_from_every_channel_linking_only_the_ones_the_c
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=mine,
         member=member,
+        actor=SYSTEM,
     )
     elsewhere = order_create(
         channel=mall,
@@ -559,6 +568,7 @@ def test_member_page_lists_orders_from_every_channel_linking_only_the_ones_the_c
         pickup_store=other,
         member=member,
         origin=Origin.ONLINE,
+        actor=SYSTEM,
     )
     client.force_login(clerk_at(mine))
     body = client.get(f"/portal/members/{member.pk}/").content.decode()

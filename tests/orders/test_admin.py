@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.roles import SYSTEM
 from orders.admin import HQ_CANCEL_REASON
 from orders.choices import OrderStatus, PaymentKind
 from orders.fulfilment import assignment_accept, assignment_reject, order_ship
@@ -24,7 +25,7 @@ from orders.models import (
 )
 from orders.services import LineRequest, order_cancel, order_create, order_pay
 from stores.models import Stock, StockMovement
-from tests.factories import ChannelFactory, MemberFactory, UserFactory
+from tests.factories import ChannelFactory, MemberFactory, UserFactory, hq_user
 from tests.world import north
 
 pytestmark = pytest.mark.django_db
@@ -52,16 +53,17 @@ def paid_order(world, *, lines=None, km_north=1.0, member=None):
         latitude=lat,
         longitude=lng,
         member=member,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     order.refresh_from_db()
     return order
 
 
 def shipped_order(world):
     order = paid_order(world)
-    assignment_accept(order=order, store=order.fulfilling_location)
-    return order_ship(order=order, store=order.fulfilling_location, tracking_number="SF1")
+    assignment_accept(order=order, store=order.fulfilling_location, actor=SYSTEM)
+    return order_ship(order=order, store=order.fulfilling_location, tracking_number="SF1", actor=SYSTEM)
 
 
 def cancel(client, orders, url="/admin/orders/order/"):
@@ -113,8 +115,8 @@ def test_order_page_shows_every_flow_with_a_constant_number_of_queries(hq_client
     big = paid_order(
         world, lines=[LineRequest(world.tv, 2), LineRequest(world.phone, 1)], member=MemberFactory()
     )
-    assignment_reject(order=big, store=world.a, reason="Display unit only")
-    order_cancel(order=big, reason="Customer changed their mind")
+    assignment_reject(order=big, store=world.a, reason="Display unit only", actor=SYSTEM)
+    order_cancel(order=big, reason="Customer changed their mind", actor=SYSTEM)
     assert big.routing_decisions.count() == 2 and big.payments.count() == 2
 
     hq_client.get(f"/admin/orders/order/{small.pk}/change/")  # warm per-request caches
@@ -201,8 +203,8 @@ def test_ledger_lists_run_a_constant_number_of_queries(hq_client, world, url):
     def grow(n):
         for _ in range(n):
             order = paid_order(world)
-            assignment_reject(order=order, store=order.fulfilling_location, reason="No staff")
-            order_cancel(order=order, reason="Changed mind", user=UserFactory())
+            assignment_reject(order=order, store=order.fulfilling_location, reason="No staff", actor=SYSTEM)
+            order_cancel(order=order, reason="Changed mind", actor=hq_user())
 
     grow(1)
     hq_client.get(url)

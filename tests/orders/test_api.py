@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from members.models import Member
 from members.services import member_merge
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind
@@ -90,13 +91,13 @@ def ship_order(world, km_north=1.0, channel=None, lines=None, **kwargs) -> Order
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
-        **kwargs,
+        **({"actor": SYSTEM} | kwargs),
     )
 
 
 def paid_order(world, **kwargs) -> Order:
     order = ship_order(world, **kwargs)
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -407,6 +408,7 @@ def three_orders(world):
         delivery_method=DeliveryMethod.CARRY_OUT,
         origin=Origin.IN_STORE,
         origin_store=world.b,
+        actor=SYSTEM,
     )
     o3 = ship_order(world, km_north=5)
     Order.objects.filter(pk=o3.pk).update(created_at=timezone.now() - timedelta(days=3))
@@ -734,8 +736,9 @@ def test_pickup_ready_and_collect_with_the_code_via_api(world, hq_client):
         lines=[LineRequest(world.tv, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.b,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     clerk = login(clerk_at(world.b))
     post(clerk, f"{URL}{order.number}/accept/")
 

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from orders.choices import AssignmentStatus
 from orders.models import StoreAssignment
 from orders.services import order_pay
@@ -16,7 +17,7 @@ def test_expiry_command_moves_unanswered_orders_on(world):
     world.stock(world.a, world.tv, 1)
     world.stock(world.b, world.tv, 1)
     order = ship_order(world, km_north=1)
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     StoreAssignment.objects.filter(order=order).update(respond_by=timezone.now() - timedelta(minutes=1))
     out = StringIO()
     call_command("orders_expire_offers", stdout=out)

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from config.roles import SYSTEM
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus
 from orders.fulfilment import REJECT_REASON_MAX_LENGTH
 from orders.models import Order, OrderStatusChange, RoutingDecision, StoreAssignment
@@ -52,8 +53,9 @@ def offered(world, store, km_north):
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     order.refresh_from_db()
     assert order.fulfilling_location == store
     return order
@@ -146,8 +148,9 @@ def test_a_pickup_order_rejected_with_a_long_reason_is_cancelled_with_a_reason_t
         lines=[LineRequest(world.tv, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.a,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
 
     client_for(clerk_at(world.a)).post(
         reverse("orders:queue", args=[world.a.code]),
@@ -324,6 +327,7 @@ def test_hostile_values_on_the_payment_page_are_field_errors(world, field):
         delivery_method=DeliveryMethod.CARRY_OUT,
         origin="in_store",
         origin_store=world.a,
+        actor=SYSTEM,
     )
     client = client_for(clerk_at(world.a))
     before = written()

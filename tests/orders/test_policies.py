@@ -42,7 +42,7 @@ def partner(world):
 
 
 def _paid(order):
-    order_pay(order=order, amount=order.total, method="wechat")
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -57,6 +57,7 @@ def offered_at_a(world):
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
     order = _paid(order)
     assert order.fulfilling_location == world.a and order.status == OrderStatus.ALLOCATED
@@ -65,7 +66,7 @@ def offered_at_a(world):
 
 def accepted_at_a(world):
     order = offered_at_a(world)
-    assignment_accept(order=order, store=world.a)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -78,11 +79,12 @@ def pickup_at_a(world, *, ready: bool):
             lines=[LineRequest(world.tv, 1)],
             delivery_method=DeliveryMethod.PICKUP,
             pickup_store=world.a,
+            actor=SYSTEM,
         )
     )
-    assignment_accept(order=order, store=world.a)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     if ready:
-        order_ready_for_pickup(order=order, store=world.a)
+        order_ready_for_pickup(order=order, store=world.a, actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -229,6 +231,7 @@ def test_a_partner_key_neither_pays_nor_cancels_its_stores_orders(world, partner
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
     assert order.fulfilling_location == world.a
     client = key_client(partner=partner)
@@ -263,6 +266,7 @@ def test_the_orders_channel_key_pays_and_cancels_it(world, action):
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
     client = key_client(channel=world.mall)
     body = {"amount": str(order.total), "method": "wechat"} if action == "pay" else {"reason": "Test"}

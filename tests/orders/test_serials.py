@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.choices import DeliveryMethod, OrderStatus, Origin
 from orders.errors import OrderRefused
 from orders.fulfilment import assignment_accept, order_collect, order_ready_for_pickup, order_ship
@@ -29,7 +30,13 @@ pytestmark = pytest.mark.django_db
 def oled(world):
     """A serial-tracked TV with a price."""
     sku = SKUFactory(code="OLED-65", serial_tracked=True)
-    price_set(sku=sku, channel=None, amount=Decimal("8999.00"), valid_from=timezone.now() - timedelta(days=1))
+    price_set(
+        sku=sku,
+        channel=None,
+        amount=Decimal("8999.00"),
+        valid_from=timezone.now() - timedelta(days=1),
+        actor=SYSTEM,
+    )
     return sku
 
 
@@ -45,9 +52,10 @@ def accepted_ship_order(world, lines: list[tuple]) -> Order:
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="wechat")
-    assignment_accept(order=order, store=world.a)
+    order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     return Order.objects.get(pk=order.pk)
 
 
@@ -61,7 +69,7 @@ def stock_of(store, sku):
 
 
 def ship(order, store, serials=None):
-    return order_ship(order=order, store=store, tracking_number="SF1", serials=serials)
+    return order_ship(order=order, store=store, tracking_number="SF1", serials=serials, actor=SYSTEM)
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -133,7 +141,11 @@ def test_a_serial_sold_and_not_returned_is_refused_until_it_comes_back(world, ol
 def test_the_same_serial_on_another_sku_is_another_unit(world, oled):
     other = SKUFactory(code="OLED-77", serial_tracked=True)
     price_set(
-        sku=other, channel=None, amount=Decimal("9999.00"), valid_from=timezone.now() - timedelta(days=1)
+        sku=other,
+        channel=None,
+        amount=Decimal("9999.00"),
+        valid_from=timezone.now() - timedelta(days=1),
+        actor=SYSTEM,
     )
     order = accepted_ship_order(world, [(oled, 1), (other, 1)])
     ship(order, world.a, {line_of(order, oled).pk: ["SN-1"], line_of(order, other).pk: ["SN-1"]})
@@ -172,17 +184,20 @@ def test_a_serial_tracked_pickup_needs_serials_when_collected(world, oled):
         lines=[LineRequest(oled, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.b,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="alipay")
-    assignment_accept(order=order, store=world.b)
-    ready = order_ready_for_pickup(order=order, store=world.b)
+    order_pay(order=order, amount=order.total, method="alipay", actor=SYSTEM)
+    assignment_accept(order=order, store=world.b, actor=SYSTEM)
+    ready = order_ready_for_pickup(order=order, store=world.b, actor=SYSTEM)
     line = line_of(order, oled)
 
     with pytest.raises(OrderRefused):
-        order_collect(order=order, store=world.b, pickup_code=ready.pickup_code)
+        order_collect(order=order, store=world.b, pickup_code=ready.pickup_code, actor=SYSTEM)
     assert Order.objects.get(pk=order.pk).status == OrderStatus.READY_FOR_PICKUP
 
-    order_collect(order=order, store=world.b, pickup_code=ready.pickup_code, serials={line.pk: ["PK-1"]})
+    order_collect(
+        order=order, store=world.b, pickup_code=ready.pickup_code, serials={line.pk: ["PK-1"]}, actor=SYSTEM
+    )
     assert list(line.units.values_list("serial", flat=True)) == ["PK-1"]
     assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
 
@@ -195,6 +210,7 @@ def carry_out_order(world, sku, quantity=1):
         delivery_method=DeliveryMethod.CARRY_OUT,
         origin=Origin.IN_STORE,
         origin_store=world.a,
+        actor=SYSTEM,
     )
 
 
@@ -203,13 +219,13 @@ def test_a_carried_out_serial_tracked_unit_needs_its_serial_with_the_payment(wor
     line = line_of(order, oled)
 
     with pytest.raises(OrderRefused) as refused:
-        order_pay(order=order, amount=order.total, method="cash")
+        order_pay(order=order, amount=order.total, method="cash", actor=SYSTEM)
     assert f"serials[{line.pk}]" in refused.value.fields
     assert not Payment.objects.filter(order=order).exists()
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CREATED
     assert stock_of(world.a, oled) == (1, 1)
 
-    order_pay(order=order, amount=order.total, method="cash", serials={line.pk: ["CO-1"]})
+    order_pay(order=order, amount=order.total, method="cash", serials={line.pk: ["CO-1"]}, actor=SYSTEM)
     assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
     assert list(line.units.values_list("serial", flat=True)) == ["CO-1"]
     assert stock_of(world.a, oled) == (0, 0)
@@ -297,10 +313,11 @@ def test_api_collect_and_carry_out_payment_take_serials(world, oled, hq):
         lines=[LineRequest(oled, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.b,
+        actor=SYSTEM,
     )
-    order_pay(order=pickup, amount=pickup.total, method="alipay")
-    assignment_accept(order=pickup, store=world.b)
-    ready = order_ready_for_pickup(order=pickup, store=world.b)
+    order_pay(order=pickup, amount=pickup.total, method="alipay", actor=SYSTEM)
+    assignment_accept(order=pickup, store=world.b, actor=SYSTEM)
+    ready = order_ready_for_pickup(order=pickup, store=world.b, actor=SYSTEM)
     line = line_of(pickup, oled)
     collected = post(
         client,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from catalog.errors import NoPrice
 from catalog.services import price_set
 from config.errors import IllegalTransition
+from config.roles import SYSTEM
 from members.models import PointsEntry, PointsRule
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind, ShareParty
 from orders.errors import (
@@ -47,12 +48,12 @@ def ship_order(world, *, km_north=1.0, lines=None, **kwargs):
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
-        **kwargs,
+        **({"actor": SYSTEM} | kwargs),
     )
 
 
 def pay(order):
-    return order_pay(order=order, amount=order.total, method="wechat")
+    return order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
 
 
 def stock_of(store, sku):
@@ -122,13 +123,13 @@ def test_illegal_moves_are_refused_naming_both_states(world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world)
     with pytest.raises(IllegalTransition) as exc:
-        order_complete(order=order)
+        order_complete(order=order, actor=SYSTEM)
     assert "Created" in exc.value.message and "Completed" in exc.value.message
     with pytest.raises(IllegalTransition) as exc:
-        order_ship(order=order, store=world.a, tracking_number="SF1")
+        order_ship(order=order, store=world.a, tracking_number="SF1", actor=SYSTEM)
     assert "Shipped" in exc.value.message
     with pytest.raises(AssignmentRefused):  # and never by a store that does not fulfil it
-        order_ship(order=order, store=world.b, tracking_number="SF1")
+        order_ship(order=order, store=world.b, tracking_number="SF1", actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == OrderStatus.CREATED
 
@@ -141,9 +142,9 @@ def test_ship_flow_end_to_end_with_history(world):
     order.refresh_from_db()
     assert order.status == OrderStatus.ALLOCATED
     assert list(store_queue(store=world.a)["offers"].values_list("order_id", flat=True)) == [order.pk]
-    assignment_accept(order=order, store=world.a)
-    order_ship(order=order, store=world.a, tracking_number="SF123")
-    order_complete(order=order)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
+    order_ship(order=order, store=world.a, tracking_number="SF123", actor=SYSTEM)
+    order_complete(order=order, actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert order.tracking_number == "SF123"
@@ -166,16 +167,20 @@ def test_pickup_needs_the_right_code(world):
         lines=[LineRequest(world.tv, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.b,
+        actor=SYSTEM,
     )
     pay(order)
-    assignment_accept(order=order, store=world.b)
-    order = order_ready_for_pickup(order=order, store=world.b)
+    assignment_accept(order=order, store=world.b, actor=SYSTEM)
+    order = order_ready_for_pickup(order=order, store=world.b, actor=SYSTEM)
     assert len(order.pickup_code) == 6
     with pytest.raises(PickupCodeWrong):
         order_collect(
-            order=order, store=world.b, pickup_code="000000" if order.pickup_code != "000000" else "111111"
+            order=order,
+            store=world.b,
+            pickup_code="000000" if order.pickup_code != "000000" else "111111",
+            actor=SYSTEM,
         )
-    order_collect(order=order, store=world.b, pickup_code=order.pickup_code)
+    order_collect(order=order, store=world.b, pickup_code=order.pickup_code, actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert stock_of(world.b, world.tv) == (0, 0)
@@ -192,8 +197,9 @@ def test_carry_out_in_store_completes_on_payment(world):
         origin=Origin.IN_STORE,
         origin_store=world.a,
         placed_by=clerk,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=Decimal("1999.00"), method="cash", user=clerk)
+    order_pay(order=order, amount=Decimal("1999.00"), method="cash", actor=clerk)
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert stock_of(world.a, world.phone) == (0, 0)
@@ -208,7 +214,7 @@ def test_reject_moves_the_order_and_its_reservation_to_the_next_store(world):
     world.stock(world.b, world.tv, 1)
     order = ship_order(world, km_north=1)
     pay(order)
-    assignment_reject(order=order, store=world.a, reason="Display unit only")
+    assignment_reject(order=order, store=world.a, reason="Display unit only", actor=SYSTEM)
     order.refresh_from_db()
     assert order.fulfilling_location == world.b
     assert order.status == OrderStatus.ALLOCATED
@@ -245,7 +251,7 @@ def test_reject_with_nowhere_left_cancels_and_refunds(world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, member=member)
     pay(order)
-    assignment_reject(order=order, store=world.a, reason="Damaged")
+    assignment_reject(order=order, store=world.a, reason="Damaged", actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert order.payments.filter(kind=PaymentKind.REFUND).get().amount == order.total
@@ -318,11 +324,15 @@ def test_paying_earns_points_once_and_a_second_payment_is_refused(world):
     member = MemberFactory()
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, member=member)
-    first = order_pay(order=order, amount=order.total, method="alipay", external_reference="ALI-1")
-    again = order_pay(order=order, amount=order.total, method="alipay", external_reference="ALI-1")
+    first = order_pay(
+        order=order, amount=order.total, method="alipay", external_reference="ALI-1", actor=SYSTEM
+    )
+    again = order_pay(
+        order=order, amount=order.total, method="alipay", external_reference="ALI-1", actor=SYSTEM
+    )
     assert first.pk == again.pk
     with pytest.raises(PaymentRefused):
-        order_pay(order=order, amount=order.total, method="alipay", external_reference="ALI-2")
+        order_pay(order=order, amount=order.total, method="alipay", external_reference="ALI-2", actor=SYSTEM)
     member.refresh_from_db()
     assert member.points_balance == 2999
     assert PointsEntry.objects.filter(reference=order.number).count() == 1
@@ -333,7 +343,7 @@ def test_a_partial_payment_is_refused(world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world)
     with pytest.raises(PaymentRefused):
-        order_pay(order=order, amount=Decimal("100"), method="card")
+        order_pay(order=order, amount=Decimal("100"), method="card", actor=SYSTEM)
     assert not order.payments.exists()
 
 
@@ -342,14 +352,14 @@ def test_cancel_releases_refunds_and_reverses(world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world)
     pay(order)
-    order_cancel(order=order, reason="Customer changed their mind")
+    order_cancel(order=order, reason="Customer changed their mind", actor=SYSTEM)
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert stock_of(world.a, world.tv) == (1, 0)
     assert order.assignments.get().status == AssignmentStatus.WITHDRAWN
     assert RevenueShare.objects.filter(line__order=order).aggregate(t=Sum("amount"))["t"] == 0
     with pytest.raises(IllegalTransition):
-        order_cancel(order=order, reason="again")
+        order_cancel(order=order, reason="again", actor=SYSTEM)
 
 
 # --- idempotency and bad input -------------------------------------------------------------------
@@ -381,7 +391,7 @@ def test_a_retry_gets_the_first_order_even_when_a_new_order_would_now_be_refused
         external_reference="TMALL-1",
         fingerprint="body-1",
     )
-    price_set(sku=world.tv, channel=None, amount=Decimal("2799.00"), valid_from=timezone.now())
+    price_set(sku=world.tv, channel=None, amount=Decimal("2799.00"), valid_from=timezone.now(), actor=SYSTEM)
     for key, reference in (("k-1", None), (None, "TMALL-1"), ("k-2", "TMALL-1")):
         again = ship_order(
             world,
@@ -410,12 +420,18 @@ def test_a_retry_gets_the_first_order_even_when_a_new_order_would_now_be_refused
         (lambda w: ship_order(w, lines=[LineRequest(w.tv, 1), LineRequest(w.tv, 1)]), OrderRefused),
         (
             lambda w: order_create(
-                channel=w.mall, lines=[LineRequest(w.tv, 1)], delivery_method="ship", address="x"
+                channel=w.mall,
+                lines=[LineRequest(w.tv, 1)],
+                delivery_method="ship",
+                address="x",
+                actor=SYSTEM,
             ),
             OrderRefused,
         ),
         (
-            lambda w: order_create(channel=w.mall, lines=[LineRequest(w.tv, 1)], delivery_method="carry_out"),
+            lambda w: order_create(
+                channel=w.mall, lines=[LineRequest(w.tv, 1)], delivery_method="carry_out", actor=SYSTEM
+            ),
             OrderRefused,
         ),
         (lambda w: ship_order(w, km_north=200), NoFulfilmentLocation),

@@ -10,6 +10,7 @@ from django.utils import timezone
 from aftersales.choices import OpenedVia, TicketKind
 from aftersales.models import TicketStatusChange
 from aftersales.services import ticket_approve, ticket_inspect, ticket_open, ticket_receive, ticket_resolve
+from config.roles import SYSTEM
 from guides.models import CommissionEntry, CommissionRule
 from guides.services import member_bind
 from members.models import PointsRule
@@ -32,18 +33,18 @@ def returned_order(world):
     clerk = clerk_at(world.a, email="clerk-a@example.com")
     order = world.pay(world.ship_order(member=member))
     ship_from_a(world, order)
-    order_complete(order=order)
+    order_complete(order=order, actor=SYSTEM)
     ticket = ticket_open(
         line=order.lines.get(),
         kind=TicketKind.RETURN,
         opened_via=OpenedVia.STORE,
         intake_store=world.a,
-        user=clerk,
+        actor=clerk,
     )
-    ticket_receive(ticket=ticket, store=world.a, user=clerk)
-    ticket_inspect(ticket=ticket, user=clerk, note="Dead pixels")
-    ticket_approve(ticket=ticket, user=clerk, note="Fault confirmed")
-    ticket_resolve(ticket=ticket, user=clerk)
+    ticket_receive(ticket=ticket, store=world.a, actor=clerk)
+    ticket_inspect(ticket=ticket, actor=clerk, note="Dead pixels")
+    ticket_approve(ticket=ticket, actor=clerk, note="Fault confirmed")
+    ticket_resolve(ticket=ticket, actor=clerk)
     order.refresh_from_db()
     return order
 
@@ -132,10 +133,14 @@ def test_the_timeline_loads_each_source_once(world, django_assert_max_num_querie
     member_bind(member=member, guide=GuideFactory(store=world.c))
     order = world.pay(world.ship_order(member=member, quantity=3))
     ship_from_a(world, order)
-    order_complete(order=order)
+    order_complete(order=order, actor=SYSTEM)
     for _ in range(tickets):
         ticket_open(
-            line=order.lines.get(), kind=TicketKind.REPAIR, opened_via=OpenedVia.STORE, intake_store=world.a
+            line=order.lines.get(),
+            kind=TicketKind.REPAIR,
+            opened_via=OpenedVia.STORE,
+            intake_store=world.a,
+            actor=SYSTEM,
         )
     from orders.models import Order
 
@@ -159,7 +164,7 @@ def test_a_release_row_made_by_rule_shows_on_each_orders_timeline(world):
     for _ in range(2):
         order = world.pay(world.ship_order(member=member))
         ship_from_a(world, order)
-        order_complete(order=order)
+        order_complete(order=order, actor=SYSTEM)
         orders.append(order)
     line = orders[0].lines.get()
     line.refresh_from_db()
@@ -185,11 +190,12 @@ def test_a_pickup_order_shows_when_it_was_ready_and_collected_and_by_whom(world)
         lines=[LineRequest(world.tv, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=world.a,
+        actor=SYSTEM,
     )
     order = world.pay(order)
-    assignment_accept(order=order, store=world.a, user=clerk)
-    order = order_ready_for_pickup(order=order, store=world.a, user=clerk)
-    order_collect(order=order, store=world.a, pickup_code=order.pickup_code, user=clerk)
+    assignment_accept(order=order, store=world.a, actor=clerk)
+    order = order_ready_for_pickup(order=order, store=world.a, actor=clerk)
+    order_collect(order=order, store=world.a, pickup_code=order.pickup_code, actor=clerk)
     order.refresh_from_db()
 
     pickup = kinds(order_timeline(order), "pickup")

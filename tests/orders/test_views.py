@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from config.roles import SYSTEM
 from members.models import Member
 from orders import public_views, views
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind, ShareParty
@@ -46,10 +47,10 @@ def ship_order(world, *, km_north=1.0, lines=None, paid=True, **kwargs):
         address="1 Chang'an Ave",
         latitude=lat,
         longitude=lng,
-        **kwargs,
+        **({"actor": SYSTEM} | kwargs),
     )
     if paid:
-        order_pay(order=order, amount=order.total, method="wechat")
+        order_pay(order=order, amount=order.total, method="wechat", actor=SYSTEM)
         order.refresh_from_db()
     return order
 
@@ -60,8 +61,9 @@ def pickup_order(world, store):
         lines=[LineRequest(world.tv, 1)],
         delivery_method=DeliveryMethod.PICKUP,
         pickup_store=store,
+        actor=SYSTEM,
     )
-    order_pay(order=order, amount=order.total, method="alipay")
+    order_pay(order=order, amount=order.total, method="alipay", actor=SYSTEM)
     order.refresh_from_db()
     return order
 
@@ -163,7 +165,7 @@ def test_reject_without_a_reason_shows_the_message_and_changes_nothing(client, w
 def test_ship_with_a_tracking_number_sells_the_reserved_stock(client, world):
     world.stock(world.a, world.tv, 3)
     order = ship_order(world, km_north=0.5)
-    assignment_accept(order=order, store=world.a)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     login(client, clerk_at(world.a))
 
     response = post_action(client, world.a, order, "ship", tracking_number="")
@@ -181,7 +183,7 @@ def test_ship_with_a_tracking_number_sells_the_reserved_stock(client, world):
 def test_ready_for_pickup_then_collect_with_the_right_code_only(client, world):
     world.stock(world.b, world.tv, 1)
     order = pickup_order(world, world.b)
-    assignment_accept(order=order, store=world.b)
+    assignment_accept(order=order, store=world.b, actor=SYSTEM)
     login(client, clerk_at(world.b))
 
     page = client.get(queue_url(world.b))
@@ -230,10 +232,10 @@ def test_queue_query_count_is_flat(client, world, django_assert_max_num_queries,
     lines = [LineRequest(world.tv, 1), LineRequest(world.phone, 1)]
     for _ in range(orders):
         ship_order(world, km_north=0.5, lines=lines)
-        assignment_accept(order=ship_order(world, km_north=0.5, lines=lines), store=world.a)
+        assignment_accept(order=ship_order(world, km_north=0.5, lines=lines), store=world.a, actor=SYSTEM)
         accepted = pickup_order(world, world.a)
-        assignment_accept(order=accepted, store=world.a)
-        order_ready_for_pickup(order=accepted, store=world.a)
+        assignment_accept(order=accepted, store=world.a, actor=SYSTEM)
+        order_ready_for_pickup(order=accepted, store=world.a, actor=SYSTEM)
     login(client, clerk_at(world.a))
     # session, user, groups, store, offers + lines, to fulfil + lines, pickups + lines
     with django_assert_max_num_queries(10):
@@ -252,10 +254,10 @@ def test_queue_over_its_limit_costs_the_same_queries_and_counts_every_order(
     def add_to_every_list(orders):
         for _ in range(orders):
             ship_order(world, km_north=0.5)
-            assignment_accept(order=ship_order(world, km_north=0.5), store=world.a)
+            assignment_accept(order=ship_order(world, km_north=0.5), store=world.a, actor=SYSTEM)
             accepted = pickup_order(world, world.a)
-            assignment_accept(order=accepted, store=world.a)
-            order_ready_for_pickup(order=accepted, store=world.a)
+            assignment_accept(order=accepted, store=world.a, actor=SYSTEM)
+            order_ready_for_pickup(order=accepted, store=world.a, actor=SYSTEM)
 
     add_to_every_list(1)
     login(client, clerk_at(world.a))
@@ -329,7 +331,7 @@ def test_cancelling_an_order_that_has_shipped_says_so_and_changes_nothing(client
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
     login(client, clerk_at(world.a))
-    assignment_accept(order=order, store=world.a)
+    assignment_accept(order=order, store=world.a, actor=SYSTEM)
     post_action(client, world.a, order, "ship", tracking_number="SF9")
     response = client.post(reverse("orders:detail", args=[order.number]), {"reason": "Too late"}, follow=True)
     assert "can no longer be cancelled" in response.content.decode()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket
 from catalog.services import price_set
+from config.roles import SYSTEM
 from guides.choices import StatementParty, StatementStatus
 from guides.models import CommissionRule, Statement
 from integrations.choices import Scope
@@ -43,6 +44,7 @@ from tests.factories import (
     StoreFactory,
     clerk_at,
     hq_user,
+    manager_at,
     partner_user,
 )
 from tests.guides import pages
@@ -91,8 +93,8 @@ class Scene(World):
     def _priced_sku(self):
         sku = SKUFactory(product=ProductFactory(category=CategoryFactory(parent=CategoryFactory())))
         start = self.now - timedelta(days=1)
-        price_set(sku=sku, channel=None, amount=Decimal("99.00"), valid_from=start)
-        price_set(sku=sku, channel=self.mall, amount=Decimal("89.00"), valid_from=start)
+        price_set(sku=sku, channel=None, amount=Decimal("99.00"), valid_from=start, actor=SYSTEM)
+        price_set(sku=sku, channel=self.mall, amount=Decimal("89.00"), valid_from=start, actor=SYSTEM)
         return sku
 
     def grow_skus(self, n):
@@ -105,7 +107,7 @@ class Scene(World):
         for _ in range(n):
             lat, lng = north(1 + self._n() / 10)
             store = StoreFactory(partner=self.partner, latitude=lat, longitude=lng)
-            stock_receive(location=store, sku=self.tv, quantity=3, reason="Delivery")
+            stock_receive(location=store, sku=self.tv, quantity=3, reason="Delivery", actor=SYSTEM)
             shown.append(store.code)
         return shown
 
@@ -114,8 +116,8 @@ class Scene(World):
         shown = []
         for _ in range(n):
             sku = self._priced_sku()
-            stock_receive(location=self.a, sku=sku, quantity=5, reason="Delivery")
-            stock_receive(location=self.a, sku=sku, quantity=1, reason="Delivery")
+            stock_receive(location=self.a, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
+            stock_receive(location=self.a, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
             shown.append(sku.code)
         return shown
 
@@ -124,7 +126,7 @@ class Scene(World):
         shown = []
         for _ in range(n):
             reason = f"Delivery {self._n()}"
-            stock_receive(location=self.a, sku=self.tv, quantity=1, reason=reason, user=clerk_at(self.a))
+            stock_receive(location=self.a, sku=self.tv, quantity=1, reason=reason, actor=manager_at(self.a))
             shown.append(reason)
         return shown
 
@@ -137,7 +139,7 @@ class Scene(World):
         for _ in range(n):
             amount = Decimal(2000 + self._n())
             start = self.now - timedelta(days=30 - self._n())
-            price_set(sku=self.tv, channel=self.mall, amount=amount, valid_from=start)
+            price_set(sku=self.tv, channel=self.mall, amount=amount, valid_from=start, actor=SYSTEM)
             shown.append(f"{amount}")
         return shown
 
@@ -218,6 +220,7 @@ class Scene(World):
             address="1 Chang'an Avenue",
             latitude=lat,
             longitude=lng,
+            actor=SYSTEM,
         )
         return self.pay(order)
 
@@ -235,7 +238,7 @@ class Scene(World):
             sku = self._priced_sku()
             lat, lng = north(0.1)
             store = StoreFactory(latitude=lat, longitude=lng)
-            stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+            stock_receive(location=store, sku=sku, quantity=2, reason="Delivery", actor=SYSTEM)
             order = order_create(
                 channel=self.mall,
                 lines=[LineRequest(sku=sku, quantity=2)],
@@ -244,6 +247,7 @@ class Scene(World):
                 address="1 Chang'an Avenue",
                 latitude=lat,
                 longitude=lng,
+                actor=SYSTEM,
             )
             self.deliver(self.pay(order))
             OrderLine.objects.filter(order=order).update(returned_quantity=1)

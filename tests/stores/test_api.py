@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from stores.choices import MovementKind, StoreKind, StoreStatus
 from stores.models import Stock
 from stores.services import stock_receive, stock_reserve, stock_sell
@@ -207,11 +207,11 @@ def test_clerk_store_list_costs_the_same_queries_for_3_or_30_stores(client, db, 
 
 @pytest.fixture
 def stocked(network, tv, hq):
-    stock_receive(location=network["A"], sku=tv, quantity=5, reason="opening count", user=hq)
+    stock_receive(location=network["A"], sku=tv, quantity=5, reason="opening count", actor=hq)
     stock_reserve(location=network["A"], sku=tv, quantity=2, reference="SO-1")
-    stock_receive(location=network["B"], sku=tv, quantity=7, reason="opening count")
-    stock_receive(location=network["C"], sku=tv, quantity=100, reason="opening count")
-    stock_receive(location=network["D"], sku=tv, quantity=3, reason="opening count")
+    stock_receive(location=network["B"], sku=tv, quantity=7, reason="opening count", actor=SYSTEM)
+    stock_receive(location=network["C"], sku=tv, quantity=100, reason="opening count", actor=SYSTEM)
+    stock_receive(location=network["D"], sku=tv, quantity=3, reason="opening count", actor=SYSTEM)
     return {code: Stock.objects.get(location=store, sku=tv) for code, store in network.items()}
 
 
@@ -328,9 +328,9 @@ def test_availability_costs_the_same_queries_for_3_or_30_nearby_stores(
     def add_nearby_stock(n):
         for i in range(n):
             store = StoreFactory(latitude=BEIJING[0] + Decimal("0.001") * (i + 1), longitude=BEIJING[1])
-            stock_receive(location=store, sku=tv, quantity=1, reason="opening count")
+            stock_receive(location=store, sku=tv, quantity=1, reason="opening count", actor=SYSTEM)
 
-    stock_receive(location=network["A"], sku=tv, quantity=1, reason="opening count")
+    stock_receive(location=network["A"], sku=tv, quantity=1, reason="opening count", actor=SYSTEM)
     add_nearby_stock(2)
     url = "/api/v1/stock/availability/?sku=TV-55&store=BJ-A"
     small = count_queries(clerk_a, url)

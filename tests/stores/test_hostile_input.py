@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from config.roles import SYSTEM
 from stores.errors import StockRefused
 from stores.models import Stock, StockMovement
 from stores.services import MAX_MOVEMENT_QUANTITY, STOCK_CEILING, stock_adjust, stock_receive
@@ -63,7 +64,7 @@ def written():
 def test_a_hostile_quantity_on_the_stock_form_is_a_field_error_and_writes_nothing(
     manager_client, store, sku, kind, value
 ):
-    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
     before = written()
 
     response = manager_client.post(
@@ -110,9 +111,9 @@ def test_a_stock_row_stops_at_its_ceiling_with_a_clear_refusal(store, sku):
     Stock.objects.create(location=store, sku=sku, on_hand=STOCK_CEILING - 1)
 
     with pytest.raises(StockRefused) as refused:
-        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery", actor=SYSTEM)
     assert "more than" in refused.value.message and refused.value.fields["quantity"]
-    stock_adjust(location=store, sku=sku, delta=1, reason="Count")
+    stock_adjust(location=store, sku=sku, delta=1, reason="Count", actor=SYSTEM)
     assert Stock.objects.get().on_hand == STOCK_CEILING
     assert StockMovement.objects.count() == 1
 
@@ -137,7 +138,7 @@ PAGES = [
 @pytest.mark.parametrize("who", ["hq", "clerk"])
 @pytest.mark.parametrize(("name", "args", "params"), PAGES)
 def test_hostile_query_parameters_on_the_store_pages_never_answer_5xx(store, sku, who, name, args, params):
-    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     client = Client(raise_request_exception=False)
     client.force_login(hq_user() if who == "hq" else clerk_at(store))
     url = reverse(name, args=args(store, sku))
@@ -149,7 +150,7 @@ def test_hostile_query_parameters_on_the_store_pages_never_answer_5xx(store, sku
 
 
 def test_hostile_query_parameters_on_the_stores_api_never_answer_5xx(store, sku):
-    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     client = Client(raise_request_exception=False)
     client.force_login(hq_user())
     stock = Stock.objects.get()

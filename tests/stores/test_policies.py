@@ -10,7 +10,7 @@ from integrations.choices import Scope
 from integrations.services import CHANNEL_ONLY_SCOPES, api_key_create
 from stores.choices import StaffRole
 from stores.models import StaffMembership, Stock, StockMovement
-from stores.policies import SYSTEM, actor_and_user, person_of
+from stores.policies import SYSTEM, person_of
 from stores.services import stock_adjust, stock_receive, stock_transfer
 from tests.factories import (
     ChannelFactory,
@@ -31,7 +31,7 @@ def scene():
     partner = PartnerFactory()
     a, b = StoreFactory(code="A", partner=partner), StoreFactory(code="B")
     sku = SKUFactory()
-    stock_receive(location=a, sku=sku, quantity=5, reason="Delivery")
+    stock_receive(location=a, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
     return a, b, sku, partner
 
 
@@ -89,8 +89,15 @@ def test_a_transfer_needs_both_stores_managed(scene):
 
 
 def test_the_product_itself_acts_for_nobody():
-    assert actor_and_user(None, None) == (SYSTEM, None)
     assert person_of(SYSTEM) is None
+
+
+def test_a_service_called_without_its_actor_does_nothing(scene):
+    a, _b, sku, _partner = scene
+    before = written()
+    with pytest.raises(TypeError, match="actor"):
+        stock_receive(location=a, sku=sku, quantity=1, reason="Delivery")
+    assert written() == before
 
 
 def test_no_api_key_reads_the_stock_ledger(scene):

@@ -4,6 +4,7 @@ import pytest
 
 from catalog.selectors import price_lookup
 from catalog.services import price_set
+from config.roles import SYSTEM
 from orders.routing import route_candidates
 from stores.choices import StoreStatus
 from stores.selectors import sku_find, stock_nearby, stock_visible_to, stores_near, stores_visible_to
@@ -56,7 +57,7 @@ def test_stock_nearby_uses_this_stores_radius_and_skips_closed_stores():
     closed = store_at(3, status=StoreStatus.CLOSED)
     beyond = store_at(15)
     for store in (here, near, closed, beyond):
-        stock_receive(location=store, sku=sku, quantity=4, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=4, reason="Delivery", actor=SYSTEM)
     rows = stock_nearby(sku=sku, store=here)
     assert [r.location_id for r in rows] == [here.pk, near.pk]
     assert rows[1].distance_km == pytest.approx(5.0, abs=0.05)
@@ -73,7 +74,7 @@ def test_nearby_stock_and_nearby_stores_agree_on_every_distance():
         for dlat, dlng in (("0.031", "0.020"), ("-0.120", "0.075"), ("0.004", "-0.210"), ("0.150", "0.150"))
     ]
     for store in (here, *others):
-        stock_receive(location=store, sku=sku, quantity=1, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     python = {row.location_id: row.distance_km for row in stock_nearby(sku=sku, store=here)}
     orm = {
         s.pk: s.distance_km
@@ -118,7 +119,7 @@ def test_stock_nearby_keeps_the_radius_exactly_and_orders_by_distance_then_code(
         code="CORNER", latitude=BJ_LAT + Decimal("0.068"), longitude=BJ_LNG + Decimal("0.100")
     )
     for store in (here, twin_b, twin_a, edge, corner):
-        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery", actor=SYSTEM)
     rows = stock_nearby(sku=sku, store=here)
     assert [r.location.code for r in rows] == ["HERE", "A-4", "B-4", "EDGE"]
     assert rows[0].distance_km == 0 and rows[3].distance_km == pytest.approx(9.9, abs=0.05)
@@ -128,8 +129,8 @@ def test_stock_nearby_keeps_the_radius_exactly_and_orders_by_distance_then_code(
 def test_clerk_sees_only_own_stores_and_their_stock():
     sku = SKUFactory()
     mine, theirs = StoreFactory(), StoreFactory()
-    stock_receive(location=mine, sku=sku, quantity=1, reason="Delivery")
-    stock_receive(location=theirs, sku=sku, quantity=1, reason="Delivery")
+    stock_receive(location=mine, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
+    stock_receive(location=theirs, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     clerk = clerk_at(mine)
     assert list(stores_visible_to(clerk)) == [mine]
     assert [s.location_id for s in stock_visible_to(clerk)] == [mine.pk]
@@ -148,14 +149,14 @@ def test_partner_sees_the_stores_it_runs_and_hq_sees_all():
 def _grow(n: int, sku):
     for _ in range(n):
         store = store_at(1)
-        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+        stock_receive(location=store, sku=sku, quantity=2, reason="Delivery", actor=SYSTEM)
 
 
 @pytest.mark.parametrize("extra", [0, 25])
 def test_stock_lookup_is_one_query_whatever_the_number_of_stores(django_assert_num_queries, extra):
     sku = SKUFactory()
     here = store_at(0)
-    stock_receive(location=here, sku=sku, quantity=1, reason="Delivery")
+    stock_receive(location=here, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     _grow(extra, sku)
     with django_assert_num_queries(1):
         rows = stock_nearby(sku=sku, store=here, limit=100)
@@ -172,8 +173,20 @@ def test_price_lookup_is_one_query_whatever_the_number_of_versions(django_assert
     channel, sku = ChannelFactory(), SKUFactory()
     start = timezone.now() - timedelta(days=versions + 1)
     for day in range(versions):
-        price_set(sku=sku, channel=channel, amount=Decimal(100 + day), valid_from=start + timedelta(days=day))
-        price_set(sku=sku, channel=None, amount=Decimal(200 + day), valid_from=start + timedelta(days=day))
+        price_set(
+            sku=sku,
+            channel=channel,
+            amount=Decimal(100 + day),
+            valid_from=start + timedelta(days=day),
+            actor=SYSTEM,
+        )
+        price_set(
+            sku=sku,
+            channel=None,
+            amount=Decimal(200 + day),
+            valid_from=start + timedelta(days=day),
+            actor=SYSTEM,
+        )
     with django_assert_num_queries(1):
         price = price_lookup(sku=sku.pk, channel=channel.pk)
     assert price.amount == Decimal(100 + versions - 1)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from config.roles import SYSTEM
 from stores.choices import MovementKind, StoreStatus
 from stores.models import StaffMembership, Stock, StockMovement
 from stores.services import stock_receive, stock_reserve
@@ -76,7 +77,7 @@ def test_store_list_search_narrows_by_name(client, store, other_store):
 
 
 def test_clerk_sees_own_store_page_with_stock_and_available_units(clerk_client, store, sku):
-    stock_receive(location=store, sku=sku, quantity=7, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=7, reason="Delivery", actor=SYSTEM)
     stock_reserve(location=store, sku=sku, quantity=2, reference="O-1")
     response = clerk_client.get(reverse("stores:detail", args=[store.code]))
     body = response.content.decode()
@@ -94,8 +95,8 @@ def test_clerk_sees_own_store_page_with_stock_and_available_units(clerk_client, 
 
 def test_store_stock_search_by_barcode(clerk_client, store, sku):
     other = SKUFactory(code="PHONE1")
-    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery")
-    stock_receive(location=store, sku=other, quantity=1, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
+    stock_receive(location=store, sku=other, quantity=1, reason="Delivery", actor=SYSTEM)
     body = clerk_client.get(
         reverse("stores:detail", args=[store.code]), {"barcode": sku.barcode}
     ).content.decode()
@@ -104,8 +105,8 @@ def test_store_stock_search_by_barcode(clerk_client, store, sku):
 
 
 def test_ledger_lists_movements_newest_first(clerk_client, store, sku):
-    stock_receive(location=store, sku=sku, quantity=5, reason="First delivery")
-    stock_receive(location=store, sku=sku, quantity=3, reason="Second delivery")
+    stock_receive(location=store, sku=sku, quantity=5, reason="First delivery", actor=SYSTEM)
+    stock_receive(location=store, sku=sku, quantity=3, reason="Second delivery", actor=SYSTEM)
     body = clerk_client.get(reverse("stores:ledger", args=[store.code, sku.code])).content.decode()
     assert body.index("Second delivery") < body.index("First delivery")
     assert "+3" in body and "+5" in body
@@ -121,7 +122,7 @@ def test_ledger_lists_movements_newest_first(clerk_client, store, sku):
     ],
 )
 def test_clerk_gets_404_for_another_stores_pages(clerk_client, other_store, sku, name, args):
-    stock_receive(location=other_store, sku=sku, quantity=4, reason="Delivery")
+    stock_receive(location=other_store, sku=sku, quantity=4, reason="Delivery", actor=SYSTEM)
     response = clerk_client.get(reverse(name, args=args), {"q": sku.code})
     assert response.status_code == 404
     assert b"Shanghai Nanjing Road" not in response.content
@@ -148,7 +149,7 @@ def test_lookup_shows_nearby_store_with_distance_and_hides_stores_outside_radius
         name="Closed Corner", latitude=BEIJING[0], longitude=east_of_beijing(3), status=StoreStatus.CLOSED
     )
     for location, units in [(store, 2), (near, 6), (far, 9), (closed, 4)]:
-        stock_receive(location=location, sku=sku, quantity=units, reason="Delivery")
+        stock_receive(location=location, sku=sku, quantity=units, reason="Delivery", actor=SYSTEM)
 
     response = clerk_client.get(reverse("stores:lookup", args=[store.code]), {"q": "tv55x"})
     body = response.content.decode()
@@ -163,7 +164,7 @@ def test_lookup_shows_nearby_store_with_distance_and_hides_stores_outside_radius
 
 
 def test_lookup_by_barcode_finds_the_sku(clerk_client, store, sku):
-    stock_receive(location=store, sku=sku, quantity=3, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=3, reason="Delivery", actor=SYSTEM)
     body = clerk_client.get(reverse("stores:lookup", args=[store.code]), {"q": sku.barcode}).content.decode()
     assert "Super TV 55 inch" in body
     assert '<span class="avail-big">3</span>' in body
@@ -205,7 +206,7 @@ def test_nav_lookup_lets_a_user_with_several_stores_pick_one_of_theirs(client, s
 
 
 def test_clerk_cannot_post_an_adjustment_and_nothing_is_written(clerk_client, store, sku):
-    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
     response = clerk_client.post(
         reverse("stores:stock_change", args=[store.code]),
         {"kind": "adjustment", "sku": sku.code, "quantity": "-2", "reason": "Count"},
@@ -218,7 +219,7 @@ def test_clerk_cannot_post_an_adjustment_and_nothing_is_written(clerk_client, st
 
 def test_managers_adjustment_writes_a_movement_with_reason_and_author(client, store, sku):
     manager = manager_at(store)
-    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=5, reason="Delivery", actor=SYSTEM)
     client.force_login(manager)
     response = client.post(
         reverse("stores:stock_change", args=[store.code]),
@@ -253,7 +254,7 @@ def test_managers_receipt_creates_the_stock_row(client, store, sku):
 
 
 def test_adjustment_below_zero_is_refused_on_the_page_and_nothing_is_written(client, store, sku):
-    stock_receive(location=store, sku=sku, quantity=2, reason="Delivery")
+    stock_receive(location=store, sku=sku, quantity=2, reason="Delivery", actor=SYSTEM)
     client.force_login(manager_at(store))
     response = client.post(
         reverse("stores:stock_change", args=[store.code]),
@@ -322,7 +323,7 @@ def test_store_list_query_count_is_flat(client, django_assert_max_num_queries, s
 def test_store_stock_page_query_count_is_flat(client, django_assert_max_num_queries, store, rows):
     user = clerk_at(store)
     for _ in range(rows):
-        stock_receive(location=store, sku=SKUFactory(), quantity=1, reason="Delivery")
+        stock_receive(location=store, sku=SKUFactory(), quantity=1, reason="Delivery", actor=SYSTEM)
     client.force_login(user)
     # session, user, groups, store, may-change check, count, page
     with django_assert_max_num_queries(7):
@@ -335,7 +336,7 @@ def test_lookup_query_count_is_flat(client, django_assert_max_num_queries, store
     user = clerk_at(store)
     for i in range(neighbours):
         near = StoreFactory(latitude=BEIJING[0], longitude=east_of_beijing(0.3 * (i + 1)))
-        stock_receive(location=near, sku=sku, quantity=1, reason="Delivery")
+        stock_receive(location=near, sku=sku, quantity=1, reason="Delivery", actor=SYSTEM)
     client.force_login(user)
     client.get(reverse("stores:lookup", args=[store.code]))  # the first visit remembers the store
     # session, user, groups, store, SKU, stock nearby
