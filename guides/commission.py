@@ -129,12 +129,12 @@ def _history_would_change(*, since: datetime, rule: CommissionRule | None, chann
     return CommissionEntry.objects.filter(candidates, kind=EntryKind.ACCRUAL, created_at__gte=since).exists()
 
 
-@transaction.atomic
 def _require_rules_manager(user) -> None:
     if user is not None and not commission_rules_managed_by(user):
         raise Forbidden(_("Only HQ starts and ends commission rules."))
 
 
+@transaction.atomic
 def commission_rule_set(
     *,
     rate_percent: Decimal,

@@ -7,6 +7,7 @@ redirects with ?via=lookup&q=…, and the member page re-resolves q to let that 
 """
 
 import csv
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -211,6 +212,9 @@ def member_detail(request, pk):
     )
 
 
+STORE_CODE = re.compile(r"[-\w]{1,40}")  # stores.models.Store.code: a slug of at most 40
+
+
 def _suggestion_store(request) -> tuple[Store | None, bool]:
     """The store whose stock the member page suggests from, and whether the user may pick one.
 
@@ -218,6 +222,8 @@ def _suggestion_store(request) -> tuple[Store | None, bool]:
     among theirs). HQ: the store named by ?store=CODE (any store), else none until chosen.
     Others (partners): none."""
     wanted = (request.GET.get("store") or request.session.get(LAST_STORE_SESSION_KEY) or "").strip()
+    if not STORE_CODE.fullmatch(wanted):  # a NUL byte or an overlong value names no store
+        wanted = ""
     works_at = [
         m.store
         for m in StaffMembership.objects.filter(

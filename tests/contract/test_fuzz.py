@@ -44,11 +44,12 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
 RUN = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def _keep_the_test_connection():
     """Calling the WSGI app directly fires request_started/finished, whose close_old_connections
     would close the test's connection (and its transaction) on PostgreSQL; Django's test client
-    disconnects it the same way."""
+    disconnects it the same way. Per test, after the module's fixtures: a request through Django's
+    test client (building the world, signing principals in) connects it again when it ends."""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
