@@ -20,6 +20,7 @@ from aftersales.models import Ticket, TicketPhoto, TicketStatusChange, WarrantyP
 from aftersales.warranty import policy_end, policy_set
 from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
 from config.admin import ModelAdmin, TabularInline
+from config.roles import SYSTEM
 from config.views import add_domain_error
 from stores.admin import ReadOnlyAdminMixin
 
@@ -60,7 +61,8 @@ class WarrantyPolicyAddForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        dry_run(self, lambda: policy_set(**_policy_kwargs(data)), show=add_domain_error)
+        # a dry run as the product: save_model sets it as the admin
+        dry_run(self, lambda: policy_set(**_policy_kwargs(data), actor=SYSTEM), show=add_domain_error)
         return data
 
     def _post_clean(self):
@@ -136,7 +138,7 @@ class WarrantyPolicyAdmin(ModelAdmin):
             raise PermissionDenied
         # Validated by the form's dry run inside this same request transaction; a refusal here
         # (a concurrent change in between) raises and rolls the whole request back.
-        policy = policy_set(**_policy_kwargs(form.cleaned_data), user=request.user)
+        policy = policy_set(**_policy_kwargs(form.cleaned_data), actor=request.user)
         adopt_saved(obj, policy)
 
     @admin.action(description=gettext_lazy("End now"), permissions=["end"], location=BOTH)
@@ -145,7 +147,7 @@ class WarrantyPolicyAdmin(ModelAdmin):
             self,
             request,
             list(queryset.order_by("pk")),
-            lambda policy: policy_end(policy=policy, user=request.user),
+            lambda policy: policy_end(policy=policy, actor=request.user),
             refusal=lambda policy, reason: f"{policy.name}: {reason}",
             none_ended=_("No policy was ended. %(reason)s"),
             ended=_("%(count)d policies ended."),

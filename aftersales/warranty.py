@@ -27,6 +27,7 @@ from aftersales.choices import TicketKind
 from aftersales.errors import PolicyRefused
 from aftersales.models import WarrantyPolicy, WarrantyPolicyChange
 from config.dates import SHANGHAI, shanghai_date, shanghai_midnight
+from integrations.authentication import actor as person_of
 
 # Sensible bounds for a policy version (a typo of 150 instead of 15 is refused, not stored).
 MAX_WINDOW_DAYS = 365
@@ -203,7 +204,7 @@ def policy_set(
     warranty_months: int,
     no_fault_return_days: int | None = None,
     valid_from: datetime | None = None,
-    user=None,
+    actor,
 ) -> WarrantyPolicy:
     """Start a policy version for a category (None: the default) from `valid_from` (default now).
 
@@ -211,6 +212,7 @@ def policy_set(
     overlap is refused, so one version per category is in force at any instant. Lines delivered
     before keep their policy; lines delivered from `valid_from` get this one. Audited.
     """
+    user = person_of(actor)
     now = timezone.now()
     valid_from = valid_from or now
     errors = _check_windows(
@@ -293,9 +295,10 @@ def policy_set(
 
 
 @transaction.atomic
-def policy_end(*, policy: WarrantyPolicy, at: datetime | None = None, user=None) -> WarrantyPolicy:
+def policy_end(*, policy: WarrantyPolicy, at: datetime | None = None, actor) -> WarrantyPolicy:
     """End a policy version at `at` (default now). Ending a category's policy hands its lines
     back to the nearest ancestor's (or the default); lines delivered before keep it. Audited."""
+    user = person_of(actor)
     now = timezone.now()
     at = at or now
     policy = WarrantyPolicy.objects.select_for_update().get(pk=policy.pk)

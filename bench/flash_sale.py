@@ -102,6 +102,7 @@ def make_data(skus: int) -> Scene:
     from django.utils import timezone
 
     from catalog.models import SKU, Category, Channel, Product
+    from config.roles import SYSTEM
     from integrations.choices import Scope
     from integrations.services import api_key_create
     from stores.models import Store
@@ -146,7 +147,9 @@ def make_data(skus: int) -> Scene:
         )
         cur.execute("ANALYZE")
     rows = list(SKU.objects.filter(product=product).order_by("code").values_list("pk", "code"))
-    _key, plaintext = api_key_create(name="Flash bench", channel=channel, scopes=[Scope.ORDERS_WRITE])
+    _key, plaintext = api_key_create(
+        name="Flash bench", channel=channel, scopes=[Scope.ORDERS_WRITE], actor=SYSTEM
+    )
     return Scene(channel.pk, channel.code, store.pk, rows[0], rows[1:], plaintext)
 
 

@@ -102,6 +102,7 @@ def make_data(skus: int, stores: int) -> Scene:
     from django.utils import timezone
 
     from catalog.models import Category, Channel, Price, Product
+    from config.roles import SYSTEM
     from integrations.choices import Scope
     from integrations.services import api_key_create
     from stores.models import Store
@@ -151,7 +152,7 @@ def make_data(skus: int, stores: int) -> Scene:
         )
         cur.execute("ANALYZE")
     _key, plaintext = api_key_create(
-        name="Read bench", channel=channel, scopes=[Scope.CATALOG_READ, Scope.STOCK_READ]
+        name="Read bench", channel=channel, scopes=[Scope.CATALOG_READ, Scope.STOCK_READ], actor=SYSTEM
     )
     return Scene(
         channel=channel.code,

@@ -27,6 +27,7 @@ from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
 from config.admin import ModelAdmin, TabularInline
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
+from config.roles import SYSTEM
 from guides.choices import StatementParty
 from guides.commission import commission_rule_end, commission_rule_set
 from guides.models import (
@@ -245,7 +246,7 @@ class GuideAdmin(ModelAdmin):
             self,
             request,
             queryset.order_by("pk"),
-            lambda guide: guide_suspend(guide=guide, reason=asked["reason"], user=request.user),
+            lambda guide: guide_suspend(guide=guide, reason=asked["reason"], actor=request.user),
             label=str,
         )
         if done:
@@ -262,7 +263,7 @@ class GuideAdmin(ModelAdmin):
             self,
             request,
             queryset.order_by("pk"),
-            lambda guide: guide_reinstate(guide=guide, user=request.user),
+            lambda guide: guide_reinstate(guide=guide, actor=request.user),
             label=str,
         )
         if done:
@@ -328,7 +329,7 @@ class AttributionWindowAdmin(ModelAdmin):
     def save_model(self, request, obj, form, change):
         # On a change the channel is read-only (not on the form): the row's own.
         channel = obj.channel if change else form.cleaned_data.get("channel")
-        window = attribution_window_set(days=form.cleaned_data["days"], channel=channel, user=request.user)
+        window = attribution_window_set(days=form.cleaned_data["days"], channel=channel, actor=request.user)
         adopt_saved(obj, window)
 
 
@@ -400,7 +401,8 @@ class CommissionRuleForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        dry_run(self, lambda: commission_rule_set(**self._arguments(data)))
+        # a dry run as the product: save_model sets it as the admin
+        dry_run(self, lambda: commission_rule_set(**self._arguments(data), actor=SYSTEM))
         return data
 
     @staticmethod
@@ -478,7 +480,7 @@ class CommissionRuleAdmin(ModelAdmin):
             raise PermissionDenied
         # Validated by the form's dry run; a refusal here (a concurrent change in between) raises
         # and rolls the whole request back.
-        rule = commission_rule_set(**CommissionRuleForm._arguments(form.cleaned_data), user=request.user)
+        rule = commission_rule_set(**CommissionRuleForm._arguments(form.cleaned_data), actor=request.user)
         adopt_saved(obj, rule)
 
     @admin.action(description=gettext_lazy("End now"), permissions=["end"], location=BOTH)
@@ -487,7 +489,7 @@ class CommissionRuleAdmin(ModelAdmin):
             self,
             request,
             list(queryset.order_by("pk")),
-            lambda rule: commission_rule_end(rule=rule, user=request.user),
+            lambda rule: commission_rule_end(rule=rule, actor=request.user),
             refusal=lambda rule, reason: _("Rule %(id)s: %(reason)s") % {"id": rule.pk, "reason": reason},
             none_ended=_("No rule was ended. %(reason)s"),
             ended=_("%(count)d rules ended."),
@@ -714,7 +716,7 @@ class PartnerRewardRuleAdmin(ModelAdmin):
     def compute_rewards(self, request, queryset):
         for rule in queryset.order_by("year"):
             try:
-                rewards = partner_rewards_compute(rule=rule, user=request.user)
+                rewards = partner_rewards_compute(rule=rule, actor=request.user)
             except DomainError as exc:
                 self.message_user(
                     request,

@@ -40,6 +40,7 @@ from config.money import quantize_money
 from guides.choices import EntryKind, StatementStatus
 from guides.models import CommissionEntry, CommissionRule, CommissionRuleChange, Guide
 from guides.policies import commission_rules_managed_by
+from integrations.authentication import actor as person_of
 from orders.models import OrderLine
 
 ZERO = Decimal("0.00")
@@ -129,8 +130,8 @@ def _history_would_change(*, since: datetime, rule: CommissionRule | None, chann
     return CommissionEntry.objects.filter(candidates, kind=EntryKind.ACCRUAL, created_at__gte=since).exists()
 
 
-def _require_rules_manager(user) -> None:
-    if user is not None and not commission_rules_managed_by(user):
+def _require_rules_manager(actor) -> None:
+    if not commission_rules_managed_by(actor):
         raise Forbidden(_("Only HQ starts and ends commission rules."))
 
 
@@ -143,12 +144,13 @@ def commission_rule_set(
     category=None,
     level=None,
     valid_from: datetime | None = None,
-    user=None,
+    actor,
 ) -> CommissionRule:
     """Start a commission rule for (channel, category, level) at `valid_from` (default now),
     ending the rule of the same key in force then; both moves are audited. HQ only
-    (guides.policies); `user=None` is the system itself (demo data)."""
-    _require_rules_manager(user)
+    (guides.policies); demo data passes SYSTEM."""
+    user = person_of(actor)
+    _require_rules_manager(actor)
     now = timezone.now()
     valid_from = valid_from or now
     if timezone.is_naive(valid_from):
@@ -215,9 +217,10 @@ def commission_rule_set(
 
 
 @transaction.atomic
-def commission_rule_end(*, rule: CommissionRule, at: datetime | None = None, user=None) -> CommissionRule:
+def commission_rule_end(*, rule: CommissionRule, at: datetime | None = None, actor) -> CommissionRule:
     """End a rule at `at` (default now): from then the next most specific rule applies."""
-    _require_rules_manager(user)
+    user = person_of(actor)
+    _require_rules_manager(actor)
     now = timezone.now()
     at = at or now
     if timezone.is_naive(at):

@@ -156,7 +156,7 @@ class _GuideSeeder:
                 category=big if category_code else None,
                 level=self.senior if senior else None,
                 valid_from=since,
-                user=self.people.hq,
+                actor=self.people.hq,
             )
             self.counts["commission rules"] += 1
 
@@ -164,7 +164,7 @@ class _GuideSeeder:
         code, days = MARKETPLACE_WINDOW
         channel = Channel.objects.filter(code=code).first()
         if channel is not None:
-            attribution_window_set(days=days, channel=channel, user=self.people.hq)
+            attribution_window_set(days=days, channel=channel, actor=self.people.hq)
             self.counts["attribution windows"] += 1
 
     # --- guides ---------------------------------------------------------------------------
@@ -355,7 +355,7 @@ class _GuideSeeder:
         """One fan guide suspended, and a few scans of their code since (they bind nobody)."""
         if not fans:
             return
-        guide = guide_suspend(guide=self.rng.choice(fans), reason=SUSPENDED_REASON, user=self.people.hq)
+        guide = guide_suspend(guide=self.rng.choice(fans), reason=SUSPENDED_REASON, actor=self.people.hq)
         for _ in range(3):
             scan_open(guide=guide, user_agent=self.rng.choice(USER_AGENTS))
         self.counts["of them suspended"] = 1

@@ -142,14 +142,14 @@ def guide_detail(request, code):
         action = request.POST.get("action")
         try:
             if action == "suspend" and suspend_form.is_valid():
-                guide_suspend(guide=guide, reason=suspend_form.cleaned_data["reason"], user=request.user)
+                guide_suspend(guide=guide, reason=suspend_form.cleaned_data["reason"], actor=request.user)
                 messages.success(
                     request,
                     _("%(code)s is suspended: their QR code binds nobody now.") % {"code": guide.code},
                 )
                 return redirect("guides_hq:guide", code=guide.code)
             if action == "reinstate":
-                guide_reinstate(guide=guide, user=request.user)
+                guide_reinstate(guide=guide, actor=request.user)
                 messages.success(
                     request,
                     _("%(code)s is reinstated: their QR code binds fans again.") % {"code": guide.code},

@@ -39,11 +39,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.dates import SHANGHAI, last_day_before, shanghai_date, shanghai_midnight
-from config.errors import IllegalTransition
+from config.errors import Forbidden, IllegalTransition
 from config.roles import SYSTEM, Role
 from guides.choices import BindingEnd, GuideStatus, ScanOutcome
 from guides.errors import GuideExists, GuideRefused, GuideSuspended, ScanRefused, WindowRefused
 from guides.models import AttributionWindow, Binding, Guide, GuideLevel, ScanEvent
+from guides.policies import guides_managed_by
 from members.models import Member
 from members.phones import normalise_phone
 
@@ -150,10 +151,16 @@ def _locked_guide(guide: Guide) -> Guide:
 
 
 @transaction.atomic
-def guide_suspend(*, guide: Guide, reason: str, user=None) -> Guide:
+def _require_guides_manager(actor) -> None:
+    if not guides_managed_by(actor):
+        raise Forbidden(_("Only HQ suspends and reinstates guides and sets attribution windows."))
+
+
+def guide_suspend(*, guide: Guide, reason: str, actor) -> Guide:
     """Suspend a guide: their codes bind nobody and their fans' orders are not attributed.
 
     Open bindings are kept (see the module docstring), so reinstating restores them."""
+    _require_guides_manager(actor)
     reason = (reason or "").strip()
     if not reason:
         raise GuideRefused(
@@ -170,8 +177,9 @@ def guide_suspend(*, guide: Guide, reason: str, user=None) -> Guide:
 
 
 @transaction.atomic
-def guide_reinstate(*, guide: Guide, user=None) -> Guide:
+def guide_reinstate(*, guide: Guide, actor) -> Guide:
     """Lift a suspension: scans bind again, bindings still inside their window attribute again."""
+    _require_guides_manager(actor)
     locked = _locked_guide(guide)
     if locked.status != GuideStatus.SUSPENDED:
         raise IllegalTransition(current=locked.status, wanted=GuideStatus.ACTIVE, what=_("guide"))
@@ -376,11 +384,12 @@ def attribution_for(*, member, channel, at: datetime) -> Attribution:
 
 
 @transaction.atomic
-def attribution_window_set(*, days: int, channel=None, user=None) -> AttributionWindow:
+def attribution_window_set(*, days: int, channel=None, actor) -> AttributionWindow:
     """Set the window length for a channel (or the brand default when channel is None).
 
     Changing the default moves `ends_at` of every open binding by the difference, in one UPDATE
     (Shanghai has no daylight saving, so a midnight plus whole days is still a midnight)."""
+    _require_guides_manager(actor)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
         raise WindowRefused(
             _("An attribution window is 1 to 365 days."), fields={"days": [_("1 to 365 days.")]}

@@ -41,6 +41,7 @@ from guides.choices import EntryKind, StatementParty, StatementStatus
 from guides.commission import SETTLEMENT_LOCK
 from guides.models import CommissionEntry, PartnerReward, PartnerRewardRule, Statement
 from guides.policies import statement_actionable_by
+from integrations.authentication import actor as person_of
 from integrations.outbox import statement_event
 from orders.models import Order, OrderLine
 from stores.models import Partner
@@ -657,10 +658,11 @@ def partner_sales(*, year: int) -> list[tuple[int, Decimal]]:
 
 @transaction.atomic
 def partner_rewards_compute(
-    *, rule: PartnerRewardRule, user=None, now: datetime | None = None
+    *, rule: PartnerRewardRule, actor, now: datetime | None = None
 ) -> list[PartnerReward]:
     """Reward the year's top N partners by attributed sales with the rule's bonus (a payable
     reward entry each); computed once, after the year has ended (Asia/Shanghai)."""
+    user = person_of(actor)
     rule = PartnerRewardRule.objects.select_for_update().get(pk=rule.pk)
     existing = list(rule.rewards.select_related("partner", "entry").order_by("rank"))
     if existing:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from catalog.admin import BOTH, add_domain_error, adopt_saved, dry_run
 from config.admin import ModelAdmin
+from config.roles import SYSTEM
 from integrations.admin_access import HQOnlyAdmin
 from integrations.choices import Scope
 from integrations.models import ApiKey
@@ -36,6 +37,7 @@ class ApiKeyForm(forms.ModelForm):
                     partner=data.get("partner"),
                     scopes=data.get("scopes") or [],
                     expires_at=data.get("expires_at"),
+                    actor=SYSTEM,
                 ),
                 show=add_domain_error,
             )
@@ -108,7 +110,7 @@ class ApiKeyAdmin(HQOnlyAdmin, ModelAdmin):
             partner=data.get("partner"),
             scopes=data["scopes"],
             expires_at=data.get("expires_at"),
-            user=request.user,
+            actor=request.user,
         )
         adopt_saved(obj, key)
         messages.warning(
@@ -123,7 +125,7 @@ class ApiKeyAdmin(HQOnlyAdmin, ModelAdmin):
     def revoke_keys(self, request, queryset):
         count = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(key=key, user=request.user)
+            api_key_revoke(key=key, actor=request.user)
             count += 1
         self.message_user(request, _("%(n)s key(s) revoked.") % {"n": count}, messages.SUCCESS)
 

@@ -200,7 +200,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             partner=data.get("partner"),
             scopes=data["scopes"],
             expires_at=data.get("expires_at"),
-            user=request.user,
+            actor=request.user,
         )
         key.key = plaintext
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
@@ -213,7 +213,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def revoke(self, request, pk=None):
-        key = api_key_revoke(key=self.get_object(), user=request.user)
+        key = api_key_revoke(key=self.get_object(), actor=request.user)
         return Response(ApiKeySerializer(key).data)
 
 

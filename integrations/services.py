@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integrations.authentication import actor as person_of
 from integrations.choices import Scope
 from integrations.errors import ApiKeyRefused
 from integrations.keys import key_generate, key_hash
@@ -15,16 +16,14 @@ CHANNEL_ONLY_SCOPES = {Scope.ORDERS_WRITE, Scope.MEMBERS_WRITE, Scope.PRICES_WRI
 
 
 @transaction.atomic
-def api_key_create(
-    *, name, channel=None, partner=None, scopes, expires_at=None, user=None
-) -> tuple[ApiKey, str]:
+def api_key_create(*, name, channel=None, partner=None, scopes, expires_at=None, actor) -> tuple[ApiKey, str]:
     """Make a key bound to exactly one channel or one partner with known scopes.
 
     Returns (key, plaintext); the plaintext `<prefix>.<secret>` is shown once - only the hash of
-    the secret is kept. `user` is the person making it, who must be HQ (None: the system itself,
+    the secret is kept. `actor` is the person making it, who must be HQ (SYSTEM: the product itself,
     `manage.py api_key_create`)."""
-    if user is not None:
-        integrations_require(user)
+    user = person_of(actor)
+    integrations_require(actor)
     if (channel is None) == (partner is None):
         raise ApiKeyRefused(
             _("A key is bound to exactly one channel or one partner."),
@@ -69,11 +68,10 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey, user=None) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor) -> ApiKey:
     """Revoke a key now; it answers 401 from its next request on. Revoking twice keeps the first time.
-    `user` is the person revoking it, who must be HQ (None: the system itself)."""
-    if user is not None:
-        integrations_require(user)
+    `actor` is the person revoking it, who must be HQ (or SYSTEM, the product itself)."""
+    integrations_require(actor)
     updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     key.refresh_from_db(fields=["revoked_at"])
     if not updated and key.revoked_at is None:  # pragma: no cover - the row is gone

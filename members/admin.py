@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from catalog.admin import add_domain_error, adopt_saved
 from config.admin import ModelAdmin, TabularInline
 from config.errors import DomainError
-from config.roles import is_hq
+from config.roles import SYSTEM, is_hq
 from members.errors import InvalidPhone
 from members.models import (
     ExternalIdentity,
@@ -238,7 +238,7 @@ class MemberAdmin(ModelAdmin):
                             member_merge(
                                 survivor=survivor,
                                 merged=duplicate,
-                                user=request.user,
+                                actor=request.user,
                                 reason=_("Admin: merged selected into the oldest"),
                             )
                         )
@@ -331,7 +331,9 @@ class PointsAdjustForm(forms.ModelForm):
             return data
         try:
             with transaction.atomic():
-                points_adjust(member=data["member"], points=data["points"], reason=data.get("reason", ""))
+                points_adjust(
+                    member=data["member"], points=data["points"], reason=data.get("reason", ""), actor=SYSTEM
+                )
                 raise _DryRun
         except _DryRun:
             pass
@@ -384,7 +386,7 @@ class PointsEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         entry = points_adjust(
-            member=data["member"], points=data["points"], reason=data["reason"], user=request.user
+            member=data["member"], points=data["points"], reason=data["reason"], actor=request.user
         )
         adopt_saved(obj, entry)
 
@@ -430,7 +432,7 @@ class SegmentAdmin(ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)  # the filters were checked by the form
             return
-        segment = segment_create(name=obj.name, filters=obj.filters, user=request.user)
+        segment = segment_create(name=obj.name, filters=obj.filters, actor=request.user)
         adopt_saved(obj, segment)
 
 

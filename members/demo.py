@@ -503,7 +503,7 @@ class _MemberSeeder:
             (QUIET_SEGMENT, {"spend_min": 5000, "last_purchase_before": quiet_since.isoformat()}),
         ]
         for name, filters in segments:
-            segment_create(name=name, filters=filters, user=people.hq)
+            segment_create(name=name, filters=filters, actor=people.hq)
         self.counts["segments"] = len(segments)
         group = static_group_create(name="VIP", store=people.store, user=people.manager)
         vips = Member.objects.filter(home_store=people.store, merged_into__isnull=True).order_by(

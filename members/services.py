@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Channel
 from config.errors import Conflict
 from config.money import quantize_money
+from integrations.authentication import actor as person_of
 from members.choices import IdentitySource, PointsKind
 from members.errors import (
     GroupRefused,
@@ -182,8 +183,9 @@ def _member_relations():
 
 
 @transaction.atomic
-def member_merge(*, survivor: Member, merged: Member, user=None, reason: str = "") -> MemberMerge:
+def member_merge(*, survivor: Member, merged: Member, actor, reason: str = "") -> MemberMerge:
     """Merge a duplicate into a survivor: everything that points at it moves, in one transaction."""
+    user = person_of(actor)
     if survivor.pk == merged.pk:
         raise MergeRefused(
             _("A member cannot be merged into itself."), fields={"merged": [_("Same member.")]}
@@ -407,9 +409,10 @@ def points_redeem(
     channel: Channel | None,
     reference: str = "",
     client_reference: str | None = None,
-    user=None,
+    actor,
 ) -> PointsEntry:
     """Spend points on any channel; refused if the balance is too small, even under concurrency."""
+    user = person_of(actor)
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
         raise PointsRefused(
             _("Redeem a whole number of points above zero."), fields={"points": [_("Must be above zero.")]}
@@ -481,8 +484,9 @@ def points_reverse(
 
 
 @transaction.atomic
-def points_adjust(*, member: Member, points: int, reason: str, user=None) -> PointsEntry:
+def points_adjust(*, member: Member, points: int, reason: str, actor) -> PointsEntry:
     """HQ's correction, always with a reason; cannot take the balance below zero."""
+    user = person_of(actor)
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise PointsRefused(_("An adjustment must change the balance."), fields={"points": [_("Zero.")]})
     if not reason or not reason.strip():
@@ -676,8 +680,9 @@ def segment_filters_check(filters) -> None:
 
 
 @transaction.atomic
-def segment_create(*, name: str, filters: dict, user=None):
+def segment_create(*, name: str, filters: dict, actor):
     """Save a dynamic segment after checking that its filters evaluate."""
+    user = person_of(actor)
     from members.models import Segment
 
     segment_filters_check(filters)

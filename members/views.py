@@ -164,7 +164,7 @@ def member_detail(request, pk):
                     channel=channel_for_store(None),
                     reference=data["reference"].strip(),
                     client_reference=data["client_reference"],
-                    user=request.user,
+                    actor=request.user,
                 )
             except DomainError as error:
                 add_domain_error(form, error)
@@ -320,7 +320,7 @@ def segment_new(request):
     if request.method == "POST" and form.is_valid():
         filters = form.filters()
         try:
-            segment = segment_create(name=form.cleaned_data["name"], filters=filters, user=request.user)
+            segment = segment_create(name=form.cleaned_data["name"], filters=filters, actor=request.user)
         except DomainError as error:
             add_domain_error(form, error)
         else:

@@ -432,7 +432,7 @@ class CommissionRuleViewSet(
             category=data["category"],
             level=data["level"],
             valid_from=data["valid_from"],
-            user=request.user,
+            actor=request.user,
         )
         rule = self.get_queryset().get(pk=rule.pk)
         return Response(CommissionRuleSerializer(rule).data, status=status.HTTP_201_CREATED)

@@ -326,7 +326,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             channel=data["channel"],
             reference=data["reference"],
             client_reference=client_reference,
-            user=actor(request.user),
+            actor=actor(request.user),
         )
         return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
@@ -350,7 +350,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def adjust_points(self, request, pk=None):
         member = _live_member(pk)
         data = self._valid(PointsAdjustSerializer, request.data)
-        entry = points_adjust(member=member, points=data["points"], reason=data["reason"], user=request.user)
+        entry = points_adjust(member=member, points=data["points"], reason=data["reason"], actor=request.user)
         return _points_answer(member, entry, replayed=getattr(entry, "replayed", False))
 
     # --- duplicates and merges (HQ) ---
@@ -377,7 +377,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def merge(self, request):
         data = self._valid(MemberMergeInputSerializer, request.data)
         record = member_merge(
-            survivor=data["survivor"], merged=data["merged"], user=request.user, reason=data["reason"]
+            survivor=data["survivor"], merged=data["merged"], actor=request.user, reason=data["reason"]
         )
         return Response(MemberMergeSerializer(record).data, status=status.HTTP_201_CREATED)
 
@@ -451,7 +451,7 @@ class SegmentViewSet(
         segment = segment_create(
             name=serializer.validated_data["name"],
             filters=serializer.validated_data["filters"],
-            user=request.user,
+            actor=request.user,
         )
         segment.count = self._members(segment).count()
         return Response(SegmentDetailSerializer(segment).data, status=status.HTTP_201_CREATED)

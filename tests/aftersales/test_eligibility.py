@@ -296,6 +296,7 @@ def test_a_policy_without_a_no_fault_window_needs_a_fault_for_any_return(world):
         repair_days=30,
         warranty_months=12,
         no_fault_return_days=None,
+        actor=SYSTEM,
     )
     line = delivered_line(world, at=datetime.now(UTC))
     answer = eligibility(

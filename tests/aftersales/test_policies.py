@@ -40,7 +40,7 @@ def received(world):
 
 def partner_key_client(partner) -> Client:
     scopes = [Scope.AFTERSALES_WRITE, Scope.ORDERS_READ]
-    _key, plaintext = api_key_create(name="partner", partner=partner, scopes=scopes)
+    _key, plaintext = api_key_create(name="partner", partner=partner, scopes=scopes, actor=SYSTEM)
     return Client(headers={"authorization": f"Bearer {plaintext}"})
 
 

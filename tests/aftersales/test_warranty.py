@@ -41,7 +41,7 @@ def test_a_new_default_ends_the_one_in_force_and_both_steps_are_audited(db):
     start = timezone.now() + timedelta(hours=1)
 
     new = policy_set(
-        code="brand-2027", name="Brand 2027", valid_from=start, user=hq, **windows(return_days=20)
+        code="brand-2027", name="Brand 2027", valid_from=start, actor=hq, **windows(return_days=20)
     )
 
     old.refresh_from_db()
@@ -79,10 +79,10 @@ def test_a_new_default_ends_the_one_in_force_and_both_steps_are_audited(db):
 def test_windows_must_nest_and_stay_in_range(db, changes, field):
     before = (WarrantyPolicy.objects.count(), WarrantyPolicyChange.objects.count())
     if field is None:
-        assert policy_set(code="long", name="Long", **changes).return_days == 150
+        assert policy_set(code="long", name="Long", actor=SYSTEM, **changes).return_days == 150
         return
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code="bad", name="Bad", **changes)
+        policy_set(code="bad", name="Bad", actor=SYSTEM, **changes)
     assert field in refused.value.fields
     assert refused.value.code == "policy_refused"
     assert (WarrantyPolicy.objects.count(), WarrantyPolicyChange.objects.count()) == before
@@ -91,46 +91,52 @@ def test_windows_must_nest_and_stay_in_range(db, changes, field):
 
 def test_code_name_and_start_are_checked(db):
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code=" ", name="", **BRAND)
+        policy_set(code=" ", name="", actor=SYSTEM, **BRAND)
     assert set(refused.value.fields) == {"code", "name"}
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code="not a slug!", name="X", **BRAND)
+        policy_set(code="not a slug!", name="X", actor=SYSTEM, **BRAND)
     assert "code" in refused.value.fields
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code="late", name="Late", valid_from=timezone.now() - timedelta(days=1), **BRAND)
+        policy_set(
+            code="late", name="Late", valid_from=timezone.now() - timedelta(days=1), actor=SYSTEM, **BRAND
+        )
     assert "valid_from" in refused.value.fields
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code="naive", name="Naive", valid_from=timezone.now().replace(tzinfo=None), **BRAND)
+        policy_set(
+            code="naive", name="Naive", valid_from=timezone.now().replace(tzinfo=None), actor=SYSTEM, **BRAND
+        )
     assert "valid_from" in refused.value.fields
     assert not WarrantyPolicy.objects.filter(code__in=["late", "naive", "not a slug!"]).exists()
 
 
 def test_two_versions_of_one_scope_never_overlap(db):
     now = timezone.now()
-    later = policy_set(code="v2", name="V2", valid_from=now + timedelta(days=10), **BRAND)
+    later = policy_set(code="v2", name="V2", valid_from=now + timedelta(days=10), actor=SYSTEM, **BRAND)
 
     # between now and the scheduled version: the brand promise (ends then) and v2 overlap it
     with pytest.raises(PolicyRefused) as refused:
-        policy_set(code="v3", name="V3", valid_from=now + timedelta(days=5), **BRAND)
+        policy_set(code="v3", name="V3", valid_from=now + timedelta(days=5), actor=SYSTEM, **BRAND)
     assert "valid_from" in refused.value.fields
     assert "the default already has a policy" in refused.value.message
 
     # after it starts, v2 is the open version and is ended where v3 starts
-    v3 = policy_set(code="v3", name="V3", valid_from=now + timedelta(days=20), **BRAND)
+    v3 = policy_set(code="v3", name="V3", valid_from=now + timedelta(days=20), actor=SYSTEM, **BRAND)
     later.refresh_from_db()
     assert later.valid_to == v3.valid_from
     # another category is another scope
     tv = CategoryFactory(code="tv")
-    assert policy_set(code="tv", name="TV", category=tv, valid_from=now + timedelta(days=5), **BRAND).pk
+    assert policy_set(
+        code="tv", name="TV", category=tv, valid_from=now + timedelta(days=5), actor=SYSTEM, **BRAND
+    ).pk
 
 
 def test_policy_end_closes_the_window_and_is_audited(db):
     hq = hq_user()
     tv = CategoryFactory(code="tv")
-    policy = policy_set(code="tv", name="TV", category=tv, **BRAND)
+    policy = policy_set(code="tv", name="TV", category=tv, actor=SYSTEM, **BRAND)
     at = timezone.now() + timedelta(days=3)
 
-    policy_end(policy=policy, at=at, user=hq)
+    policy_end(policy=policy, at=at, actor=hq)
 
     policy.refresh_from_db()
     assert policy.valid_to == at
@@ -138,9 +144,9 @@ def test_policy_end_closes_the_window_and_is_audited(db):
     assert (row.action, row.changed_by, row.detail["before"]["valid_to"]) == ("ended", hq, None)
     assert row.detail["after"]["valid_to"] == at.isoformat()
     with pytest.raises(PolicyRefused):
-        policy_end(policy=policy, at=at + timedelta(days=1))  # after its end
+        policy_end(policy=policy, at=at + timedelta(days=1), actor=SYSTEM)  # after its end
     with pytest.raises(PolicyRefused):
-        policy_end(policy=policy, at=timezone.now() - timedelta(days=1))  # in the past
+        policy_end(policy=policy, at=timezone.now() - timedelta(days=1), actor=SYSTEM)  # in the past
     assert WarrantyPolicyChange.objects.filter(policy=policy, action="ended").count() == 1
 
 
@@ -149,16 +155,20 @@ def test_the_default_policy_ends_only_when_a_successor_starts(db):
     at = timezone.now() + timedelta(days=3)
 
     with pytest.raises(PolicyRefused) as refused:
-        policy_end(policy=default, at=at)
+        policy_end(policy=default, at=at, actor=SYSTEM)
     assert "successor" in refused.value.message
     default.refresh_from_db()
     assert default.valid_to is None
 
-    successor = policy_set(code="brand-2027", name="Brand 2027", valid_from=at + timedelta(days=1), **BRAND)
+    successor = policy_set(
+        code="brand-2027", name="Brand 2027", valid_from=at + timedelta(days=1), actor=SYSTEM, **BRAND
+    )
     default.refresh_from_db()
     assert default.valid_to == successor.valid_from  # setting the successor ends it, with no gap
     with pytest.raises(PolicyRefused):
-        policy_end(policy=default, at=at)  # ending it earlier would leave a day without a default
+        policy_end(
+            policy=default, at=at, actor=SYSTEM
+        )  # ending it earlier would leave a day without a default
 
 
 # --- which policy a line gets ----------------------------------------------------------------------
@@ -183,15 +193,24 @@ def test_the_nearest_category_with_a_policy_wins_over_farther_ones_and_the_defau
         code="appliances",
         name="Appliances",
         category=tree["appliances"],
+        actor=SYSTEM,
         **windows(return_days=20, exchange_days=40, repair_days=40),
     )
     assert delivered_line(world, at=timezone.now(), sku=tree["sku"]).warranty_policy.code == "appliances"
 
     policy_set(
-        code="tv", name="TV", category=tree["tv"], **windows(return_days=25, exchange_days=45, repair_days=45)
+        code="tv",
+        name="TV",
+        category=tree["tv"],
+        actor=SYSTEM,
+        **windows(return_days=25, exchange_days=45, repair_days=45),
     )
     policy_set(
-        code="audio", name="Audio", category=tree["audio"], **windows(return_days=3, no_fault_return_days=3)
+        code="audio",
+        name="Audio",
+        category=tree["audio"],
+        actor=SYSTEM,
+        **windows(return_days=3, no_fault_return_days=3),
     )
     line = delivered_line(world, at=timezone.now(), sku=tree["sku"])
     assert line.warranty_policy.code == "tv"
@@ -207,6 +226,7 @@ def test_policy_for_walks_the_ancestors_in_memory(tree, django_assert_num_querie
         code="appliances",
         name="Appliances",
         category=tree["appliances"],
+        actor=SYSTEM,
         **windows(return_days=20, exchange_days=40, repair_days=40),
     )
     policies = policies_in_force(now + timedelta(seconds=1))
@@ -226,7 +246,11 @@ def test_lines_delivered_costs_the_same_queries_for_any_number_of_lines(
     world, tree, lines, django_assert_num_queries
 ):
     policy_set(
-        code="tv", name="TV", category=tree["tv"], **windows(return_days=25, exchange_days=45, repair_days=45)
+        code="tv",
+        name="TV",
+        category=tree["tv"],
+        actor=SYSTEM,
+        **windows(return_days=25, exchange_days=45, repair_days=45),
     )
     made = [
         delivered_line(world, at=timezone.now(), sku=tree["sku"] if n % 2 else world.tv) for n in range(lines)
@@ -244,7 +268,9 @@ def test_lines_delivered_costs_the_same_queries_for_any_number_of_lines(
 
 def test_a_change_applies_to_lines_delivered_after_it_takes_effect(world):
     before = delivered_line(world, at=timezone.now())
-    shorter = policy_set(code="brand-10", name="Brand 10", **windows(return_days=10, no_fault_return_days=7))
+    shorter = policy_set(
+        code="brand-10", name="Brand 10", actor=SYSTEM, **windows(return_days=10, no_fault_return_days=7)
+    )
     after = delivered_line(world, at=timezone.now())
 
     assert before.warranty_policy.code == "brand-promise"
@@ -262,10 +288,14 @@ def test_a_change_applies_to_lines_delivered_after_it_takes_effect(world):
 
 def test_ending_a_category_policy_hands_new_deliveries_back_to_the_default(world, tree):
     tv = policy_set(
-        code="tv", name="TV", category=tree["tv"], **windows(return_days=25, exchange_days=45, repair_days=45)
+        code="tv",
+        name="TV",
+        category=tree["tv"],
+        actor=SYSTEM,
+        **windows(return_days=25, exchange_days=45, repair_days=45),
     )
     kept = delivered_line(world, at=timezone.now(), sku=tree["sku"])
-    policy_end(policy=tv, user=hq_user())
+    policy_end(policy=tv, actor=hq_user())
     later = delivered_line(world, at=timezone.now() + timedelta(seconds=1), sku=tree["sku"])
 
     assert kept.warranty_policy == tv

@@ -39,7 +39,7 @@ def logged_in(user) -> Client:
 
 
 def key_client(channel, scopes=(Scope.CATALOG_READ,)) -> Client:
-    _key, plaintext = api_key_create(name="k", channel=channel, scopes=list(scopes))
+    _key, plaintext = api_key_create(name="k", channel=channel, scopes=list(scopes), actor=SYSTEM)
     return Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
 
 

@@ -279,12 +279,12 @@ def build_world() -> MatrixWorld:
     w.principals["anonymous"] = Principal("anonymous")
 
     # --- keys ----------------------------------------------------------------------------------
-    _, plaintext = api_key_create(name="mx jd", channel=w.jd, scopes=Scope.values)
+    _, plaintext = api_key_create(name="mx jd", channel=w.jd, scopes=Scope.values, actor=SYSTEM)
     w.principals["jd_key"] = Principal("jd_key", key=plaintext)
-    _, plaintext = api_key_create(name="mx dealer", channel=w.dealer, scopes=Scope.values)
+    _, plaintext = api_key_create(name="mx dealer", channel=w.dealer, scopes=Scope.values, actor=SYSTEM)
     w.principals["dealer_key"] = Principal("dealer_key", key=plaintext)
     partner_scopes = [s for s in Scope.values if s not in CHANNEL_ONLY_SCOPES]
-    _, plaintext = api_key_create(name="mx p1", partner=w.a.partner, scopes=partner_scopes)
+    _, plaintext = api_key_create(name="mx p1", partner=w.a.partner, scopes=partner_scopes, actor=SYSTEM)
     w.principals["partner_key"] = Principal("partner_key", key=plaintext)
 
     # --- members ------------------------------------------------------------------------------

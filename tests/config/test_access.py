@@ -345,7 +345,9 @@ def test_a_key_without_scopes_is_refused_on_every_api_route(db):
     from integrations.services import api_key_create
     from tests.factories import ChannelFactory
 
-    _key, plaintext = api_key_create(name="none", channel=ChannelFactory(), scopes=["catalog:read"])
+    _key, plaintext = api_key_create(
+        name="none", channel=ChannelFactory(), scopes=["catalog:read"], actor=SYSTEM
+    )
     from integrations.models import ApiKey
 
     ApiKey.objects.update(scopes=[])  # a key whose scopes were all taken away

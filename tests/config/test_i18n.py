@@ -248,7 +248,7 @@ def test_member_lookup_page_speaks_chinese_to_a_clerk(client):
 
 def test_segment_list_speaks_chinese_to_hq(client):
     hq = hq_user()
-    segment_create(name="Beijing VIP", filters={"city": ["Beijing"], "consent": True}, user=hq)
+    segment_create(name="Beijing VIP", filters={"city": ["Beijing"], "consent": True}, actor=hq)
     client.force_login(hq)
     body = client.get(reverse("members:segments"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert reverse("members:segments") == "/portal/members/segments/"

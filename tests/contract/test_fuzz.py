@@ -85,7 +85,7 @@ def seeded(request, db):
         from integrations.choices import Scope
         from integrations.services import api_key_create
 
-        _, plaintext = api_key_create(name="fuzz", channel=world.mall, scopes=Scope.values)
+        _, plaintext = api_key_create(name="fuzz", channel=world.mall, scopes=Scope.values, actor=SYSTEM)
         return {"Authorization": f"Bearer {plaintext}"}
     client = Client()
     client.force_login(hq_user())

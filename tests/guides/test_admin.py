@@ -15,7 +15,7 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config.roles import Role
+from config.roles import SYSTEM, Role
 from guides.choices import EntryKind, GuideStatus, StatementParty, StatementStatus
 from guides.commission import commission_rule_set
 from guides.models import (
@@ -104,7 +104,7 @@ def grow(n: int) -> None:
         binding = member_bind(member=MemberFactory(), guide=g, scan=scan_open(guide=g))
         member_bind(member=binding.member, guide=guide(store=store))  # a rebound binding
         commission_rule_set(
-            rate_percent=D("3"), channel=channel, category=CategoryFactory(), level=level, user=hq_user()
+            rate_percent=D("3"), channel=channel, category=CategoryFactory(), level=level, actor=hq_user()
         )
         AttributionWindow.objects.create(channel=channel, days=7)
         statement = statement_with_entry(g)
@@ -260,7 +260,7 @@ def test_suspend_and_reinstate_from_the_guide_page(hq_client):
 
 def test_suspending_a_suspended_guide_shows_the_refusal_and_suspends_the_others(hq_client):
     g1, g2 = guide(name="One"), guide(name="Two")
-    guide_suspend(guide=g1, reason="First reason")
+    guide_suspend(guide=g1, reason="First reason", actor=SYSTEM)
 
     done = run_action(hq_client, "/admin/guides/guide/", "suspend", [g1, g2], apply="1", reason="Second")
 
@@ -362,7 +362,9 @@ def test_a_refused_rule_shows_the_service_message_and_writes_nothing(hq_client):
 
 
 def test_rules_are_never_edited_and_end_now_goes_through_the_service(hq_client, hq):
-    rule = commission_rule_set(rate_percent=D("3"), valid_from=datetime.now(SHANGHAI) - timedelta(days=1))
+    rule = commission_rule_set(
+        rate_percent=D("3"), valid_from=datetime.now(SHANGHAI) - timedelta(days=1), actor=SYSTEM
+    )
     url = f"/admin/guides/commissionrule/{rule.pk}/change/"
 
     assert hq_client.post(url, {"rate_percent": "9.00"}).status_code == 403

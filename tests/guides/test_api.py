@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from drf_spectacular.drainage import GENERATOR_STATS
 
+from config.roles import SYSTEM
 from guides.choices import BindingEnd, EntryKind, GuideStatus, ScanOutcome, StatementParty, StatementStatus
 from guides.models import Binding, CommissionEntry, CommissionRule, CommissionRuleChange, ScanEvent, Statement
 from guides.services import guide_register, guide_suspend, member_bind
@@ -150,7 +151,7 @@ def test_lookup_gives_an_active_guides_public_card_in_any_case(scene):
 
 def test_lookup_of_an_unknown_or_suspended_code_is_a_404_and_anonymous_is_a_403(scene):
     client = login(UserFactory())
-    guide_suspend(guide=scene.g2, reason="Spamming fans")
+    guide_suspend(guide=scene.g2, reason="Spamming fans", actor=SYSTEM)
 
     assert_error(client.get("/api/v1/guides/lookup/", {"code": "NOSUCH22"}), 404, "not_found", "code")
     assert_error(client.get("/api/v1/guides/lookup/", {"code": scene.g2.code}), 404, "not_found", "code")
@@ -215,7 +216,7 @@ def test_scan_with_a_bad_mobile_is_a_400_and_writes_nothing(scene):
 
 def test_scan_of_a_suspended_guide_is_a_409_and_binds_nobody(scene):
     client = login(clerk_at(StoreFactory()))  # store staff, any store
-    guide_suspend(guide=scene.g2, reason="Fake fans")
+    guide_suspend(guide=scene.g2, reason="Fake fans", actor=SYSTEM)
     bindings = Binding.objects.count()
 
     assert_error(scan(client, scene.g2, "13900002222"), 409, "guide_suspended")
@@ -458,7 +459,7 @@ def test_a_new_rule_for_the_same_key_ends_the_old_one_and_bad_input_is_a_400(sce
 
 
 def test_suspended_guide_still_shows_to_themselves_with_the_reason(scene):
-    guide_suspend(guide=scene.g1, reason="Fake fans")
+    guide_suspend(guide=scene.g1, reason="Fake fans", actor=SYSTEM)
     row = login(scene.u1).get(f"/api/v1/guides/{scene.g1.code}/").json()
     assert row["status"] == GuideStatus.SUSPENDED and row["suspended_reason"] == "Fake fans"
 

@@ -292,7 +292,7 @@ def test_an_unbound_member_is_not_attributed(world):
 @pytest.mark.django_db
 def test_per_channel_window_overrides_the_default_for_orders_on_that_channel(world):
     tmall = ChannelFactory(code="tmall", name="Tmall flagship", kind=ChannelKind.MARKETPLACE)
-    attribution_window_set(days=30, channel=tmall)
+    attribution_window_set(days=30, channel=tmall, actor=SYSTEM)
     guide, member = GuideFactory(), MemberFactory()
     bind(member, guide, at=timezone.now() - timedelta(days=20))
     assert (attribution_days(tmall), attribution_days(world.mall), attribution_days(None)) == (30, 15, 15)
@@ -316,7 +316,7 @@ def test_changing_the_default_window_moves_the_end_of_open_bindings_only():
     current = bind(member, g2, at=t0 + timedelta(hours=1))
     untouched = bind(other, g1, at=t0)
 
-    attribution_window_set(days=20)
+    attribution_window_set(days=20, actor=SYSTEM)
 
     ended.refresh_from_db()
     current.refresh_from_db()
@@ -331,7 +331,7 @@ def test_changing_the_default_window_moves_the_end_of_open_bindings_only():
 @pytest.mark.parametrize("days", [0, 366, "15"])
 def test_a_window_outside_1_to_365_days_is_refused(days):
     with pytest.raises(WindowRefused):
-        attribution_window_set(days=days)
+        attribution_window_set(days=days, actor=SYSTEM)
     assert AttributionWindow.objects.get(channel__isnull=True).days == 15
 
 
@@ -341,7 +341,7 @@ def test_a_window_outside_1_to_365_days_is_refused(days):
 @pytest.mark.django_db
 def test_a_suspended_guides_scan_binds_nobody():
     guide, member = GuideFactory(), MemberFactory()
-    guide_suspend(guide=guide, reason="Fake orders")
+    guide_suspend(guide=guide, reason="Fake orders", actor=SYSTEM)
 
     scan = scan_open(guide=guide)
     assert scan.outcome == ScanOutcome.SUSPENDED
@@ -358,7 +358,7 @@ def test_a_suspended_guides_scan_binds_nobody():
 def test_a_guide_suspended_after_the_page_opened_binds_nobody():
     guide, member = GuideFactory(), MemberFactory()
     scan = scan_open(guide=guide)
-    guide_suspend(guide=guide, reason="Fake orders")
+    guide_suspend(guide=guide, reason="Fake orders", actor=SYSTEM)
     assert scan_bind(scan=scan, phone=member.phone) is None
     scan.refresh_from_db()
     assert scan.outcome == ScanOutcome.SUSPENDED
@@ -370,7 +370,7 @@ def test_suspension_stops_attribution_and_reinstating_restores_it_inside_the_win
     guide, member = GuideFactory(), MemberFactory()
     binding = bind(member, guide)
 
-    suspended = guide_suspend(guide=guide, reason="Fake orders")
+    suspended = guide_suspend(guide=guide, reason="Fake orders", actor=SYSTEM)
     assert (suspended.status, suspended.suspended_reason) == (GuideStatus.SUSPENDED, "Fake orders")
     assert suspended.suspended_at is not None
     during = order_for(world, member)
@@ -380,7 +380,7 @@ def test_suspension_stops_attribution_and_reinstating_restores_it_inside_the_win
     binding.refresh_from_db()
     assert binding.ended_at is None  # suspension keeps the fans, it only stops the credit
 
-    guide_reinstate(guide=guide)
+    guide_reinstate(guide=guide, actor=SYSTEM)
     after = order_for(world, member)
     after.refresh_from_db()
     assert (after.guide, after.binding) == (guide, binding)
@@ -392,12 +392,12 @@ def test_suspension_stops_attribution_and_reinstating_restores_it_inside_the_win
 def test_suspend_and_reinstate_are_transitions():
     guide = GuideFactory()
     with pytest.raises(IllegalTransition):
-        guide_reinstate(guide=guide)
+        guide_reinstate(guide=guide, actor=SYSTEM)
     with pytest.raises(GuideRefused):
-        guide_suspend(guide=guide, reason="  ")
-    guide_suspend(guide=guide, reason="Fake orders")
+        guide_suspend(guide=guide, reason="  ", actor=SYSTEM)
+    guide_suspend(guide=guide, reason="Fake orders", actor=SYSTEM)
     with pytest.raises(IllegalTransition):
-        guide_suspend(guide=guide, reason="Again")
+        guide_suspend(guide=guide, reason="Again", actor=SYSTEM)
     assert Guide.objects.get(pk=guide.pk).suspended_reason == "Fake orders"
 
 
@@ -412,7 +412,7 @@ def test_after_a_merge_the_latest_scan_wins_and_the_next_scan_ends_the_other(wor
     older = bind(survivor, ga, at=t0)
     newer = bind(duplicate, gb, at=t0 + timedelta(hours=1))
 
-    member_merge(survivor=survivor, merged=duplicate)
+    member_merge(survivor=survivor, merged=duplicate, actor=SYSTEM)
 
     assert Binding.objects.filter(member=survivor, ended_at__isnull=True).count() == 2
     assert current_binding(survivor) == newer
@@ -433,7 +433,7 @@ def test_after_a_merge_two_bindings_scanned_at_the_same_instant_pick_the_higher_
     at = timezone.now() - timedelta(hours=1)
     bind(survivor, ga, at=at)
     later_row = bind(duplicate, gb, at=at)
-    member_merge(survivor=survivor, merged=duplicate)
+    member_merge(survivor=survivor, merged=duplicate, actor=SYSTEM)
     assert current_binding(survivor) == later_row
     assert attribution_for(member=survivor, channel=None, at=timezone.now()).binding == later_row
 

@@ -129,7 +129,7 @@ def tree(world):
 
 @pytest.mark.django_db
 def test_accrual_is_rate_of_the_paid_line_rounded_half_up_and_held(world, guide):
-    commission_rule_set(rate_percent=D("1.5"))
+    commission_rule_set(rate_percent=D("1.5"), actor=SYSTEM)
     order = paid_order(world, guide, (world.phone, 1))  # 1999.00 x 1.5% = 29.985
     [accrual] = accruals(order)
     assert accrual.held_change == D("29.99")  # half-up; banker's rounding would give 29.98
@@ -142,7 +142,7 @@ def test_accrual_is_rate_of_the_paid_line_rounded_half_up_and_held(world, guide)
 
 @pytest.mark.django_db
 def test_fixed_amount_per_unit_is_added_to_the_rate(world, guide):
-    commission_rule_set(rate_percent=D("3.33"), fixed_per_unit=D("5"))
+    commission_rule_set(rate_percent=D("3.33"), fixed_per_unit=D("5"), actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 3))  # 8997.00 x 3.33% = 299.6001
     [accrual] = accruals(order)
     assert accrual.held_change == D("299.60") + D("15.00")
@@ -150,14 +150,14 @@ def test_fixed_amount_per_unit_is_added_to_the_rate(world, guide):
 
 @pytest.mark.django_db
 def test_fixed_amount_never_exceeds_the_line(world, guide):
-    commission_rule_set(rate_percent=D("0"), fixed_per_unit=D("5000"))
+    commission_rule_set(rate_percent=D("0"), fixed_per_unit=D("5000"), actor=SYSTEM)
     order = paid_order(world, guide, (world.phone, 1))
     assert accruals(order)[0].held_change == D("1999.00")
 
 
 @pytest.mark.django_db
 def test_a_zero_rule_accrues_nothing(world, guide):
-    commission_rule_set(rate_percent=D("0"))
+    commission_rule_set(rate_percent=D("0"), actor=SYSTEM)
     order = paid_order(world, guide)
     assert not CommissionEntry.objects.filter(order=order).exists()
 
@@ -167,7 +167,7 @@ def test_accrual_records_rule_store_and_the_partner_through_the_store(world):
     partner = PartnerFactory()
     store = StoreFactory(partner=partner)
     clerk_guide = GuideFactory(store=store)
-    rule = commission_rule_set(rate_percent=D("2"))
+    rule = commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     order = paid_order(world, clerk_guide)
     [accrual] = accruals(order)
     assert (accrual.rule, accrual.store, accrual.partner) == (rule, store, partner)
@@ -177,13 +177,13 @@ def test_accrual_records_rule_store_and_the_partner_through_the_store(world):
 def test_guide_own_partner_comes_before_the_store_partner(world):
     own, stores = PartnerFactory(), PartnerFactory()
     guide = GuideFactory(partner=own, store=StoreFactory(partner=stores))
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     assert accruals(paid_order(world, guide))[0].partner == own
 
 
 @pytest.mark.django_db
 def test_every_line_accrues_on_its_own(world, guide):
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 1), (world.phone, 2))
     amounts = sorted(a.held_change for a in accruals(order))
     assert amounts == [D("59.98"), D("79.96")]
@@ -191,7 +191,7 @@ def test_every_line_accrues_on_its_own(world, guide):
 
 @pytest.mark.django_db
 def test_no_accrual_for_an_order_not_attributed_to_a_guide(world):
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     order = pay(ship(world))
     assert order.guide_id is None
     assert not CommissionEntry.objects.exists()
@@ -205,7 +205,7 @@ def test_no_accrual_without_a_rule_in_force(world, guide):
 
 @pytest.mark.django_db
 def test_accrue_twice_for_the_same_order_adds_nothing(world, guide):
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     order = paid_order(world, guide)
     lines = list(order.lines.all())
     assert commission_accrue(order=order, lines=lines, at=timezone.now()) == []
@@ -217,9 +217,9 @@ def test_accrual_for_many_lines_takes_a_fixed_number_of_queries(
     world, guide, tree, django_assert_num_queries
 ):
     appliances, screens, _ = tree
-    commission_rule_set(rate_percent=D("1"))
-    commission_rule_set(rate_percent=D("2"), category=appliances)
-    commission_rule_set(rate_percent=D("3"), category=screens)
+    commission_rule_set(rate_percent=D("1"), actor=SYSTEM)
+    commission_rule_set(rate_percent=D("2"), category=appliances, actor=SYSTEM)
+    commission_rule_set(rate_percent=D("3"), category=screens, actor=SYSTEM)
     skus = [world.tv, world.phone]
     order = credit(ship(world, *[(sku, 1) for sku in skus]), guide)
     lines = list(order.lines.all())  # without sku__product: the categories take one query
@@ -238,13 +238,15 @@ def test_most_specific_rule_wins(world, tree):
     appliances, screens, tv_category = tree
     gold, silver = GuideLevelFactory(code="gold"), GuideLevelFactory(code="silver")
     rules = {
-        "any": commission_rule_set(rate_percent=D("1")),
-        "mall": commission_rule_set(rate_percent=D("2"), channel=world.mall),
-        "appliances": commission_rule_set(rate_percent=D("3"), category=appliances),
-        "screens": commission_rule_set(rate_percent=D("4"), category=screens),
-        "gold": commission_rule_set(rate_percent=D("5"), level=gold),
-        "mall+gold": commission_rule_set(rate_percent=D("6"), channel=world.mall, level=gold),
-        "screens+silver": commission_rule_set(rate_percent=D("7"), category=screens, level=silver),
+        "any": commission_rule_set(rate_percent=D("1"), actor=SYSTEM),
+        "mall": commission_rule_set(rate_percent=D("2"), channel=world.mall, actor=SYSTEM),
+        "appliances": commission_rule_set(rate_percent=D("3"), category=appliances, actor=SYSTEM),
+        "screens": commission_rule_set(rate_percent=D("4"), category=screens, actor=SYSTEM),
+        "gold": commission_rule_set(rate_percent=D("5"), level=gold, actor=SYSTEM),
+        "mall+gold": commission_rule_set(rate_percent=D("6"), channel=world.mall, level=gold, actor=SYSTEM),
+        "screens+silver": commission_rule_set(
+            rate_percent=D("7"), category=screens, level=silver, actor=SYSTEM
+        ),
     }
     every = list(rules.values())
     chain = [tv_category.pk, screens.pk, appliances.pk]
@@ -268,10 +270,10 @@ def test_most_specific_rule_wins(world, tree):
 @pytest.mark.django_db
 def test_rules_of_another_channel_category_or_level_do_not_apply(world, guide, tree):
     appliances, _, _ = tree
-    commission_rule_set(rate_percent=D("1"))
-    commission_rule_set(rate_percent=D("9"), channel=world.stores_channel)
-    commission_rule_set(rate_percent=D("9"), category=CategoryFactory(parent=appliances))
-    commission_rule_set(rate_percent=D("9"), level=GuideLevelFactory(code="gold"))
+    commission_rule_set(rate_percent=D("1"), actor=SYSTEM)
+    commission_rule_set(rate_percent=D("9"), channel=world.stores_channel, actor=SYSTEM)
+    commission_rule_set(rate_percent=D("9"), category=CategoryFactory(parent=appliances), actor=SYSTEM)
+    commission_rule_set(rate_percent=D("9"), level=GuideLevelFactory(code="gold"), actor=SYSTEM)
     order = paid_order(world, guide)
     assert accruals(order)[0].held_change == D("29.99")  # 1% of 2999.00
 
@@ -281,9 +283,9 @@ def test_accrual_uses_the_category_ancestor_and_guide_level_rules(world, tree):
     appliances, screens, _ = tree
     gold = GuideLevelFactory(code="gold")
     guide = GuideFactory(level=gold)
-    commission_rule_set(rate_percent=D("1"))
-    commission_rule_set(rate_percent=D("3"), category=appliances)
-    commission_rule_set(rate_percent=D("4"), category=screens, level=gold)
+    commission_rule_set(rate_percent=D("1"), actor=SYSTEM)
+    commission_rule_set(rate_percent=D("3"), category=appliances, actor=SYSTEM)
+    commission_rule_set(rate_percent=D("4"), category=screens, level=gold, actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 1), (world.phone, 1))
     by_sku = {a.line.sku_id: (a.held_change, a.rule.rate_percent) for a in accruals(order)}
     assert by_sku == {world.tv.pk: (D("119.96"), D("4.00")), world.phone.pk: (D("19.99"), D("1.00"))}
@@ -292,8 +294,8 @@ def test_accrual_uses_the_category_ancestor_and_guide_level_rules(world, tree):
 @pytest.mark.django_db
 def test_accrual_uses_the_paying_channel(world, guide):
     stores = world.stores_channel
-    commission_rule_set(rate_percent=D("1"))
-    commission_rule_set(rate_percent=D("5"), channel=stores)
+    commission_rule_set(rate_percent=D("1"), actor=SYSTEM)
+    commission_rule_set(rate_percent=D("5"), channel=stores, actor=SYSTEM)
     assert accruals(paid_order(world, guide, channel=stores))[0].held_change == D("149.95")
     assert accruals(paid_order(world, guide))[0].held_change == D("29.99")
 
@@ -304,10 +306,14 @@ def test_accrual_uses_the_paying_channel(world, guide):
 @pytest.mark.django_db
 def test_a_rule_ended_yesterday_or_starting_tomorrow_does_not_apply(world, guide):
     now = timezone.now()
-    commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=30))
-    ended = commission_rule_set(rate_percent=D("7"), channel=world.mall, valid_from=now - timedelta(days=10))
-    commission_rule_end(rule=ended, at=now - timedelta(days=1))
-    commission_rule_set(rate_percent=D("8"), channel=world.mall, valid_from=now + timedelta(days=1))
+    commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=30), actor=SYSTEM)
+    ended = commission_rule_set(
+        rate_percent=D("7"), channel=world.mall, valid_from=now - timedelta(days=10), actor=SYSTEM
+    )
+    commission_rule_end(rule=ended, at=now - timedelta(days=1), actor=SYSTEM)
+    commission_rule_set(
+        rate_percent=D("8"), channel=world.mall, valid_from=now + timedelta(days=1), actor=SYSTEM
+    )
     order = paid_order(world, guide)
     assert accruals(order)[0].held_change == D("29.99")
 
@@ -315,9 +321,13 @@ def test_a_rule_ended_yesterday_or_starting_tomorrow_does_not_apply(world, guide
 @pytest.mark.django_db
 def test_a_new_rule_ends_the_one_in_force_for_the_same_key(world, guide):
     now = timezone.now()
-    first = commission_rule_set(rate_percent=D("1"), channel=world.mall, valid_from=now - timedelta(days=5))
-    second = commission_rule_set(rate_percent=D("2"), channel=world.mall, valid_from=now - timedelta(days=1))
-    other_key = commission_rule_set(rate_percent=D("3"), valid_from=now - timedelta(days=5))
+    first = commission_rule_set(
+        rate_percent=D("1"), channel=world.mall, valid_from=now - timedelta(days=5), actor=SYSTEM
+    )
+    second = commission_rule_set(
+        rate_percent=D("2"), channel=world.mall, valid_from=now - timedelta(days=1), actor=SYSTEM
+    )
+    other_key = commission_rule_set(rate_percent=D("3"), valid_from=now - timedelta(days=5), actor=SYSTEM)
     first.refresh_from_db()
     other_key.refresh_from_db()
     assert first.valid_to == second.valid_from
@@ -329,9 +339,9 @@ def test_a_new_rule_ends_the_one_in_force_for_the_same_key(world, guide):
 @pytest.mark.django_db
 def test_a_change_before_a_scheduled_rule_runs_until_the_scheduled_one_starts(world):
     now = timezone.now()
-    current = commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=5))
-    scheduled = commission_rule_set(rate_percent=D("3"), valid_from=now + timedelta(days=10))
-    between = commission_rule_set(rate_percent=D("2"), valid_from=now + timedelta(days=1))
+    current = commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=5), actor=SYSTEM)
+    scheduled = commission_rule_set(rate_percent=D("3"), valid_from=now + timedelta(days=10), actor=SYSTEM)
+    between = commission_rule_set(rate_percent=D("2"), valid_from=now + timedelta(days=1), actor=SYSTEM)
     current.refresh_from_db()
     assert current.valid_to == between.valid_from
     assert between.valid_to == scheduled.valid_from
@@ -342,8 +352,8 @@ def test_a_change_before_a_scheduled_rule_runs_until_the_scheduled_one_starts(wo
 def test_rule_changes_are_audited_with_who_and_before_after(db):
     boss = hq_user()
     start = timezone.now() - timedelta(days=2)
-    old = commission_rule_set(rate_percent=D("1"), valid_from=start, user=boss)
-    new = commission_rule_set(rate_percent=D("2.5"), fixed_per_unit=D("3"), user=boss)
+    old = commission_rule_set(rate_percent=D("1"), valid_from=start, actor=boss)
+    new = commission_rule_set(rate_percent=D("2.5"), fixed_per_unit=D("3"), actor=boss)
     [started_old] = old.changes.filter(action="started")
     assert started_old.detail["before"] is None
     assert started_old.detail["after"]["rate_percent"] == "1.00"
@@ -357,7 +367,7 @@ def test_rule_changes_are_audited_with_who_and_before_after(db):
     assert ended.detail["after"]["valid_to"] == new.valid_from.isoformat()
     assert ended.detail["replaced_by"] == new.pk
 
-    commission_rule_end(rule=new, user=boss)
+    commission_rule_end(rule=new, actor=boss)
     new.refresh_from_db()
     assert new.valid_to is not None
     ended_new = new.changes.get(action="ended")
@@ -379,7 +389,7 @@ def test_rule_changes_are_audited_with_who_and_before_after(db):
 )
 def test_bad_rules_are_refused_and_nothing_is_written(kwargs, field):
     with pytest.raises(CommissionRuleRefused) as refused:
-        commission_rule_set(**kwargs)
+        commission_rule_set(actor=SYSTEM, **kwargs)
     assert field in refused.value.fields
     assert not CommissionRule.objects.exists()
     assert not CommissionRuleChange.objects.exists()
@@ -388,34 +398,36 @@ def test_bad_rules_are_refused_and_nothing_is_written(kwargs, field):
 @pytest.mark.django_db
 def test_a_second_rule_starting_at_the_same_moment_is_refused(db):
     at = timezone.now() + timedelta(days=1)
-    commission_rule_set(rate_percent=D("1"), valid_from=at)
+    commission_rule_set(rate_percent=D("1"), valid_from=at, actor=SYSTEM)
     with pytest.raises(CommissionRuleRefused):
-        commission_rule_set(rate_percent=D("2"), valid_from=at)
+        commission_rule_set(rate_percent=D("2"), valid_from=at, actor=SYSTEM)
     assert CommissionRule.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_history_cannot_be_rewritten_by_backdating(world, guide):
     now = timezone.now()
-    rule = commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=5))
+    rule = commission_rule_set(rate_percent=D("1"), valid_from=now - timedelta(days=5), actor=SYSTEM)
     paid_order(world, guide)
     with pytest.raises(CommissionRuleRefused):
-        commission_rule_set(rate_percent=D("2"), valid_from=now - timedelta(days=1))
+        commission_rule_set(rate_percent=D("2"), valid_from=now - timedelta(days=1), actor=SYSTEM)
     with pytest.raises(CommissionRuleRefused):
-        commission_rule_end(rule=rule, at=now - timedelta(days=1))
+        commission_rule_end(rule=rule, at=now - timedelta(days=1), actor=SYSTEM)
     rule.refresh_from_db()
     assert rule.valid_to is None
     assert CommissionRule.objects.count() == 1
     # a channel nobody sold on since then may still be backdated
     other = ChannelFactory(code="tmall")
-    commission_rule_set(rate_percent=D("2"), channel=other, valid_from=now - timedelta(days=1))
+    commission_rule_set(rate_percent=D("2"), channel=other, valid_from=now - timedelta(days=1), actor=SYSTEM)
 
 
 @pytest.mark.django_db
 def test_a_rule_can_only_end_inside_its_window(db):
-    rule = commission_rule_set(rate_percent=D("1"), valid_from=timezone.now() + timedelta(days=1))
+    rule = commission_rule_set(
+        rate_percent=D("1"), valid_from=timezone.now() + timedelta(days=1), actor=SYSTEM
+    )
     with pytest.raises(CommissionRuleRefused):
-        commission_rule_end(rule=rule)  # it has not started yet
+        commission_rule_end(rule=rule, actor=SYSTEM)  # it has not started yet
     rule.refresh_from_db()
     assert rule.valid_to is None
 
@@ -426,7 +438,7 @@ def test_a_rule_can_only_end_inside_its_window(db):
 @pytest.fixture
 def three_tvs(world, guide):
     """A paid order of 3 TVs (8997.00) whose accrual is 299.60 (3.33%)."""
-    commission_rule_set(rate_percent=D("3.33"))
+    commission_rule_set(rate_percent=D("3.33"), actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 3))
     [accrual] = accruals(order)
     assert accrual.held_change == D("299.60")
@@ -536,7 +548,7 @@ def test_negative_refund_is_refused(three_tvs):
 
 @pytest.mark.django_db
 def test_cancelling_a_paid_attributed_order_claws_back_everything(world, guide):
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 1), (world.phone, 2))
     assert commission_balances(guide=guide).held == D("139.94")
     order_cancel(order=order, reason="Customer changed mind", actor=SYSTEM)
@@ -551,7 +563,7 @@ def test_balances_per_partner(world):
     partner = PartnerFactory()
     mine = GuideFactory(partner=partner)
     other = GuideFactory(partner=PartnerFactory())
-    commission_rule_set(rate_percent=D("1"))
+    commission_rule_set(rate_percent=D("1"), actor=SYSTEM)
     paid_order(world, mine)
     paid_order(world, other)
     assert commission_balances(partner=partner) == Balances(D("29.99"), D("0.00"), D("0.00"))
@@ -565,7 +577,7 @@ def test_balances_per_partner(world):
 def test_a_bound_members_paid_order_accrues_for_the_guide(world, guide):
     from guides.services import member_bind
 
-    commission_rule_set(rate_percent=D("2"))
+    commission_rule_set(rate_percent=D("2"), actor=SYSTEM)
     member = MemberFactory()
     member_bind(member=member, guide=guide)
     order = pay(ship(world, member=member))
@@ -579,7 +591,7 @@ def test_a_bound_members_paid_order_accrues_for_the_guide(world, guide):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_refunds_of_the_same_line_at_once_never_claw_back_more_than_accrued(world, guide):
-    commission_rule_set(rate_percent=D("3.33"))
+    commission_rule_set(rate_percent=D("3.33"), actor=SYSTEM)
     order = paid_order(world, guide, (world.tv, 3))
     [accrual] = accruals(order)
     barrier = threading.Barrier(4)

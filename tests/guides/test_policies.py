@@ -77,7 +77,7 @@ def test_approving_and_paying_is_hq_s_alone_on_api_and_in_the_service(scene):
 def test_commission_rules_are_hq_s_alone_in_the_service(scene):
     assert commission_rules_managed_by(scene.hq) and not commission_rules_managed_by(scene.pu1)
     with pytest.raises(Exception, match="Only HQ"):
-        commission_rule_set(rate_percent=5, fixed_per_unit=0, user=scene.pu1)
+        commission_rule_set(rate_percent=5, fixed_per_unit=0, actor=scene.pu1)
     assert not CommissionRule.objects.filter(rate_percent=5).exists()
 
 

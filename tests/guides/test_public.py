@@ -13,6 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from config.dates import SHANGHAI
+from config.roles import SYSTEM
 from guides import public_views
 from guides.choices import ScanOutcome
 from guides.models import Binding, ScanEvent
@@ -262,7 +263,7 @@ def test_token_of_another_guide_is_a_400(client, world):
 
 def test_suspended_guide_lands_on_a_friendly_page_and_binds_nobody(client, world):
     guide = GuideFactory(store=world.a)
-    guide_suspend(guide=guide, reason="Complaints")
+    guide_suspend(guide=guide, reason="Complaints", actor=SYSTEM)
     response, token = open_page(client, guide)
     assert response.status_code == 200
     assert token is None and 'name="phone"' not in response.content.decode()
@@ -275,7 +276,7 @@ def test_suspended_guide_lands_on_a_friendly_page_and_binds_nobody(client, world
 def test_guide_suspended_while_the_page_is_open_binds_nobody(client, world):
     guide = GuideFactory(store=world.a)
     _, token = open_page(client, guide)
-    guide_suspend(guide=guide, reason="Complaints")
+    guide_suspend(guide=guide, reason="Complaints", actor=SYSTEM)
     response = client.post(landing(guide), {"phone": "13800138000", "scan": token})
     assert response.status_code == 200
     assert "not in use at the moment" in response.content.decode()

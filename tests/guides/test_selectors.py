@@ -244,7 +244,7 @@ def test_bound_guide_segment_is_members_with_an_open_unexpired_binding_in_one_qu
 def test_a_bound_guide_segment_is_saved_and_described(hq_client):
     guide, fan = GuideFactory(code="AAAA2222"), MemberFactory()
     scan_bind(scan=scan_open(guide=guide), phone=fan.phone)
-    segment = segment_create(name="Wang's fans", filters={"bound_guide": ["AAAA2222"]})
+    segment = segment_create(name="Wang's fans", filters={"bound_guide": ["AAAA2222"]}, actor=SYSTEM)
 
     response = hq_client.get(reverse("members:segment_detail", args=[segment.pk]))
 

@@ -526,7 +526,7 @@ def ranked(ledger):
 def test_the_top_partners_by_attributed_sales_get_the_bonus_ties_by_code(ranked, hq):
     rule = PartnerRewardRule.objects.create(year=2025, top_n=2, bonus=D("5000.00"))
 
-    rewards = partner_rewards_compute(rule=rule, user=hq, now=sh(2026, 1, 2))
+    rewards = partner_rewards_compute(rule=rule, actor=hq, now=sh(2026, 1, 2))
 
     # East and West tie at 2000.00: "p-east" sorts before "p-west".
     assert [(r.rank, r.partner, r.attributed_sales) for r in rewards] == [
@@ -543,8 +543,8 @@ def test_the_top_partners_by_attributed_sales_get_the_bonus_ties_by_code(ranked,
 
 def test_rewards_are_computed_once(ranked):
     rule = PartnerRewardRule.objects.create(year=2025, top_n=5, bonus=D("100.00"))
-    first = partner_rewards_compute(rule=rule, now=sh(2026, 1, 2))
-    second = partner_rewards_compute(rule=rule, now=sh(2026, 2, 2))
+    first = partner_rewards_compute(rule=rule, now=sh(2026, 1, 2), actor=SYSTEM)
+    second = partner_rewards_compute(rule=rule, now=sh(2026, 2, 2), actor=SYSTEM)
     assert [r.pk for r in second] == [r.pk for r in first]
     assert len(first) == 3  # South sold nothing
     assert PartnerReward.objects.count() == 3
@@ -554,13 +554,13 @@ def test_rewards_are_computed_once(ranked):
 def test_rewards_wait_for_the_end_of_the_year_in_shanghai(ranked):
     rule = PartnerRewardRule.objects.create(year=2025, top_n=1, bonus=D("100.00"))
     with pytest.raises(RewardRefused):
-        partner_rewards_compute(rule=rule, now=sh(2025, 12, 31, 23, 59))
+        partner_rewards_compute(rule=rule, now=sh(2025, 12, 31, 23, 59), actor=SYSTEM)
     assert not PartnerReward.objects.exists()
 
 
 def test_a_reward_lands_on_the_partner_statement_only(ranked):
     rule = PartnerRewardRule.objects.create(year=2025, top_n=1, bonus=D("800.00"))
-    partner_rewards_compute(rule=rule, now=sh(2026, 1, 2))
+    partner_rewards_compute(rule=rule, now=sh(2026, 1, 2), actor=SYSTEM)
     result = statements_draft(period=date(2026, 1, 1), now=sh(2026, 2, 1))
     assert (result.guide_statements, result.partner_statements) == (0, 1)
     east = statement(ranked["east"], date(2026, 1, 1))
@@ -692,7 +692,7 @@ def test_a_paid_delivered_order_is_released_and_settled_end_to_end(world, hq):
 
     partner = PartnerFactory()
     guide = GuideFactory(store=StoreFactory(partner=partner))
-    commission_rule_set(rate_percent=D("5"), valid_from=timezone.now() - timedelta(days=1))
+    commission_rule_set(rate_percent=D("5"), valid_from=timezone.now() - timedelta(days=1), actor=SYSTEM)
     world.stock(world.a, world.tv, 1)
     lat, lng = north(0.1)
     order = order_create(

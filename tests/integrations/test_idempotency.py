@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from integrations.idempotency import IDEMPOTENCY_TTL, idempotency_purge, request_fingerprint
 from integrations.models import IdempotentRequest
 from members.models import Member
@@ -213,7 +214,9 @@ def test_an_api_key_is_its_own_owner(hq_client):
     from integrations.services import api_key_create
 
     channel = ChannelFactory(code="jd", name="JD")
-    key, plaintext = api_key_create(name="JD", channel=channel, scopes=["members:write", "members:read"])
+    key, plaintext = api_key_create(
+        name="JD", channel=channel, scopes=["members:write", "members:read"], actor=SYSTEM
+    )
     machine = Client(headers={"Authorization": f"Bearer {plaintext}"})
 
     first = post(machine, UPSERT, {"phone": "13800138000"}, key="shared")
@@ -330,7 +333,9 @@ def test_replays_count_against_the_keys_rate(settings):
     from integrations.services import api_key_create
 
     channel = ChannelFactory(code="jd", name="JD")
-    _key, plaintext = api_key_create(name="JD", channel=channel, scopes=["members:write", "members:read"])
+    _key, plaintext = api_key_create(
+        name="JD", channel=channel, scopes=["members:write", "members:read"], actor=SYSTEM
+    )
     machine = Client(headers={"Authorization": f"Bearer {plaintext}"})
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "2/min"}}
 
@@ -402,8 +407,12 @@ def test_a_channel_key_places_an_order_once_and_another_key_may_reuse_its_idempo
     from integrations.services import api_key_create
 
     world.stock(world.a, world.tv, 5)
-    _one, one_plaintext = api_key_create(name="mall 1", channel=world.mall, scopes=["orders:write"])
-    _two, two_plaintext = api_key_create(name="mall 2", channel=world.mall, scopes=["orders:write"])
+    _one, one_plaintext = api_key_create(
+        name="mall 1", channel=world.mall, scopes=["orders:write"], actor=SYSTEM
+    )
+    _two, two_plaintext = api_key_create(
+        name="mall 2", channel=world.mall, scopes=["orders:write"], actor=SYSTEM
+    )
     one = Client(headers={"Authorization": f"Bearer {one_plaintext}"})
     two = Client(headers={"Authorization": f"Bearer {two_plaintext}"})
 

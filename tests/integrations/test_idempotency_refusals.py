@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from config.roles import SYSTEM
 from integrations.idempotency import idempotency_purge, request_fingerprint
 from integrations.models import IdempotentRequest
 from integrations.services import api_key_create
@@ -33,7 +34,7 @@ def post(client, body, key, **extra):
 
 def machine(scopes):
     channel = ChannelFactory(code="jd", name="JD")
-    api_key, plaintext = api_key_create(name="JD", channel=channel, scopes=scopes)
+    api_key, plaintext = api_key_create(name="JD", channel=channel, scopes=scopes, actor=SYSTEM)
     return api_key, Client(headers={"Authorization": f"Bearer {plaintext}"})
 
 

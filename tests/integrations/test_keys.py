@@ -11,6 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from config.errors import DomainError
+from config.roles import SYSTEM
 from integrations.choices import Scope
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
@@ -39,7 +40,7 @@ def channel():
 
 @pytest.fixture
 def made(channel):
-    return api_key_create(name="Mall", channel=channel, scopes=[Scope.CATALOG_READ])
+    return api_key_create(name="Mall", channel=channel, scopes=[Scope.CATALOG_READ], actor=SYSTEM)
 
 
 # --- lifecycle -------------------------------------------------------------------------------
@@ -60,8 +61,8 @@ def test_a_key_is_shown_once_and_only_its_hash_is_stored(made, channel):
 
 
 def test_two_keys_differ(channel):
-    first = api_key_create(name="a", channel=channel, scopes=[Scope.CATALOG_READ])
-    second = api_key_create(name="b", channel=channel, scopes=[Scope.CATALOG_READ])
+    first = api_key_create(name="a", channel=channel, scopes=[Scope.CATALOG_READ], actor=SYSTEM)
+    second = api_key_create(name="b", channel=channel, scopes=[Scope.CATALOG_READ], actor=SYSTEM)
     assert first[1] != second[1] and first[0].prefix != second[0].prefix
 
 
@@ -83,7 +84,7 @@ def test_a_key_with_unknown_scopes_or_a_bad_binding_is_refused(channel, kwargs):
     if kwargs.get("expires_at") == "past":
         kwargs["expires_at"] = timezone.now() - timedelta(seconds=1)
     with pytest.raises(DomainError) as caught:
-        api_key_create(**kwargs)
+        api_key_create(actor=SYSTEM, **kwargs)
     assert caught.value.code == "api_key_refused"
     assert not ApiKey.objects.exists()
 
@@ -92,18 +93,22 @@ def test_a_valid_key_reads_and_a_revoked_one_gets_401(client, made):
     key, plaintext = made
     assert client.get("/api/v1/channels/", **bearer(plaintext)).status_code == 200
     assert client.get("/api/v1/channels/", HTTP_X_API_KEY=plaintext).status_code == 200
-    api_key_revoke(key=key)
+    api_key_revoke(key=key, actor=SYSTEM)
     response = client.get("/api/v1/channels/", **bearer(plaintext))
     assert_error(response, 401, "key_revoked")
     assert response["WWW-Authenticate"].startswith("Bearer")
     revoked_at = ApiKey.objects.get(pk=key.pk).revoked_at
-    api_key_revoke(key=key)  # revoking twice keeps the first time
+    api_key_revoke(key=key, actor=SYSTEM)  # revoking twice keeps the first time
     assert ApiKey.objects.get(pk=key.pk).revoked_at == revoked_at
 
 
 def test_an_expired_key_gets_401(client, channel):
     key, plaintext = api_key_create(
-        name="x", channel=channel, scopes=[Scope.CATALOG_READ], expires_at=timezone.now() + timedelta(hours=1)
+        name="x",
+        channel=channel,
+        scopes=[Scope.CATALOG_READ],
+        expires_at=timezone.now() + timedelta(hours=1),
+        actor=SYSTEM,
     )
     assert client.get("/api/v1/channels/", **bearer(plaintext)).status_code == 200
     ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -164,7 +169,7 @@ def test_a_key_without_the_scope_gets_403_scope_missing(client, made):
 
 def test_an_action_no_viewset_lists_is_closed_to_keys(client, channel):
     """Deny by default: a key with every scope still cannot use HQ-only or staff-only actions."""
-    _key, plaintext = api_key_create(name="all", channel=channel, scopes=list(Scope.values))
+    _key, plaintext = api_key_create(name="all", channel=channel, scopes=list(Scope.values), actor=SYSTEM)
     assert_error(client.get("/api/v1/segments/", **bearer(plaintext)), 403, "permission_denied")
     assert client.get("/api/v1/commission-rules/", **bearer(plaintext)).status_code == 403
     response = client.get("/api/v1/orders/queue/", {"store": "x"}, **bearer(plaintext))
@@ -187,7 +192,9 @@ def _rates(rate: str) -> dict:
 
 def test_a_key_over_its_rate_gets_429_with_retry_after(client, made, channel):
     _key, plaintext = made
-    _other, other_plaintext = api_key_create(name="other", channel=channel, scopes=[Scope.CATALOG_READ])
+    _other, other_plaintext = api_key_create(
+        name="other", channel=channel, scopes=[Scope.CATALOG_READ], actor=SYSTEM
+    )
     with override_settings(REST_FRAMEWORK=_rates("2/min")):
         assert client.get("/api/v1/channels/", **bearer(plaintext)).status_code == 200
         assert client.get("/api/v1/channels/", **bearer(plaintext)).status_code == 200
@@ -321,7 +328,7 @@ def test_the_api_refuses_bad_keys_and_non_hq_callers(hq_client, client, made, ch
     assert_error(
         hq_client.post("/api/v1/api-keys/", bad, content_type="application/json"), 400, "api_key_refused"
     )
-    _key, plaintext = api_key_create(name="all", channel=channel, scopes=list(Scope.values))
+    _key, plaintext = api_key_create(name="all", channel=channel, scopes=list(Scope.values), actor=SYSTEM)
     assert_error(client.get("/api/v1/api-keys/", **bearer(plaintext)), 403, "permission_denied")
 
 

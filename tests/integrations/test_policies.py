@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from config.errors import Forbidden
+from config.roles import SYSTEM
 from integrations.models import ApiKey
 from integrations.policies import integrations_manageable_by, integrations_require
 from integrations.services import api_key_create, api_key_revoke
@@ -27,7 +28,7 @@ def staff_with_integration_permissions():
 
 
 def test_only_hq_people_may_manage_integrations(channel):
-    key, _plaintext = api_key_create(name="JD", channel=channel, scopes=["orders:read"])
+    key, _plaintext = api_key_create(name="JD", channel=channel, scopes=["orders:read"], actor=SYSTEM)
     from integrations.authentication import KeyUser
 
     assert integrations_manageable_by(hq_user())
@@ -43,11 +44,11 @@ def test_the_services_refuse_a_person_who_is_not_hq(channel):
     clerk = manager_at(StoreFactory())
 
     with pytest.raises(Forbidden):
-        api_key_create(name="JD", channel=channel, scopes=["orders:read"], user=clerk)
+        api_key_create(name="JD", channel=channel, scopes=["orders:read"], actor=clerk)
     assert not ApiKey.objects.exists()
-    key, _plaintext = api_key_create(name="JD", channel=channel, scopes=["orders:read"], user=hq_user())
+    key, _plaintext = api_key_create(name="JD", channel=channel, scopes=["orders:read"], actor=hq_user())
     with pytest.raises(Forbidden):
-        api_key_revoke(key=key, user=clerk)
+        api_key_revoke(key=key, actor=clerk)
     key.refresh_from_db()
     assert key.revoked_at is None
 

@@ -61,7 +61,9 @@ def delivered(scene, channel, phone):
 
 @pytest.fixture
 def scene(world, client):  # noqa: F811  (the fixture imported above)
-    world.mall_key, plaintext = api_key_create(name="Mall", channel=world.mall, scopes=CHANNEL_SCOPES)
+    world.mall_key, plaintext = api_key_create(
+        name="Mall", channel=world.mall, scopes=CHANNEL_SCOPES, actor=SYSTEM
+    )
     world.mall_api = Caller(client, plaintext)
     world.order_a, world.line_a, world.member_a = delivered(world, world.mall, "13900000001")
     world.order_b, world.line_b, world.member_b = delivered(world, world.stores_channel, "13900000002")
@@ -122,7 +124,9 @@ def test_a_channel_key_places_orders_on_its_channel_only(scene):
 
 def test_two_keys_may_use_the_same_idempotency_key(scene, client):
     scene.stock(scene.a, scene.tv, 2)
-    _other, plaintext = api_key_create(name="Mall 2", channel=scene.mall, scopes=[Scope.ORDERS_WRITE])
+    _other, plaintext = api_key_create(
+        name="Mall 2", channel=scene.mall, scopes=[Scope.ORDERS_WRITE], actor=SYSTEM
+    )
     other = Caller(client, plaintext)
     headers = {"Idempotency-Key": "same-key"}
     first = scene.mall_api.client.post(
@@ -179,7 +183,7 @@ def test_a_channel_key_reads_catalog_and_stock_but_no_guides_or_commissions(scen
     assert api.get("/api/v1/skus/").status_code == 200
     assert api.get("/api/v1/stock/").status_code == 200
     _key, plaintext = api_key_create(
-        name="all", channel=scene.mall, scopes=[Scope.GUIDES_READ, Scope.COMMISSIONS_READ]
+        name="all", channel=scene.mall, scopes=[Scope.GUIDES_READ, Scope.COMMISSIONS_READ], actor=SYSTEM
     )
     nosy = Caller(client, plaintext)
     GuideFactory(store=scene.a)
@@ -205,6 +209,7 @@ def partners(db, client):
         name="Partner",
         partner=ours,
         scopes=[Scope.STOCK_READ, Scope.GUIDES_READ, Scope.COMMISSIONS_READ, Scope.CATALOG_READ],
+        actor=SYSTEM,
     )
     return {
         "api": Caller(client, plaintext),
@@ -232,9 +237,9 @@ def test_a_partner_key_sees_only_its_stores_stock_guides_and_commissions(partner
 
 def test_a_partner_key_cannot_set_prices_or_commission_rules(partners, client):
     with pytest.raises(DomainError):  # a partner's key never gets prices:write (nor orders/members writes)
-        api_key_create(name="prices", partner=partners["ours"], scopes=[Scope.PRICES_WRITE])
+        api_key_create(name="prices", partner=partners["ours"], scopes=[Scope.PRICES_WRITE], actor=SYSTEM)
     allowed = sorted(set(Scope.values) - CHANNEL_ONLY_SCOPES)
-    _key, plaintext = api_key_create(name="all", partner=partners["ours"], scopes=allowed)
+    _key, plaintext = api_key_create(name="all", partner=partners["ours"], scopes=allowed, actor=SYSTEM)
     api = Caller(client, plaintext)
     sku = SKUFactory()
     price = {"sku": sku.code, "channel": None, "amount": "10.00"}
@@ -277,7 +282,7 @@ def test_a_partner_key_reads_the_orders_of_its_stores_only(scene, client):
 
     ours = PartnerFactory()
     Store.objects.filter(pk=scene.b.pk).update(partner=ours)  # B fulfilled nothing
-    _key, plaintext = api_key_create(name="Partner", partner=ours, scopes=[Scope.ORDERS_READ])
+    _key, plaintext = api_key_create(name="Partner", partner=ours, scopes=[Scope.ORDERS_READ], actor=SYSTEM)
     api = Caller(client, plaintext)
     assert api.get("/api/v1/orders/").json()["results"] == []
     assert_error(api.get(f"/api/v1/orders/{scene.order_a.number}/"), 404, "not_found")

@@ -123,7 +123,9 @@ def test_merge_action_merges_the_selected_into_the_oldest(hq_client, hq, mall):
 
 def test_merge_action_refusal_is_shown_and_merges_none_of_the_selected(hq_client):
     first, second, third, fourth = (MemberFactory() for _ in range(4))
-    member_merge(survivor=second, merged=first)  # the oldest selected is already a merged duplicate
+    member_merge(
+        survivor=second, merged=first, actor=SYSTEM
+    )  # the oldest selected is already a merged duplicate
 
     response = run_action(hq_client, "merge_into_oldest", [first, third, fourth])
 
@@ -232,7 +234,7 @@ def test_consent_changed_in_the_admin_is_recorded_with_its_time(hq_client):
 
 def test_merged_member_page_is_read_only(hq_client):
     survivor, dup = MemberFactory(), MemberFactory(name="Dup")
-    member_merge(survivor=survivor, merged=dup)
+    member_merge(survivor=survivor, merged=dup, actor=SYSTEM)
 
     response = hq_client.post(f"/admin/members/member/{dup.pk}/change/", {"name": "Changed"})
 
@@ -338,7 +340,7 @@ def test_store_list_members_are_added_and_removed_through_the_group_services(hq_
 
 def test_store_list_refuses_a_merged_member(hq_client):
     survivor, dup = MemberFactory(), MemberFactory()
-    member_merge(survivor=survivor, merged=dup)
+    member_merge(survivor=survivor, merged=dup, actor=SYSTEM)
     store = StoreFactory()
 
     response = hq_client.post(
@@ -378,7 +380,7 @@ def test_admin_lists_run_a_constant_number_of_queries(hq_client, mall, url):
             survivor = MemberFactory(tier=gold, home_store=store)
             dup = member_upsert(source="jd", external_id=f"jd-{survivor.pk}", actor=SYSTEM).member
             points_earn(member=dup, channel=mall, paid_amount=Decimal("5"), reference="r")
-            member_merge(survivor=survivor, merged=dup, user=UserFactory())
+            member_merge(survivor=survivor, merged=dup, actor=UserFactory())
             StaticGroup.objects.create(name="VIP", store=store).members.add(survivor)
 
     grow(2)
@@ -393,7 +395,7 @@ def test_every_members_admin_page_renders(hq_client, mall):
         member_upsert(phone="13800138000", source="tmall", external_id="tb-1", actor=SYSTEM).member, mall, 5
     )
     dup = MemberFactory()
-    record = member_merge(survivor=member, merged=dup)
+    record = member_merge(survivor=member, merged=dup, actor=SYSTEM)
     group = StaticGroup.objects.create(name="VIP", store=StoreFactory())
     group.members.add(member)
     objects = {

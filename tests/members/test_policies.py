@@ -39,7 +39,7 @@ def logged_in(user) -> Client:
 
 
 def key_client(scopes=(Scope.MEMBERS_READ, Scope.MEMBERS_WRITE), **kwargs) -> Client:
-    _key, plaintext = api_key_create(name="k", scopes=list(scopes), **kwargs)
+    _key, plaintext = api_key_create(name="k", scopes=list(scopes), actor=SYSTEM, **kwargs)
     return Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
 
 

@@ -51,7 +51,7 @@ def test_lookup_by_card_or_marketplace_id_and_merged_ids_lead_to_the_survivor():
     ).member
     dup = member_upsert(source="tmall", external_id="tb-77", actor=SYSTEM).member
     assert member_lookup("CARD-77") == survivor
-    member_merge(survivor=survivor, merged=dup)
+    member_merge(survivor=survivor, merged=dup, actor=SYSTEM)
     assert member_lookup("tb-77") == survivor
 
 

@@ -136,7 +136,7 @@ def test_merge_moves_identities_points_and_groups_and_records_what_moved(rules, 
     group = StaticGroup.objects.create(name="VIP", store=StoreFactory())
     group.members.add(duplicate)
 
-    record = member_merge(survivor=survivor, merged=duplicate, reason="Same customer")
+    record = member_merge(survivor=survivor, merged=duplicate, reason="Same customer", actor=SYSTEM)
 
     survivor.refresh_from_db()
     duplicate.refresh_from_db()
@@ -155,12 +155,12 @@ def test_merge_moves_identities_points_and_groups_and_records_what_moved(rules, 
 def test_merge_into_itself_or_an_already_merged_member_is_refused():
     a, b, c = MemberFactory(), MemberFactory(), MemberFactory()
     with pytest.raises(MergeRefused):
-        member_merge(survivor=a, merged=a)
-    member_merge(survivor=a, merged=b)
+        member_merge(survivor=a, merged=a, actor=SYSTEM)
+    member_merge(survivor=a, merged=b, actor=SYSTEM)
     with pytest.raises(MergeRefused):
-        member_merge(survivor=b, merged=c)
+        member_merge(survivor=b, merged=c, actor=SYSTEM)
     with pytest.raises(MergeRefused):
-        member_merge(survivor=c, merged=b)
+        member_merge(survivor=c, merged=b, actor=SYSTEM)
     assert MemberMerge.objects.count() == 1
 
 
@@ -168,7 +168,7 @@ def test_merge_into_itself_or_an_already_merged_member_is_refused():
 def test_identity_of_a_merged_member_finds_the_survivor():
     survivor = member_upsert(phone="13800138000", actor=SYSTEM).member
     dup = member_upsert(source="jd", external_id="jd-9", actor=SYSTEM).member
-    member_merge(survivor=survivor, merged=dup)
+    member_merge(survivor=survivor, merged=dup, actor=SYSTEM)
     assert member_upsert(source="jd", external_id="jd-9", actor=SYSTEM).member.pk == survivor.pk
 
 
@@ -194,13 +194,13 @@ def test_points_earned_in_store_spend_online_and_back(rules, store_channel, mall
     points_earn(
         member=member, channel=store_channel, paid_amount=Decimal("100"), reference="S-1"
     )  # 200 points
-    points_redeem(member=member, points=150, channel=mall, reference="M-2")
+    points_redeem(member=member, points=150, channel=mall, reference="M-2", actor=SYSTEM)
     points_earn(member=member, channel=mall, paid_amount=Decimal("40"), reference="M-3")  # 40 points
-    points_redeem(member=member, points=90, channel=store_channel, reference="S-4")
+    points_redeem(member=member, points=90, channel=store_channel, reference="S-4", actor=SYSTEM)
     member.refresh_from_db()
     assert member.points_balance == 0 == points_balance_from_ledger(member)
     with pytest.raises(InsufficientPoints):
-        points_redeem(member=member, points=1, channel=mall)
+        points_redeem(member=member, points=1, channel=mall, actor=SYSTEM)
 
 
 @pytest.mark.django_db
@@ -208,7 +208,7 @@ def test_redeem_more_than_the_balance_is_refused_and_writes_nothing(rules, mall)
     member = MemberFactory()
     points_earn(member=member, channel=mall, paid_amount=Decimal("10"), reference="O-1")
     with pytest.raises(InsufficientPoints) as exc:
-        points_redeem(member=member, points=11, channel=mall)
+        points_redeem(member=member, points=11, channel=mall, actor=SYSTEM)
     assert "10 points" in exc.value.message
     assert PointsEntry.objects.count() == 1
 
@@ -217,11 +217,11 @@ def test_redeem_more_than_the_balance_is_refused_and_writes_nothing(rules, mall)
 def test_redeem_is_idempotent_by_client_reference(rules, mall):
     member = MemberFactory()
     points_earn(member=member, channel=mall, paid_amount=Decimal("100"), reference="O-1")
-    first = points_redeem(member=member, points=30, channel=mall, client_reference="tmall-r-1")
-    again = points_redeem(member=member, points=30, channel=mall, client_reference="tmall-r-1")
+    first = points_redeem(member=member, points=30, channel=mall, client_reference="tmall-r-1", actor=SYSTEM)
+    again = points_redeem(member=member, points=30, channel=mall, client_reference="tmall-r-1", actor=SYSTEM)
     assert first.pk == again.pk
     with pytest.raises(Conflict):
-        points_redeem(member=member, points=31, channel=mall, client_reference="tmall-r-1")
+        points_redeem(member=member, points=31, channel=mall, client_reference="tmall-r-1", actor=SYSTEM)
     member.refresh_from_db()
     assert member.points_balance == 70
 
@@ -244,7 +244,7 @@ def test_partial_refund_reverses_points_in_proportion(rules, mall):
 def test_reversal_never_takes_the_balance_below_zero(rules, mall):
     member = MemberFactory()
     earned = points_earn(member=member, channel=mall, paid_amount=Decimal("100"), reference="O-1")
-    points_redeem(member=member, points=80, channel=mall)
+    points_redeem(member=member, points=80, channel=mall, actor=SYSTEM)
     entry = points_reverse(earned=earned, reference="R-1")
     assert entry.points == -20
     assert "80 points already spent" in entry.reason
@@ -256,10 +256,10 @@ def test_reversal_never_takes_the_balance_below_zero(rules, mall):
 def test_adjust_needs_a_reason_and_cannot_go_negative():
     member = MemberFactory()
     with pytest.raises(PointsRefused):
-        points_adjust(member=member, points=10, reason="")
-    points_adjust(member=member, points=10, reason="Goodwill after a late delivery")
+        points_adjust(member=member, points=10, reason="", actor=SYSTEM)
+    points_adjust(member=member, points=10, reason="Goodwill after a late delivery", actor=SYSTEM)
     with pytest.raises(InsufficientPoints):
-        points_adjust(member=member, points=-11, reason="Correction")
+        points_adjust(member=member, points=-11, reason="Correction", actor=SYSTEM)
     assert points_balance_from_ledger(member) == 10
 
 
@@ -272,7 +272,7 @@ def test_points_expire_oldest_first_after_their_life(mall):
     points_earn(
         member=member, channel=mall, paid_amount=Decimal("50"), reference="new", at=t0 + timedelta(days=20)
     )
-    points_redeem(member=member, points=30, channel=mall)  # spends the oldest lot first
+    points_redeem(member=member, points=30, channel=mall, actor=SYSTEM)  # spends the oldest lot first
     assert points_expire(at=t0 + timedelta(days=31)) == 1
     member.refresh_from_db()
     assert member.points_balance == 50  # 70 left of the old lot expired, the new lot lives on
@@ -312,7 +312,7 @@ def test_two_simultaneous_redeems_of_the_whole_balance_exactly_one_wins(rules, m
     def redeem(n):
         try:
             barrier.wait()
-            points_redeem(member=member, points=500, channel=mall, reference=f"R-{n}")
+            points_redeem(member=member, points=500, channel=mall, reference=f"R-{n}", actor=SYSTEM)
             outcomes.append("won")
         except InsufficientPoints:
             outcomes.append("refused")

@@ -41,7 +41,7 @@ def busy_member(world):
     )
     han = han.member
     duplicate = MemberFactory(phone="13900000002")
-    member_merge(survivor=han, merged=duplicate, reason="Same person, two phones")
+    member_merge(survivor=han, merged=duplicate, reason="Same person, two phones", actor=SYSTEM)
     member_bind(member=han, guide=GuideFactory(name="Guide Wang", store=world.a))
     member_bind(member=han, guide=GuideFactory(name="Guide Zhao", store=world.b))
     online = world.pay(world.ship_order(member=han))
@@ -109,7 +109,7 @@ def test_the_member_timeline_costs_the_same_queries_however_long_the_history(
     member = MemberFactory()
     for i in range(rows):
         member_upsert(phone=member.phone, source=IdentitySource.JD, external_id=f"jd-{i}", actor=SYSTEM)
-        member_merge(survivor=member, merged=MemberFactory())
+        member_merge(survivor=member, merged=MemberFactory(), actor=SYSTEM)
     user = hq_user()
     # identities, merges, orders + visibility, points, bindings, tickets
     with django_assert_max_num_queries(7):

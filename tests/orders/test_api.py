@@ -349,7 +349,7 @@ def test_an_address_outside_every_radius_without_warehouse_stock_is_409(world, h
 def test_a_merged_member_is_refused(world, hq_client):
     world.stock(world.a, world.tv, 5)
     survivor, duplicate = MemberFactory(), MemberFactory()
-    member_merge(survivor=survivor, merged=duplicate)
+    member_merge(survivor=survivor, merged=duplicate, actor=SYSTEM)
     before = written()
 
     body = assert_error(create(hq_client, ship_body(member=duplicate.pk)), 400, "order_refused", "member")

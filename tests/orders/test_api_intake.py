@@ -9,6 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 
+from config.roles import SYSTEM
 from integrations.services import api_key_create
 from orders.api.serializers import OrderCreatedSerializer
 from orders.models import Order
@@ -40,7 +41,7 @@ def post(client, body, key):
 
 @pytest.fixture
 def key_client(world):
-    _key, plaintext = api_key_create(name="mall", channel=world.mall, scopes=["orders:write"])
+    _key, plaintext = api_key_create(name="mall", channel=world.mall, scopes=["orders:write"], actor=SYSTEM)
     return Client(headers={"Authorization": f"Bearer {plaintext}"})
 
 

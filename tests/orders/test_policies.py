@@ -130,7 +130,7 @@ def person_client(user) -> Client:
 def key_client(**kwargs) -> Client:
     """A key with every scope its kind may have (a partner's key never writes orders)."""
     scopes = [s for s in Scope.values if "channel" in kwargs or s not in CHANNEL_ONLY_SCOPES]
-    _key, plaintext = api_key_create(name="test key", scopes=scopes, **kwargs)
+    _key, plaintext = api_key_create(name="test key", scopes=scopes, actor=SYSTEM, **kwargs)
     return Client(headers={"Authorization": f"Bearer {plaintext}"}, raise_request_exception=False)
 
 
@@ -248,7 +248,7 @@ def test_a_partner_key_neither_pays_nor_cancels_its_stores_orders(world, partner
 
 def test_the_policy_refuses_partner_keys_even_with_a_scope_they_cannot_be_given(world, partner):
     order = offered_at_a(world)
-    _key, plaintext = api_key_create(name="partner", partner=partner, scopes=["orders:read"])
+    _key, plaintext = api_key_create(name="partner", partner=partner, scopes=["orders:read"], actor=SYSTEM)
     principal = KeyUser(_key)
     principal.api_key.scopes = Scope.values  # as if a scope slipped through: the policy still says no
     assert order_actionable_by(principal, order, "see")

@@ -469,7 +469,7 @@ def test_an_order_for_a_merged_member_is_refused(world):
     from members.services import member_merge
 
     survivor, dup = MemberFactory(), MemberFactory()
-    member_merge(survivor=survivor, merged=dup)
+    member_merge(survivor=survivor, merged=dup, actor=SYSTEM)
     dup.refresh_from_db()
     world.stock(world.a, world.tv, 1)
     with pytest.raises(OrderRefused):

@@ -165,7 +165,7 @@ class Scene(World):
         shown = []
         for _ in range(n):
             reason = f"Goodwill {self._n()}"
-            points_adjust(member=self.member, points=10, reason=reason, user=self.hq)
+            points_adjust(member=self.member, points=10, reason=reason, actor=self.hq)
             shown.append(reason)
         return shown
 
@@ -391,14 +391,14 @@ class Scene(World):
     @cached_property
     def mall_key(self) -> str:
         """The whole key of an API key on the mall channel with every scope."""
-        _key, plaintext = api_key_create(name="Mall", channel=self.mall, scopes=list(Scope), user=self.hq)
+        _key, plaintext = api_key_create(name="Mall", channel=self.mall, scopes=list(Scope), actor=self.hq)
         return plaintext
 
     def grow_keys(self, n):
         shown = []
         for _ in range(n):
             key, _plaintext = api_key_create(
-                name=f"Key {self._n()}", channel=self.mall, scopes=[Scope.ORDERS_READ], user=self.hq
+                name=f"Key {self._n()}", channel=self.mall, scopes=[Scope.ORDERS_READ], actor=self.hq
             )
             shown.append(key.prefix)
         return shown

@@ -104,9 +104,12 @@ def test_no_api_key_reads_the_stock_ledger(scene):
     a, _b, sku, partner = scene
     stock = Stock.objects.get(location=a, sku=sku)
     keys = [
-        api_key_create(name="mall", channel=ChannelFactory(), scopes=Scope.values)[1],
+        api_key_create(name="mall", channel=ChannelFactory(), scopes=Scope.values, actor=SYSTEM)[1],
         api_key_create(
-            name="partner", partner=partner, scopes=[s for s in Scope.values if s not in CHANNEL_ONLY_SCOPES]
+            name="partner",
+            partner=partner,
+            scopes=[s for s in Scope.values if s not in CHANNEL_ONLY_SCOPES],
+            actor=SYSTEM,
         )[1],
     ]
     for plaintext in keys:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from catalog.models import Channel
 from config.errors import DomainError
+from config.roles import SYSTEM
 from integrations.services import api_key_create
 from stores.models import Partner
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                 partner=partner,
                 scopes=[s.strip() for s in scopes.split(",") if s.strip()],
                 expires_at=expires_at,
+                actor=SYSTEM,
             )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
