@@ -2,7 +2,7 @@
 the POST that made it, once; afterwards only its prefix is shown. API keys cannot manage keys.
 
 Besides their session, HQ admins may authenticate here - and only here - with HTTP Basic (their
-e-mail and password), so that a key can be made with curl (README, "Integrating"). Failed attempts
+e-mail and password), so that a key can be made with curl (docs/integrating.md). Failed attempts
 are limited as the login form's are (ACCOUNT_RATE_LIMITS["login_failed"]), and an account with
 two-factor authentication is refused: a password alone must not pass its second factor, so such an
 admin makes keys signed in (HQ pages, /api/v1/docs/) or with `manage.py api_key_create`."""
@@ -40,7 +40,7 @@ class HQPeopleOnly(permissions.BasePermission):
         return integrations_manageable_by(request.user)
 
 
-# Failed Basic attempts, counted as the login form counts them (config.accounts; docs/trust.md,
+# Failed Basic attempts, counted as the login form counts them (config.accounts; docs/security.md,
 # "Sign-in limits"): at most 5 per account and address in 5 minutes, 10 per address in a minute and
 # 30 per account from anywhere in an hour (allauth's own limits skip GET requests).
 FAILED_LIMITS = (("account-ip", 5, 300), ("ip", 10, 60), ("account", 30, 3600))

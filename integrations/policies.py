@@ -1,5 +1,5 @@
 """Who may manage the integration plumbing: API keys, webhook subscriptions, the outbox and its
-deliveries. HQ people only (docs/trust.md: "API keys, webhooks, admin ... HQ"); never an API key,
+deliveries. HQ people only (docs/security.md: "API keys, webhooks, admin ... HQ"); never an API key,
 so a key cannot make or revoke keys, whatever its scopes. The API, the admin and the services ask
 here."""
 

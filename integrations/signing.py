@@ -2,7 +2,7 @@
 
 Receivers check the signature against the raw bytes they got (before any JSON parsing) and refuse
 a timestamp older or newer than the tolerance, so a captured request cannot be replayed later.
-`verify` is the snippet the README shows; it has no Django imports so it can be copied as is.
+`verify` is the snippet docs/integrating.md shows; it has no Django imports so it can be copied as is.
 """
 
 import hashlib

@@ -138,7 +138,7 @@ def test_the_policy_answers(world, received):
 
 def test_a_purchase_found_by_order_number_at_another_store_shows_no_personal_data(world, received):
     """Any store serves any channel's purchase, but a clerk of C who types store A's order number
-    sees neither the customer's name and mobile nor A's tickets (docs/trust.md); typing the
+    sees neither the customer's name and mobile nor A's tickets (docs/security.md); typing the
     customer's own mobile (they are at the counter) shows them."""
     order, member = received.order, received.member
     member.name = "Sentinel Qiuyue"

@@ -1,4 +1,4 @@
-"""Every kind of principal of docs/trust.md, in one seeded world of two sides, for the access
+"""Every kind of principal of docs/security.md, in one seeded world of two sides, for the access
 matrix, the page fuzz and the API fuzz.
 
 Side A is "ours" for the principals: store A (run by partner P1), its manager and clerk, a clerk
@@ -9,7 +9,7 @@ channel, guide C, their members, orders, tickets and statements.
 Every member carries values found nowhere else (name, mobile, birthday, city, points, spend,
 external ids), and so do dealer cost, the dealer-channel price and the statements' totals, so a
 test can look for another party's actual values in any answer (`Token`s) instead of trusting field
-names. `ALLOWED` says who may see each group of values (docs/trust.md)."""
+names. `ALLOWED` says who may see each group of values (docs/security.md)."""
 
 import secrets
 from dataclasses import dataclass, field

@@ -1,8 +1,8 @@
-"""The access matrix of docs/trust.md, generated from the URL resolver: every principal
+"""The access matrix of docs/security.md, generated from the URL resolver: every principal
 (tests/config/principals.py: HQ, a store manager and a clerk of store A, a clerk of A who joined as a
 guide, partner P1's user, a self-registered guide made at /g/join/, a signed-in person with no
 role, an anonymous visitor, a JD channel key, a dealer-channel key and P1's key) x every route x an
-object of side A ("theirs" for the principals above, as far as trust.md gives it to them) and one
+object of side A ("theirs" for the principals above, as far as security.md gives it to them) and one
 of side C (nobody's but HQ's).
 
 Each URL name has a `Rule` in RULES (admin pages by their namespace): a new route without a rule
@@ -350,7 +350,7 @@ def rule_of(route):
 
 
 def test_every_route_has_a_rule():
-    """A new URL must be classified here (and in docs/trust.md) before it ships."""
+    """A new URL must be classified here (and in docs/security.md) before it ships."""
     missing = [f"{r.url} ({r.name or 'unnamed'})" for r in all_routes() if rule_of(r) is None]
     assert not missing, "routes without a rule in the access matrix:\n" + "\n".join(missing)
     unknown = set(RULES) - {r.name for r in all_routes()}
@@ -494,7 +494,7 @@ def walk(world, who: str) -> list[str]:
             if rule.kind in ("object", "hq") and who in must and rule.sanity and filled:
                 served = status == 200 or (status == 302 and not response["Location"].startswith(LOGIN_PAGES))
                 if not served:
-                    problems.append(f"NOT SERVED {where}: {status} (may see it per docs/trust.md)")
+                    problems.append(f"NOT SERVED {where}: {status} (may see it per docs/security.md)")
             leaks = leaks_in(world, who, body, sent)
             if leaks:
                 problems.append(f"LEAK {where}: {status}: " + ", ".join(leaks))
@@ -685,12 +685,12 @@ def test_writes_of_those_who_may_not_are_refused_and_change_nothing(mw, who):
 @pytest.mark.parametrize("who", [p for p in ALL_PRINCIPALS if p != "hq"])
 def test_upsert_answers_only_what_the_caller_may_see(mw, who):
     """POST /members/upsert/ with another member's mobile: refused, or answered with what the
-    caller sent and the member's id (docs/trust.md), never the member's record."""
+    caller sent and the member's id (docs/security.md), never the member's record."""
     from members.models import Member
 
     client = mw.principals[who].client()
     problems = []
-    # "Found by exact mobile while serving them" (docs/trust.md) is store staff's: an upsert or a
+    # "Found by exact mobile while serving them" (docs/security.md) is store staff's: an upsert or a
     # lookup by mobile may answer them with the member's record.
     lookup_may = {"hq", *STAFF_A}
     for tag in ("m1", "m2", "m3"):

@@ -1,4 +1,4 @@
-"""Every service that acts for someone takes `actor` as a required keyword (docs/trust.md): a page,
+"""Every service that acts for someone takes `actor` as a required keyword (docs/security.md): a page,
 endpoint or command that forgets it fails with TypeError, it never acts as the product."""
 
 import inspect

@@ -1,4 +1,4 @@
-"""Hostile input on the Django admin (docs/trust.md, "Hostile input"), answered once for every app
+"""Hostile input on the Django admin (docs/security.md, "Hostile input"), answered once for every app
 by config.admin: a key field re-rendered with a value that is no key shows "Select a valid choice",
 an action's rows that are no keys, a POST to a list without actions and filters an export does not
 know say what is wrong; never a 500, nothing written."""

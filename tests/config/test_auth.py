@@ -178,7 +178,7 @@ def test_hq_user_can_open_the_totp_activation_page_after_confirming_the_password
     assert response.context["form"].secret in body
 
 
-# --- sign-in limits (issue 14, defect 8; docs/trust.md, "Sign-in limits") ------------------------
+# --- sign-in limits (issue 14, defect 8; docs/security.md, "Sign-in limits") ------------------------
 
 
 def test_a_client_reaching_the_app_directly_cannot_choose_its_address_with_x_forwarded_for(client, settings):

@@ -1,7 +1,7 @@
 """`make bench` runs every bench/[!_]*.py as a script: each must be one (helpers start with `_`).
 
 A helper module named like a script once made `make bench` fail at its end; the scripts themselves
-are measured by running them (README "Measured"), never in the suite."""
+are measured by running them (docs/benchmarks.md), never in the suite."""
 
 import re
 import subprocess

@@ -1,4 +1,4 @@
-"""Hostile input on every page, not only the API (docs/trust.md, "Hostile input").
+"""Hostile input on every page, not only the API (docs/security.md, "Hostile input").
 
 Every portal, HQ and admin page that answers a GET (walked from the URL resolver, its arguments
 filled with side A's objects of the access matrix's world, tests/config/principals.py) is opened as

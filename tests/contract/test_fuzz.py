@@ -4,7 +4,7 @@ channel with every scope and as a signed-in HQ admin: no case may get a 5xx, and
 must be one the schema documents (status code, content type and body). The run prints how many
 operations and cases it sent.
 
-Then every other principal of docs/trust.md fuzzes every operation too, in the access matrix's
+Then every other principal of docs/security.md fuzzes every operation too, in the access matrix's
 world (tests/config/principals.py: a store manager, a clerk, a clerk who joined as a guide, a
 partner's user, a self-registered guide, a person with no role, an anonymous caller, a JD key, a
 dealer-channel key and a partner's key): the same checks, and no answer carries a value that

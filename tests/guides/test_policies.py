@@ -98,7 +98,7 @@ def test_guides_api_writes_refuse_unknown_fields(scene, url, body, unknown):
 
 
 def test_a_partner_sees_its_guides_fans_without_their_names(scene):
-    """docs/trust.md: a partner sees members' personal data only when their home store is one of
+    """docs/security.md: a partner sees members' personal data only when their home store is one of
     the partner's; its guides' fans are otherwise ids and masked mobiles."""
     rows = results(login(scene.pu1).get("/api/v1/bindings/"))
     assert len(rows) == 2 and all(row["member_name"] is None for row in rows)

@@ -434,7 +434,7 @@ def test_failed_basic_attempts_hit_the_login_limits(basic_client):
 
 
 def test_failed_basic_attempts_from_one_address_do_not_lock_the_owner_out_elsewhere(basic_client):
-    # docs/trust.md, "Sign-in limits": per account and address, with an account-wide ceiling.
+    # docs/security.md, "Sign-in limits": per account and address, with an account-wide ceiling.
     from tests.factories import hq_user
 
     admin = hq_user()
@@ -454,7 +454,7 @@ def test_failed_basic_attempts_from_one_address_do_not_lock_the_owner_out_elsewh
 
 
 def test_the_readme_flow_key_by_curl_then_an_idempotent_order(basic_client):
-    """README "Integrating": the curl commands, with the same bodies and headers."""
+    """docs/integrating.md: the curl commands, with the same bodies and headers."""
     from orders.models import Order
     from tests.factories import hq_user
     from tests.world import World

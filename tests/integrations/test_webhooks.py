@@ -119,12 +119,12 @@ def waiting_sends() -> list[dict]:
 
 
 def readme_verify():
-    """The verify() of the README's "Integrating" section, exactly as a receiver would copy it."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """The verify() of docs/integrating.md's "Integrating" section, exactly as a receiver would copy it."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "integrating.md").read_text()
     integrating = readme[readme.index("## Integrating") :]
     snippet = next(b for b in re.findall(r"```python\n(.*?)```", integrating, re.S) if "def verify(" in b)
     namespace = {}
-    exec(snippet, namespace)  # noqa: S102 (our own README)
+    exec(snippet, namespace)  # noqa: S102 (our own docs)
     return namespace["verify"]
 
 
@@ -149,7 +149,7 @@ def test_verify_accepts_the_signature_and_refuses_tampered_bodies_and_stale_time
 
 
 def test_the_verification_snippet_needs_nothing_but_the_standard_library():
-    """Receivers copy integrations/signing.py (the README's snippet) as is."""
+    """Receivers copy integrations/signing.py (docs/integrating.md's snippet) as is."""
     import inspect
 
     from integrations import signing

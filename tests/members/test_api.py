@@ -405,7 +405,7 @@ def test_points_of_a_merged_member_are_refused_naming_the_survivor(hq_client, ma
 
 def test_clerk_moves_points_of_their_stores_customers_only(clerk_client, mall):
     # A walk-in from another store is served through the member page the lookup opens; by id, the
-    # API moves points of the members the clerk may see only (docs/trust.md).
+    # API moves points of the members the clerk may see only (docs/security.md).
     elsewhere = member_with_points(40, mall, home_store=StoreFactory())
     assert_error(
         post(clerk_client, redeem_url(elsewhere), {"points": 1, "channel": "mall"}), 404, "not_found"

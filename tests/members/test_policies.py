@@ -1,5 +1,5 @@
 """Who sees which member and which of their fields (members.policies), through the API as each
-principal of docs/trust.md: the regression tests of issue 14's member leaks."""
+principal of docs/security.md: the regression tests of issue 14's member leaks."""
 
 import threading
 

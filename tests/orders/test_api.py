@@ -718,7 +718,7 @@ def test_accept_or_ship_by_a_store_that_sees_but_does_not_fulfil_the_order_is_40
     origin_clerk = login(clerk_at(world.b))
     assert origin_clerk.get(f"{URL}{order.number}/").status_code == 200  # sees it: placed there
 
-    # It sees the order (placed there), so a refusal to act is a 403 (docs/trust.md), not a 404.
+    # It sees the order (placed there), so a refusal to act is a 403 (docs/security.md), not a 404.
     assert_error(post(origin_clerk, f"{URL}{order.number}/accept/"), 403, "permission_denied", "order")
     assert_error(
         post(origin_clerk, f"{URL}{order.number}/ship/", {"tracking_number": "SF1"}),
