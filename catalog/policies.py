@@ -1,7 +1,7 @@
 """Who may see and do what with the catalog and its prices: pages, API and services ask here.
 
 The catalog and the public prices are open to every signed-in person and to keys with
-catalog:read. Commercial data is not (docs/trust.md):
+catalog:read. Commercial data is not (docs/security.md):
 
 | question                                 | who                                                    |
 |------------------------------------------|--------------------------------------------------------|

@@ -5,7 +5,7 @@ The one exception to closed sign-up is the guide self-registration page (/g/join
 your guide"): it is allauth's own sign-up view (its rate limits and password rules apply) and makes
 a guide, never a staff account. Every other sign-up path, /accounts/signup/ included, stays closed.
 
-Sign-in limits (docs/trust.md, "Sign-in limits"): failed sign-ins are counted per account AND
+Sign-in limits (docs/security.md, "Sign-in limits"): failed sign-ins are counted per account AND
 client address (`login_failed`: 5 in 5 minutes, plus 10 a minute per address whatever the account),
 so someone guessing a password locks only themselves out of that account, not its owner signing in
 from elsewhere; a higher account-wide ceiling (`login_failed_account`: 30 an hour, from any

@@ -1,4 +1,4 @@
-"""The admin's answer to hostile input, shared by every app's admin (docs/trust.md, "Hostile input").
+"""The admin's answer to hostile input, shared by every app's admin (docs/security.md, "Hostile input").
 
 Django's own admin views trust some values they are sent back:
 - an autocomplete (or raw-id) key field re-rendered after a refused save looks the sent value up

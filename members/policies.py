@@ -1,6 +1,6 @@
 """Who may see and do what with members and their personal data: pages, API and services ask here.
 
-The actor is `request.user`: a person or an API key's principal (`KeyUser`). docs/trust.md has
+The actor is `request.user`: a person or an API key's principal (`KeyUser`). docs/security.md has
 the table; in short:
 
 | question                         | who                                                             |
@@ -33,7 +33,7 @@ from members.models import ExternalIdentity, Member, PointsEntry
 from members.phones import normalise_phone
 from stores.policies import stores_served_by, stores_visible_to
 
-# Every field of a member answer that is personal data (docs/trust.md): shown only to those who
+# Every field of a member answer that is personal data (docs/security.md): shown only to those who
 # serve the member. `id` is never personal; a withheld field answers null (identities: []).
 PERSONAL_FIELDS = frozenset(
     {

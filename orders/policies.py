@@ -151,7 +151,7 @@ def order_placeable_by(actor, *, channel, origin_store: Store | None) -> bool:
     if api_key_of(actor) is not None:
         return _channel_key_may_write(actor, getattr(channel, "pk", None))
     # People other than HQ place a store's order at its counter: a sale credited to a store they
-    # work at (docs/trust.md: "place a store order"). Online orders come from HQ and the channels'
+    # work at (docs/security.md: "place a store order"). Online orders come from HQ and the channels'
     # keys; partners see their stores' orders but place none.
     return origin_store is not None and stores_served_by(actor).filter(pk=origin_store.pk).exists()
 

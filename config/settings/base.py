@@ -184,7 +184,7 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "config.accounts.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Failed logins are rate-limited per IP, per account and address, and per account from anywhere
-# with a higher ceiling (config/accounts.py; docs/trust.md, "Sign-in limits"); the admin's login
+# with a higher ceiling (config/accounts.py; docs/security.md, "Sign-in limits"); the admin's login
 # goes through allauth too (config/urls.py), so these limits cover every login path.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",  # key: the account and the client's address

@@ -63,7 +63,7 @@ class StockViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = StockSerializer
     filterset_class = StockFilterSet
     # The ledger (movements) is for people who see the store: its references name orders of
-    # every channel, so no key reads it (docs/trust.md); stock levels and availability are theirs.
+    # every channel, so no key reads it (docs/security.md); stock levels and availability are theirs.
     key_scopes = reads(Scope.STOCK_READ, "availability")
 
     def get_queryset(self):
