@@ -42,7 +42,9 @@ run: seed
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# The layers contract first (.importlinter; seconds), then the suite.
 test: venv browsers
+	$(VENV)/bin/lint-imports
 	O2O_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 # Debian's Chromium for the browser tests, plus a small CJK font so the Chinese pages render in the
@@ -81,6 +83,7 @@ schema: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Every script in bench/ in turn (each makes, fills and drops its own PostgreSQL database on
 # 127.0.0.1; BENCH_PG overrides the server): each prints a table and its ratio against a
