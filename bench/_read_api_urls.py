@@ -29,5 +29,5 @@ class OnePriceViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
 urlpatterns = [
     path("bench/one/<int:pk>/", OnePriceViewSet.as_view({"get": "retrieve"})),
-    path("", include("config.urls")),
+    path("", include("portal.urls")),
 ]

@@ -1,22 +1,18 @@
-"""Project-wide pages (the portal home that points each role to its work, health) and the helpers
-every portal view shares: pagination and showing a domain error on a form."""
+"""The helpers every portal view shares (pagination, showing a domain error on a form, the role
+decorators, the `text` path converter) and the health check. The portal home is portal.views."""
 
 from functools import wraps
-from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
-from django.urls import register_converter, reverse
+from django.urls import register_converter
 from django.utils.translation import gettext as _
 
-from aftersales.choices import TicketStatus
 from config.errors import DomainError
 from config.roles import STAFF_ROLES, is_hq, role_names
-from orders.choices import OrderStatus
 
 
 class TextConverter:
@@ -36,7 +32,6 @@ TEXT_CONVERTER = "text"  # `<text:code>` in the URLconfs of the pages that look 
 register_converter(TextConverter, TEXT_CONVERTER)
 
 PAGE_SIZE = 50
-HOME_STORES = 12
 
 
 def paginate(request, rows, *, per_page: int = PAGE_SIZE, param: str = "page") -> Page:
@@ -59,48 +54,6 @@ def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | No
                 placed.add(str(message))
     if error.message not in placed:
         form.add_error(None, error.message)
-
-
-@login_required
-def portal_home(request):
-    """Tiles by role, today's queue with its counts (store staff and HQ) and the user's stores."""
-    from aftersales.policies import is_desk_user
-    from config.portal import QueueCounts, queue_by_store, queue_totals
-    from stores.policies import stores_visible_to
-
-    visible = stores_visible_to(request.user)
-    stores = list(visible.select_related("partner").order_by("name")[: HOME_STORES + 1])
-    more = len(stores) > HOME_STORES
-    stores = stores[:HOME_STORES]
-    context = {"stores": stores, "store_total": visible.count() if more else len(stores)}
-    # Store staff with no store yet get the "ask HQ" message below, not a queue of zeros.
-    if is_desk_user(request.user):
-        by_store = queue_by_store([store.pk for store in stores])
-        for store in stores:
-            store.queue = by_store.get(store.pk, QueueCounts())
-        context["queue"] = queue_totals(request.user)
-        context["queue_links"] = _queue_links(request.user, stores if context["store_total"] == 1 else [])
-    return render(request, "portal/home.html", context)
-
-
-def _queue_links(user, only_store: list) -> dict[str, str]:
-    """Where each count of today's queue leads: HQ to the filtered lists, a one-store user to that
-    store's queue and tickets, anyone else to the per-store counts below (one link per store)."""
-    if is_hq(user):
-        open_statuses = [status for status in TicketStatus.values if status != TicketStatus.CLOSED]
-        return {
-            "offers": f"{reverse('orders:list')}?{urlencode({'status': OrderStatus.ALLOCATED})}",
-            "pickups": f"{reverse('orders:list')}?{urlencode({'status': OrderStatus.READY_FOR_PICKUP})}",
-            "tickets": f"{reverse('aftersales_hq:queue')}?{urlencode({'status': open_statuses}, doseq=True)}",
-        }
-    if only_store:
-        code = only_store[0].code
-        return {
-            "offers": reverse("orders:queue", args=[code]) + "#offers",
-            "pickups": reverse("orders:queue", args=[code]) + "#pickups",
-            "tickets": reverse("aftersales:store", args=[code]),
-        }
-    return dict.fromkeys(("offers", "pickups", "tickets"), "#store-queue")
 
 
 def health(request):

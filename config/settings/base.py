@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "integrations.idempotency.IdempotencyMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -97,7 +97,7 @@ TEMPLATES = [
 # --- Content-Security-Policy (Django's own middleware), in every environment so tests see it: our
 # scripts and styles are files from our origin, or carry the request's nonce (`nonce="{{ csp_nonce
 # }}"`); no 'unsafe-inline'. Inline style attributes are refused too (use a class). The API docs
-# (Swagger UI, ReDoc) load from a CDN and have their own policy (config/api/urls.py).
+# (Swagger UI, ReDoc) load from a CDN and have their own policy (portal/api_urls.py).
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -185,7 +185,7 @@ ACCOUNT_ADAPTER = "config.accounts.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Failed logins are rate-limited per IP, per account and address, and per account from anywhere
 # with a higher ceiling (config/accounts.py; docs/security.md, "Sign-in limits"); the admin's login
-# goes through allauth too (config/urls.py), so these limits cover every login path.
+# goes through allauth too (portal/urls.py), so these limits cover every login path.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",  # key: the account and the client's address
     "login_failed_account": "30/h/key",  # key: the account, whatever the address

@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-from config import search, views
+from config import views
+from portal import search
+from portal import views as portal_views
 
 # The admin's login goes through allauth's, so its rate limits and MFA apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -12,7 +14,7 @@ admin.site.site_header = _("O2O back office")
 admin.site.site_title = _("O2O HQ")
 
 portal_patterns = [
-    path("", views.portal_home, name="home"),
+    path("", portal_views.portal_home, name="home"),
     path("search/", search.search, name="search"),
 ]
 
@@ -35,7 +37,7 @@ urlpatterns = [
     path("hq/guides/", include("guides.hq_urls")),
     path("hq/service/", include("aftersales.hq_urls")),
     path("hq/dashboard/", include("dashboard.urls")),
-    path("api/v1/", include("config.api.urls")),
+    path("api/v1/", include("portal.api_urls")),
 ]
 
 # Under /api/ an unknown URL or a crash answers in the API's error shape {"code", "message", "fields"}.
