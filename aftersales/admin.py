@@ -18,11 +18,18 @@ from django.utils.translation import gettext_lazy
 
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange, WarrantyPolicy, WarrantyPolicyChange
 from aftersales.warranty import policy_end, policy_set
-from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
-from config.admin import ModelAdmin, TabularInline
+from config.admin import (
+    BOTH,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    ValidNowFilter,
+    adopt_saved,
+    dry_run,
+    end_all,
+)
 from config.roles import SYSTEM
 from config.views import add_domain_error
-from stores.admin import ReadOnlyAdminMixin
 
 POLICY_FIELDS = (
     "code",

@@ -23,8 +23,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from catalog.admin import BOTH, ValidNowFilter, adopt_saved, dry_run, end_all
-from config.admin import ModelAdmin, TabularInline
+from config.admin import (
+    BOTH,
+    ModelAdmin,
+    ReadOnlyAdminMixin,
+    TabularInline,
+    ValidNowFilter,
+    adopt_saved,
+    dry_run,
+    end_all,
+)
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
 from config.roles import SYSTEM
@@ -48,7 +56,6 @@ from guides.services import attribution_window_set, guide_register, guide_reinst
 from guides.settlement import partner_rewards_compute, statement_approve, statement_pay, statement_rows
 from members.errors import InvalidPhone
 from members.phones import normalise_phone
-from stores.admin import ReadOnlyAdminMixin
 
 ACTION_FORM_TEMPLATE = "admin/guides/action_form.html"
 ACTION_FORM_LISTED = 50  # the intermediate page names this many of the selected rows

@@ -8,8 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.admin import BOTH, add_domain_error, adopt_saved, dry_run
-from config.admin import ModelAdmin
+from config.admin import BOTH, ModelAdmin, add_domain_error, adopt_saved, dry_run
 from config.roles import SYSTEM
 from integrations.admin_access import HQOnlyAdmin
 from integrations.choices import Scope

@@ -10,14 +10,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy, ngettext
 
-from catalog.admin import BOTH
-from config.admin import ModelAdmin, TabularInline
+from config.admin import BOTH, ModelAdmin, ReadOnlyAdminMixin, TabularInline
 from integrations.admin_access import HQOnlyAdmin
 from integrations.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from integrations.outbox import EVENT_TYPES
 from integrations.policies import integrations_manageable_by
 from integrations.tasks import delivery_redeliver
-from stores.admin import ReadOnlyAdminMixin
 
 
 def new_secret() -> str:

@@ -14,8 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from catalog.admin import add_domain_error, adopt_saved
-from config.admin import ModelAdmin, TabularInline
+from config.admin import ModelAdmin, ReadOnlyAdminMixin, TabularInline, add_domain_error, adopt_saved
 from config.errors import DomainError
 from config.roles import SYSTEM, is_hq
 from members.errors import InvalidPhone
@@ -40,7 +39,6 @@ from members.services import (
     static_group_add,
     static_group_remove,
 )
-from stores.admin import ReadOnlyAdminMixin
 from stores.models import Store
 
 LEDGER_INLINE_ROWS = 50

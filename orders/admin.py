@@ -15,8 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
-from catalog.admin import BOTH
-from config.admin import ModelAdmin, TabularInline
+from config.admin import BOTH, ModelAdmin, ReadOnlyAdminMixin, TabularInline
 from config.errors import DomainError
 from config.roles import is_hq
 from orders.models import (
@@ -30,7 +29,6 @@ from orders.models import (
     StoreAssignment,
 )
 from orders.services import order_cancel
-from stores.admin import ReadOnlyAdminMixin
 
 HQ_CANCEL_REASON = "Cancelled by HQ in the admin"
 

@@ -7,23 +7,9 @@ ledger services in stores.services, so on hand always equals the sum of movement
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from catalog.admin import HQImportExportAdmin
-from config.admin import ModelAdmin, TabularInline
+from config.admin import HQImportExportAdmin, ModelAdmin, ReadOnlyAdminMixin, TabularInline
 from stores.models import Partner, StaffMembership, Stock, StockMovement, Store
 from stores.resources import StoreResource
-
-
-class ReadOnlyAdminMixin:
-    """View-only: the rows are written by services (ledger), never by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Partner)
