@@ -10,7 +10,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.choices import ChannelKind
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel, Price
 from config.sql import fetch
@@ -67,25 +66,6 @@ def _live_prices_sql(count: int) -> str:
         'AND ("valid_to" IS NULL OR "valid_to" > %s) '
         'ORDER BY "sku_id", "channel_id" ASC NULLS LAST, "valid_from" DESC'
     )
-
-
-def channel_for_store(store=None) -> Channel | None:
-    """The channel a sale or a consent in a store is recorded on: own stores sell on the
-    own-store channel, partner stores on the partner-store one, dealers on a dealer channel;
-    the own-store channel when there is no store or no channel of its kind."""
-    from stores.choices import StoreKind
-
-    kind = {
-        StoreKind.OWN_FLAGSHIP: ChannelKind.OWN_STORE,
-        StoreKind.PARTNER: ChannelKind.PARTNER_STORE,
-        StoreKind.DEALER: ChannelKind.DEALER,
-    }.get(store.kind if store else None, ChannelKind.OWN_STORE)
-    channels: dict[str, Channel] = {}
-    for channel in Channel.objects.filter(kind__in={kind, ChannelKind.OWN_STORE}, is_active=True).order_by(
-        "code"
-    ):
-        channels.setdefault(channel.kind, channel)
-    return channels.get(kind) or channels.get(ChannelKind.OWN_STORE)
 
 
 @dataclass

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.selectors import channel_for_store
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
 from config.roles import is_hq
@@ -64,6 +63,7 @@ from orders.timeline import flow_from, flow_links
 from stores.choices import StaffRole
 from stores.models import StaffMembership, Store
 from stores.policies import store_actionable_by, stores_managed_by, stores_visible_to
+from stores.selectors import channel_for_store
 
 # HQ's lookup page lists the most recent members only: counting 30 million rows for a pager
 # would take seconds, and HQ finds a member by lookup or through a segment anyway.

@@ -13,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.selectors import channel_for_store
 from config.errors import DomainError
 from guides.public_views import store_scan_record
 from members.services import member_upsert
@@ -25,6 +24,7 @@ from orders.services import LineRequest, order_create, request_fingerprint
 from orders.views import no_channel_error, show_order_error
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
+from stores.selectors import channel_for_store
 
 SESSION_KEY = "public_orders"
 SESSION_KEEPS = 20  # the orders this browser made that it may see again

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.models import Channel
-from catalog.selectors import channel_for_store, live_prices_for
+from catalog.selectors import live_prices_for
 from config.errors import DomainError
 from config.views import add_domain_error, paginate, staff_required
 from members.phones import normalise_phone_or_blank
@@ -66,7 +66,7 @@ from orders.timeline import flow_from, flow_links, order_sources, order_timeline
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Stock, Store
 from stores.policies import store_actionable_by, stores_served_by, stores_visible_to
-from stores.selectors import stock_nearby
+from stores.selectors import channel_for_store, stock_nearby
 
 # A queue longer than this shows its oldest rows and the full count: the tablet stays fast.
 QUEUE_LIMIT = 100

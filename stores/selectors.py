@@ -9,9 +9,10 @@ from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 
-from catalog.models import SKU, Product
+from catalog.choices import ChannelKind
+from catalog.models import SKU, Channel, Product
 from config.sql import columns_of, from_row
-from stores.choices import StoreStatus
+from stores.choices import StoreKind, StoreStatus
 from stores.models import Stock, Store
 from stores.policies import stock_visible_to, stores_managed_by, stores_visible_to  # noqa: F401 (moved; callers move to stores.policies)
 
@@ -148,3 +149,20 @@ def _stock_in_box_sql() -> str:
         'WHERE k."sku_id" = %s AND s."latitude" BETWEEN %s AND %s AND s."longitude" BETWEEN %s AND %s '
         'AND (k."location_id" = %s OR s."status" = %s)'
     )
+
+
+def channel_for_store(store=None) -> Channel | None:
+    """The channel a sale or a consent in a store is recorded on: own stores sell on the
+    own-store channel, partner stores on the partner-store one, dealers on a dealer channel;
+    the own-store channel when there is no store or no channel of its kind."""
+    kind = {
+        StoreKind.OWN_FLAGSHIP: ChannelKind.OWN_STORE,
+        StoreKind.PARTNER: ChannelKind.PARTNER_STORE,
+        StoreKind.DEALER: ChannelKind.DEALER,
+    }.get(store.kind if store else None, ChannelKind.OWN_STORE)
+    channels: dict[str, Channel] = {}
+    for channel in Channel.objects.filter(kind__in={kind, ChannelKind.OWN_STORE}, is_active=True).order_by(
+        "code"
+    ):
+        channels.setdefault(channel.kind, channel)
+    return channels.get(kind) or channels.get(ChannelKind.OWN_STORE)

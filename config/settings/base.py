@@ -257,7 +257,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "integrations.idempotency.openapi_idempotency_hook",
         # Examples keyed by operationId: errors everywhere, bodies of the main operations.
-        "config.api.examples.openapi_examples_hook",
+        "portal.api_examples.openapi_examples_hook",
     ],
     "TITLE": "O2O back office API",
     "DESCRIPTION": "Catalog, prices, stores and stock of the O2O back office.",

@@ -1,4 +1,4 @@
-"""The OpenAPI schema's examples (config/api/examples.py): every error response of every operation
+"""The OpenAPI schema's examples (portal/api_examples.py): every error response of every operation
 shows the error shape, the main integrator operations show a request and a response, a 429
 documents Retry-After, and every example is valid against the schema it illustrates - strictly:
 no property the schema does not list, nullable only where the schema says so."""
@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from config.api.examples import MAIN_OPERATIONS, RESPONSES
+from portal.api_examples import MAIN_OPERATIONS, RESPONSES
 
 JSON = "application/json"
 
