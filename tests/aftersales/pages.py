@@ -5,7 +5,6 @@ tests/aftersales/helpers.py."""
 import html
 from datetime import timedelta
 
-from django.test import Client
 from django.utils import timezone
 
 from aftersales.choices import OpenedVia, TicketKind, TicketStatus
@@ -15,12 +14,6 @@ from config.roles import SYSTEM
 from orders.fulfilment import order_complete
 from orders.models import Order, OrderLine
 from tests.aftersales.helpers import placed_order, ship_from_a
-
-
-def login(user) -> Client:
-    client = Client()  # its own session: tests use several users side by side
-    client.force_login(user)
-    return client
 
 
 def page(response) -> str:

@@ -12,8 +12,9 @@ from config.roles import SYSTEM
 from orders.choices import PaymentKind
 from orders.models import Payment
 from tests.aftersales.helpers import serial_sku
-from tests.aftersales.pages import delivered, login, make_ticket
+from tests.aftersales.pages import delivered, make_ticket
 from tests.factories import GuideFactory, MemberFactory, clerk_at, hq_user
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

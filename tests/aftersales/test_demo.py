@@ -11,7 +11,7 @@ from aftersales.models import Ticket, TicketStatusChange
 from orders.choices import PaymentKind
 from orders.models import Payment
 from stores.management.commands.seed_demo import seed_app
-from tests.aftersales.pages import login
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

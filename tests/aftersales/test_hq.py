@@ -14,8 +14,9 @@ from aftersales.choices import TicketKind, TicketStatus
 from aftersales.models import Ticket
 from aftersales.warranty import shanghai_date
 from orders.models import Order, OrderLine
-from tests.aftersales.pages import delivered, login, make_ticket, page
+from tests.aftersales.pages import delivered, make_ticket, page
 from tests.factories import clerk_at, hq_user
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

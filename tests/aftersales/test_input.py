@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 
 from aftersales.models import Ticket
-from tests.aftersales.pages import delivered, login, make_ticket
+from tests.aftersales.pages import delivered, make_ticket
 from tests.factories import clerk_at, hq_user
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,9 @@ from config.errors import Forbidden, NotFound
 from config.roles import SYSTEM
 from integrations.choices import Scope
 from integrations.services import api_key_create
-from tests.aftersales.pages import delivered, login
+from tests.aftersales.pages import delivered
 from tests.factories import GuideFactory, MemberFactory, PartnerFactory, clerk_at, hq_user, partner_user
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

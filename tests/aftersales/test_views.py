@@ -14,8 +14,9 @@ from orders.choices import PaymentKind
 from orders.models import Payment, SoldUnit
 from stores.models import Stock
 from tests.aftersales.helpers import on_hand, png, serial_sku
-from tests.aftersales.pages import delivered, login, make_ticket, page
+from tests.aftersales.pages import delivered, make_ticket, page
 from tests.factories import GuideFactory, MemberFactory, clerk_at, hq_user, manager_at
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

@@ -24,6 +24,7 @@ from tests.factories import (
     StoreFactory,
     clerk_at,
 )
+from tests.helpers import assert_error
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=SHANGHAI)
@@ -31,18 +32,6 @@ T0 = datetime(2026, 1, 1, 0, 0, tzinfo=SHANGHAI)
 
 def at(days: int = 0, hours: int = 0) -> datetime:
     return T0 + timedelta(days=days, hours=hours)
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code
-    assert body["message"]
-    if field is not None:
-        assert field in body["fields"], body
-        assert body["fields"][field] and all(isinstance(m, str) for m in body["fields"][field])
-    return body
 
 
 def count_queries(client, url: str) -> int:

@@ -19,8 +19,9 @@ from orders.models import Order, StoreAssignment
 from orders.services import LineRequest, order_create, order_pay
 from stores.choices import StaffRole
 from stores.models import StaffMembership
-from tests.aftersales.pages import delivered, login, page
+from tests.aftersales.pages import delivered, page
 from tests.factories import GuideFactory, MemberFactory, clerk_at, hq_user, manager_at
+from tests.helpers import login
 from tests.world import World
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,9 @@ from aftersales.services import ticket_open
 from config.roles import SYSTEM
 from orders.models import SoldUnit
 from tests.aftersales.helpers import serial_sku
-from tests.aftersales.pages import delivered, login, page
+from tests.aftersales.pages import delivered, page
 from tests.factories import GuideFactory, MemberFactory, SKUFactory, clerk_at, hq_user, partner_user
+from tests.helpers import login
 from tests.world import World
 
 pytestmark = pytest.mark.django_db

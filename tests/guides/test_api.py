@@ -31,6 +31,7 @@ from tests.factories import (
     hq_user,
     partner_user,
 )
+from tests.helpers import assert_error, login
 
 pytestmark = pytest.mark.django_db
 
@@ -41,25 +42,8 @@ D = Decimal
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def login(user) -> Client:
-    client = Client()  # its own session: tests use several users side by side
-    client.force_login(user)
-    return client
-
-
 def post(client, url, data=None, **kwargs):
     return client.post(url, data or {}, content_type="application/json", **kwargs)
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code, body
-    assert body["message"]
-    if field is not None:
-        assert body["fields"].get(field), body
-    return body
 
 
 def sh(year, month, day, hour=12) -> datetime:

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import GuideFactory, hq_user
-from tests.guides.test_api import login
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from guides.policies import commission_rules_managed_by, statement_actionable_by
 from guides.services import member_bind
 from guides.settlement import StatementForbidden, statement_approve
 from tests.contract.test_examples import validator
-from tests.guides.test_api import Scene, login, post, results
+from tests.guides.test_api import Scene, post, results
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,10 @@ from guides.commission import commission_balances
 from guides.models import CommissionEntry
 from guides.views import last_months
 from stores.models import Store
-from tests.aftersales.pages import login, page
+from tests.aftersales.pages import page
 from tests.factories import GuideFactory, MemberFactory, PartnerFactory, partner_user
 from tests.guides import pages
+from tests.helpers import login
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,7 @@ from members.models import Member
 from orders.models import Order
 from tests import world as shared_world
 from tests.factories import ChannelFactory, StoreFactory, hq_user
+from tests.helpers import assert_error, login
 from tests.world import north
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,6 @@ ORDERS = "/api/v1/orders/"
 UPSERT = "/api/v1/members/upsert/"
 
 world = shared_world.world  # the orders tests' world fixture (channels, SKUs, stores A/B/C)
-
-
-def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def post(client, url, body, key=None, **extra):
@@ -53,15 +48,6 @@ def ship_body(**overrides) -> dict:
         "longitude": str(lng),
     }
     body.update(overrides)
-    return body
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code, body
-    assert body["message"]
     return body
 
 

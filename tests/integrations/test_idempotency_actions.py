@@ -27,15 +27,10 @@ from tests.factories import (
     clerk_at,
     hq_user,
 )
+from tests.helpers import login
 from tests.world import World
 
 pytestmark = pytest.mark.django_db
-
-
-def login(user) -> Client:
-    client = Client()  # its own session per case
-    client.force_login(user)
-    return client
 
 
 def post(client, url, body, key):

@@ -16,17 +16,9 @@ from integrations.choices import Scope
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
 from tests.factories import ChannelFactory, PartnerFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code, body
-    assert body["message"]
-    return body
 
 
 def bearer(plaintext: str) -> dict:

@@ -22,7 +22,7 @@ from orders.models import Order
 from orders.services import order_delivered
 from tests.aftersales.helpers import placed_order, ship_from_a
 from tests.factories import GuideFactory, PartnerFactory, SKUFactory, StoreFactory
-from tests.integrations.test_keys import assert_error
+from tests.helpers import assert_error
 from tests.world import north, world  # noqa: F401  (the orders tests' shared world)
 
 CHANNEL_SCOPES = [

@@ -16,20 +16,9 @@ from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, P
 from members.selectors import points_balance_from_ledger
 from members.services import member_set_consent, member_upsert, points_earn
 from tests.factories import ChannelFactory, MemberFactory, StoreFactory, clerk_at
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code
-    assert body["message"]
-    if field is not None:
-        assert body["fields"].get(field), body
-        assert all(isinstance(m, str) for m in body["fields"][field])
-    return body
 
 
 def post(client, url, data):

@@ -20,6 +20,7 @@ from orders.services import LineRequest, order_create, order_pay
 from stores.choices import MovementKind
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, clerk_at
+from tests.helpers import assert_error, login
 from tests.world import north
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,6 @@ URL = "/api/v1/orders/"
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def login(user) -> Client:
-    client = Client()  # its own session: tests use several users side by side
-    client.force_login(user)
-    return client
 
 
 def ship_body(km_north=1.0, **overrides) -> dict:
@@ -58,18 +53,6 @@ def create(client, body, key=None):
 
 def post(client, url, data=None):
     return client.post(url, data or {}, content_type="application/json")
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code, body
-    assert body["message"]
-    if field is not None:
-        assert body["fields"].get(field), body
-        assert all(isinstance(m, str) for m in body["fields"][field])
-    return body
 
 
 def stock_of(store, sku):

@@ -11,19 +11,9 @@ from stores.choices import MovementKind, StoreKind, StoreStatus
 from stores.models import Stock
 from stores.services import stock_receive, stock_reserve, stock_sell
 from tests.factories import PartnerFactory, SKUFactory, StoreFactory, UserFactory, clerk_at
+from tests.helpers import assert_error
 
 BEIJING = (Decimal("39.904200"), Decimal("116.407400"))
-
-
-def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "fields"}
-    assert body["code"] == code
-    assert body["message"]
-    if field is not None:
-        assert body["fields"].get(field), body
-    return body
 
 
 def count_queries(client, url: str) -> int:
