@@ -30,7 +30,7 @@ urlpatterns = [
     path("portal/orders/", include("orders.urls")),
     path("portal/guides/", include("guides.urls")),
     path("portal/service/", include("aftersales.urls")),
-    path("s/", include("orders.public_urls")),
+    path("s/", include("portal.store_urls")),
     path("g/", include("guides.public_urls")),
     path("t/", include("aftersales.public_urls")),
     path("hq/catalog/", include("catalog.urls")),

@@ -353,7 +353,7 @@ SURFACES = [
     "orders/views.py",
     "orders/api/views.py",
     "orders/admin.py",
-    "orders/public_views.py",
+    "portal/store_order.py",
     "stores/views.py",
     "stores/api/views.py",
     "stores/admin.py",

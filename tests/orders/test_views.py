@@ -13,11 +13,12 @@ from PIL import Image
 
 from config.roles import SYSTEM
 from members.models import Member
-from orders import public_views, views
+from orders import views
 from orders.choices import AssignmentStatus, DeliveryMethod, OrderStatus, Origin, PaymentKind, ShareParty
 from orders.fulfilment import assignment_accept, order_ready_for_pickup
 from orders.models import Order, Payment, RevenueShare, StoreAssignment
 from orders.services import LineRequest, order_create, order_pay
+from portal import store_order
 from stores.choices import StoreStatus
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, PartnerFactory, UserFactory, clerk_at
@@ -738,7 +739,7 @@ def test_public_page_needs_csrf(world):
 
 
 def test_too_many_submissions_from_one_address_are_refused(client, world, monkeypatch):
-    monkeypatch.setattr(public_views, "ATTEMPTS_PER_WINDOW", 1)
+    monkeypatch.setattr(store_order, "ATTEMPTS_PER_WINDOW", 1)
     world.stock(world.a, world.tv, 5)
     client.post(store_page(world.a), public_form())
     response = client.post(store_page(world.a), public_form(client_reference="qr-ref-2"))
