@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "aftersales",
     "integrations",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -10,7 +10,7 @@ from aftersales.choices import OpenedVia, TicketKind, TicketStatus
 from aftersales.models import Ticket, TicketStatusChange
 from orders.choices import PaymentKind
 from orders.models import Payment
-from stores.management.commands.seed_demo import seed_app
+from portal.management.commands.seed_demo import seed_app
 from tests.helpers import login
 
 pytestmark = pytest.mark.django_db

@@ -27,9 +27,9 @@ from guides.models import (
 )
 from guides.services import CODE_ALPHABET, CODE_LENGTH
 from orders.models import Order
+from portal.management.commands import seed_demo
+from portal.management.commands.seed_demo import seed_app
 from stores.choices import StaffRole, StoreKind
-from stores.management.commands import seed_demo
-from stores.management.commands.seed_demo import seed_app
 from stores.models import StaffMembership
 from tests.dbstate import restore_seeded_rows
 

@@ -19,9 +19,9 @@ from catalog.selectors import price_consistency_report, price_lookup
 from catalog.services import dealer_floor
 from config.roles import Role
 from members.demo import NEIGHBOURS
+from portal.management.commands.seed_demo import seed_app
 from stores.choices import StaffRole, StoreKind, StoreStatus
 from stores.demo import DEMO_PASSWORD
-from stores.management.commands.seed_demo import seed_app
 from stores.models import Partner, Stock, StockMovement, Store
 from stores.selectors import stores_near
 from tests.dbstate import restore_seeded_rows
