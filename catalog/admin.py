@@ -19,6 +19,7 @@ from config.admin import (
     BOTH,
     HQImportExportAdmin,
     ModelAdmin,
+    ReadOnlyAdminMixin,
     TabularInline,
     ValidNowFilter,
     adopt_saved,
@@ -33,7 +34,10 @@ def _scope(price) -> str:
     return price.channel.name if price.channel_id else _("All channels")
 
 
-class PriceChangeInline(TabularInline):
+# --- Audit trail: shown on the SKU and the Price pages, never edited.
+
+
+class PriceChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = PriceChange
     fk_name = "price"
     fields = readonly_fields = (
@@ -52,15 +56,6 @@ class PriceChangeInline(TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("channel", "changed_by")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SKUPriceChangeInline(PriceChangeInline):

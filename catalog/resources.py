@@ -18,7 +18,6 @@ from catalog.models import SKU, Category, Channel, Price, Product
 from catalog.services import price_set, sku_set_unified
 from config.errors import DomainError
 from config.money import quantize_money
-from config.roles import SYSTEM
 
 # No column we import holds more than 15 digits before the point (money: 12), nor an integer past
 # PostgreSQL's `integer`; larger cells are refused by the widget, before any arithmetic on them.
@@ -235,6 +234,8 @@ class AllOrNothingResource(resources.ModelResource):
     ):
         if use_transactions is False:
             raise ValueError("Imports always run in a transaction: a bad row must roll the file back.")
+        if kwargs.get("user") is None:  # the admin passes request.user; scripts pass config.roles.SYSTEM
+            raise TypeError("import_data() needs user=: the person importing (the services' actor)")
         return super().import_data(
             dataset,
             dry_run=dry_run,
@@ -322,7 +323,7 @@ class SKUResource(AllOrNothingResource):
         if wanted is None or wanted == instance.unified:
             return
         try:
-            sku_set_unified(skus=[instance], unified=wanted, actor=kwargs.get("user") or SYSTEM)
+            sku_set_unified(skus=[instance], unified=wanted, actor=kwargs["user"])
         except DomainError as exc:
             raise domain_validation_error(exc, self.fields) from exc
         instance.unified = wanted
@@ -371,7 +372,7 @@ class PriceResource(AllOrNothingResource):
                 amount=instance.amount,
                 valid_from=instance.valid_from,
                 valid_to=instance.valid_to,
-                actor=kwargs.get("user") or SYSTEM,
+                actor=kwargs["user"],
             )
         except DomainError as exc:
             raise domain_validation_error(exc, self.fields) from exc

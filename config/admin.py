@@ -342,9 +342,6 @@ class ValidNowFilter(admin.SimpleListFilter):
         return queryset
 
 
-# --- Audit trail: shown on the SKU and the Price pages, never edited.
-
-
 class ReadOnlyAdminMixin:
     """View-only: the rows are written by services (ledger), never by hand."""
 

@@ -37,8 +37,13 @@ def csv_dataset(text: str):
 
 
 def run_import(resource_class, text: str, dry_run=False, **kwargs):
+    """An import as the product itself (the admin imports as its user)."""
     return resource_class().import_data(
-        csv_dataset(text), dry_run=dry_run, raise_errors=False, use_transactions=True, **kwargs
+        csv_dataset(text),
+        dry_run=dry_run,
+        raise_errors=False,
+        use_transactions=True,
+        **({"user": SYSTEM} | kwargs),
     )
 
 
@@ -210,6 +215,12 @@ def test_garbage_read_as_text_imports_nothing():
     assert not Price.objects.exists()
 
 
+def test_an_import_without_the_importing_user_does_nothing(skus):
+    with pytest.raises(TypeError, match="user="):
+        PriceResource().import_data(csv_dataset("sku,channel,amount,valid_from\nTV55,mall,2999,2026-11-01\n"))
+    assert not Price.objects.exists()
+
+
 def test_imports_refuse_to_run_outside_a_transaction(skus):
     with pytest.raises(ValueError, match="always run in a transaction"):
         PriceResource().import_data(csv_dataset("sku,channel,amount,valid_from\n"), use_transactions=False)
@@ -337,7 +348,9 @@ def test_xlsx_price_file_with_native_cells_imports(mall, skus):
         ]
     )
 
-    result = PriceResource().import_data(XLSX().create_dataset(data), dry_run=False, use_transactions=True)
+    result = PriceResource().import_data(
+        XLSX().create_dataset(data), dry_run=False, use_transactions=True, user=SYSTEM
+    )
 
     assert not result.has_validation_errors() and not result.has_errors()
     price = Price.objects.get()

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from import_export.formats.base_formats import CSV
 
+from config.roles import SYSTEM
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
 from stores.resources import StoreResource
@@ -26,7 +27,7 @@ PARTNER_ROW = "HF001,Hefei LePar,Partner experience store,lepar,Anhui,Hefei,,31.
 def run_import(text: str, dry_run=False, **kwargs):
     dataset = CSV().create_dataset(text)
     return StoreResource().import_data(
-        dataset, dry_run=dry_run, raise_errors=False, use_transactions=True, **kwargs
+        dataset, dry_run=dry_run, raise_errors=False, use_transactions=True, **({"user": SYSTEM} | kwargs)
     )
 
 
