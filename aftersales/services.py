@@ -31,11 +31,12 @@ from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from integrations.authentication import actor as person_of
 from integrations.outbox import order_event, ticket_event
+from marketing.tenders import Tender, refund_split
 from members.errors import InvalidPhone
 from members.phones import normalise_phone, normalise_phone_or_blank
-from orders.choices import OrderStatus, PaymentKind, ShareParty
-from orders.models import Order, OrderLine, Payment, RevenueShare, SoldUnit
-from orders.services import normalise_serial
+from orders.choices import MEMBER_TENDERS, OrderStatus, PaymentKind, PaymentMethod, ShareParty
+from orders.models import LineDiscount, Order, OrderLine, Payment, RevenueShare, SoldUnit
+from orders.services import normalise_serial, tender_refund
 from orders.states import order_transition
 from stores.services import stock_reserve, stock_return, stock_sell
 
@@ -393,30 +394,63 @@ def units_value(line: OrderLine, units: int) -> Decimal:
     return quantize_money(line.line_total * units / line.quantity)
 
 
-def _refund_amount(*, order: Order, line_value: Decimal) -> Decimal:
-    """The line value less its share of the order-level discount (if any)."""
-    if not order.discount_total or not order.subtotal:
-        return line_value
-    return quantize_money(line_value * order.total / order.subtotal)
+def kept_back(*, order: Order, line: OrderLine, before: int, quantity: int) -> Decimal:
+    """The discount the rest of the order no longer earns once these units come back.
 
-
-def _refund(*, order: Order, amount: Decimal, user) -> Payment | None:
-    """A refund row reversing the order's payment: never more than paid minus already refunded."""
-    payment = order.payments.filter(kind=PaymentKind.PAYMENT).order_by("-id").first()
-    if payment is None:
-        return None
-    refunded = payment.refunds.aggregate(total=Sum("amount"))["total"] or Decimal(0)
-    amount = min(amount, payment.amount - refunded)
-    if amount <= 0:
-        return None
-    return Payment.objects.create(
-        order=order,
-        kind=PaymentKind.REFUND,
-        method=payment.method,
-        amount=amount,
-        reverses=payment,
-        created_by=user,
+    The rule (docs/marketing.md): a discount that needed a minimum basket (满300减50, a coupon's
+    minimum spend) stays with the lines it was allocated to while what remains of them still
+    reaches the minimum. The return that takes them below it keeps back, from its refund, the
+    part of that discount still sitting on the units the customer keeps; later returns refund
+    those units at their price without it (their net share already carries it)."""
+    kept = Decimal(0)
+    rows = list(
+        LineDiscount.objects.filter(line__order=order, threshold__isnull=False).select_related("line")
     )
+    by_rule: dict = {}
+    for row in rows:
+        by_rule.setdefault((row.promotion_id, row.code_id, row.threshold), []).append(row)
+    for (_promotion, _code, threshold), parts in by_rule.items():
+
+        def remaining_value(units_back_on_this_line: int, parts=parts) -> Decimal:
+            value = Decimal(0)
+            for row in parts:
+                other = row.line
+                back = units_back_on_this_line if other.pk == line.pk else other.returned_quantity
+                keep = other.quantity - back
+                value += (other.line_total + row.amount) * keep / other.quantity
+            return value
+
+        if remaining_value(before) >= threshold > remaining_value(before + quantity):
+            for row in parts:
+                other = row.line
+                back = before + quantity if other.pk == line.pk else other.returned_quantity
+                kept += quantize_money(row.amount * (other.quantity - back) / other.quantity)
+    return kept
+
+
+def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Payment]:
+    """Refund rows for `amount`, back to the tenders that paid it (marketing.tenders.refund_split:
+    in proportion, points first, then the wallet, then the external payment; never more than a
+    tender paid less what it got back already)."""
+    payments = list(order.payments.filter(kind=PaymentKind.PAYMENT).order_by("id"))
+    if not payments or amount <= 0:
+        return []
+    refunded: dict[str, Decimal] = {}
+    for row in order.payments.filter(kind=PaymentKind.REFUND):
+        refunded[row.method] = refunded.get(row.method, Decimal(0)) + row.amount
+    paid = [Tender(p.method, p.amount, p.points) for p in payments]
+    by_method = {p.method: p for p in payments}
+    return [
+        tender_refund(
+            order=order,
+            payment=by_method[part.method],
+            amount=part.amount,
+            points=part.points,
+            user=user,
+            reference=reference,
+        )
+        for part in refund_split(amount=amount, paid=paid, refunded=refunded)
+    ]
 
 
 def line_share_reversals(*, line: OrderLine, amount: Decimal) -> list[RevenueShare]:
@@ -476,18 +510,17 @@ def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user
     stock_return(location=store, sku=line.sku, quantity=quantity, reference=ticket.number, user=user)
 
     line_value = units_value(line, before + quantity) - units_value(line, before)
-    refund = _refund(
-        order=order,
-        amount=_refund_amount(order=order, line_value=line_value),
-        user=user,
-    )
-    if refund is not None and order.member_id:
+    keep = min(kept_back(order=order, line=line, before=before, quantity=quantity), line_value)
+    refunds = _refund(order=order, amount=line_value - keep, user=user, reference=ticket.number)
+    refund = next((r for r in refunds if r.method not in MEMBER_TENDERS), refunds[0] if refunds else None)
+    money_back = sum((r.amount for r in refunds if r.method != PaymentMethod.POINTS), Decimal(0))
+    if money_back > 0 and order.member_id:
         # members.services rounds each reversal down (in the member's favour) and never takes
         # the balance below zero; a whole order's refund takes back every point.
         for earned in PointsEntry.objects.filter(reference=order.number, kind=PointsKind.EARN):
             points_reverse(
                 earned=earned,
-                refunded_amount=min(refund.amount, earned.paid_amount),
+                refunded_amount=min(money_back, earned.paid_amount),
                 reference=ticket.number,
                 user=user,
             )

@@ -61,7 +61,7 @@ def _open_svg(width: int, height: int, label: str, css_class: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css_class}" role="img" '
         f'aria-label="{label}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'{FONT}><title>{label}</title>'  # sized by portal.css: CSP refuses style attributes
+        f"{FONT}><title>{label}</title>"  # sized by portal.css: CSP refuses style attributes
     )
 
 

@@ -14,7 +14,7 @@ class Role(models.TextChoices):
 
 
 # Model permissions each role's group gets (app_label.codename prefixes). HQ gets all of ours.
-HQ_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales", "integrations")
+HQ_APPS = ("catalog", "stores", "members", "marketing", "orders", "guides", "aftersales", "integrations")
 
 
 # Who serves customers: store managers and clerks, and partners for their own stores (HQ too).

@@ -37,6 +37,7 @@ class Batch:
 
     def __init__(self):
         self._statements: list[tuple[str, list, list | None]] = []
+        self._refusals: list[tuple[int, object]] = []
         # The connection itself, not django.db.connection's per-thread proxy (a lookup per use).
         self._connection = connections[DEFAULT_DB_ALIAS]
 
@@ -50,8 +51,12 @@ class Batch:
             self._statements.append((sql, params, objs))
         return self
 
-    def sql(self, statement: str, params: list) -> "Batch":
+    def sql(self, statement: str, params: list, refuse=None) -> "Batch":
+        """Queue a statement. With `refuse` (a callable answering an exception), a statement that
+        answers no row (a conditional UPDATE that did not match) raises it once the batch ran."""
         self._statements.append((statement, params, None))
+        if refuse is not None:
+            self._refusals.append((len(self._statements) - 1, refuse))
         return self
 
     def run(self) -> list[list[tuple]]:
@@ -77,6 +82,10 @@ class Batch:
                 obj._state.adding = False
                 obj._state.db = connection.alias
         self._statements = []
+        refusals, self._refusals = self._refusals, []
+        for index, refuse in refusals:
+            if not answers[index]:
+                raise refuse()
         return answers
 
 

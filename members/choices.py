@@ -23,3 +23,4 @@ class PointsKind(models.TextChoices):
     REVERSE = "reverse", _("Reversed (refund)")
     EXPIRE = "expire", _("Expired")
     ADJUST = "adjust", _("Adjusted by HQ")
+    REFUND = "refund", _("Paid back (order refunded)")

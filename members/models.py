@@ -191,7 +191,7 @@ class PointsEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(points=0), name="points_entry_not_zero"),
             models.CheckConstraint(
-                condition=Q(kind=PointsKind.EARN, points__gt=0)
+                condition=Q(kind__in=[PointsKind.EARN, PointsKind.REFUND], points__gt=0)
                 | Q(kind__in=[PointsKind.REDEEM, PointsKind.REVERSE, PointsKind.EXPIRE], points__lt=0)
                 | Q(kind=PointsKind.ADJUST),
                 name="points_entry_sign_matches_kind",

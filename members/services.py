@@ -484,6 +484,24 @@ def points_reverse(
 
 
 @transaction.atomic
+def points_refund(*, member_id: int, points: int, reference: str, reason: str = "", user=None) -> PointsEntry:
+    """Points that paid an order come back when it is refunded (cancelled or returned)."""
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise PointsRefused(
+            _("Refund a whole number of points above zero."), fields={"points": [_("Out of range.")]}
+        )
+    entry = PointsEntry(
+        member_id=member_id,
+        kind=PointsKind.REFUND,
+        points=points,
+        reference=reference,
+        reason=reason[:255],
+        created_by=user,
+    )
+    return _apply(entry)
+
+
+@transaction.atomic
 def points_adjust(*, member: Member, points: int, reason: str, actor) -> PointsEntry:
     """HQ's correction, always with a reason; cannot take the balance below zero."""
     user = person_of(actor)

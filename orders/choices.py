@@ -38,6 +38,18 @@ class PaymentMethod(models.TextChoices):
     CARD = "card", _("Bank card")
     CASH = "cash", _("Cash")
     MARKETPLACE = "marketplace", _("Paid on the marketplace")
+    POINTS = "points", _("Points")
+    STORED_VALUE = "stored_value", _("Stored value")
+
+
+# Tenders the member's own balances pay; every other method is an external payment.
+MEMBER_TENDERS = (PaymentMethod.POINTS, PaymentMethod.STORED_VALUE)
+EXTERNAL_METHODS = tuple(m for m in PaymentMethod.values if m not in MEMBER_TENDERS)
+
+
+class DiscountSource(models.TextChoices):
+    PROMOTION = "promotion", _("Promotion")
+    COUPON = "coupon", _("Coupon")
 
 
 class AssignmentStatus(models.TextChoices):

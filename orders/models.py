@@ -7,6 +7,7 @@ from config.money import MoneyField
 from orders.choices import (
     AssignmentStatus,
     DeliveryMethod,
+    DiscountSource,
     OrderStatus,
     Origin,
     PaymentKind,
@@ -178,6 +179,35 @@ class OrderLine(models.Model):
         return f"{self.quantity} x {self.sku_id} @ {self.unit_price}"
 
 
+class LineDiscount(models.Model):
+    """One discount a line carries: the promotion or coupon that gave it and its part, to the cent
+    (marketing.pricing allocates each order-level discount over its lines). Σ per line = the
+    line's `discount`; Σ over the order = its `discount_total`. Written with the order, never edited."""
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="discounts")
+    source = models.CharField(_("source"), max_length=10, choices=DiscountSource.choices)
+    promotion = models.ForeignKey(
+        "marketing.Promotion", on_delete=models.PROTECT, null=True, blank=True, related_name="line_discounts"
+    )
+    code = models.ForeignKey(
+        "marketing.CouponCode", on_delete=models.PROTECT, null=True, blank=True, related_name="line_discounts"
+    )
+    label = models.CharField(_("name"), max_length=120)
+    amount = MoneyField(_("amount"))
+    threshold = MoneyField(
+        _("threshold"), null=True, blank=True, help_text=_("The basket minimum this discount depended on.")
+    )
+
+    class Meta:
+        verbose_name = _("line discount")
+        verbose_name_plural = _("line discounts")
+        ordering = ["line", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="line_discount_positive")]
+
+    def __str__(self):
+        return f"{self.line_id} -{self.amount} ({self.label})"
+
+
 class SoldUnit(models.Model):
     """One serial-numbered unit that left with an order line; a return marks it returned."""
 
@@ -209,6 +239,12 @@ class Payment(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=PaymentKind.choices)
     method = models.CharField(_("method"), max_length=20, choices=PaymentMethod.choices)
     amount = MoneyField(_("amount"))
+    points = models.PositiveIntegerField(
+        _("points"),
+        null=True,
+        blank=True,
+        help_text=_("Points tenders: how many points paid (or came back)."),
+    )
     external_reference = models.CharField(
         _("payment reference"), max_length=64, null=True, blank=True, unique=True
     )

@@ -29,8 +29,20 @@ from guides.commission import commission_accrue, commission_clawback
 from guides.services import attribution_for
 from integrations.models import OutboxEvent
 from integrations.outbox import order_event, order_payload
+from marketing.pricing import price_basket
+from marketing.services import redeem_codes, release_codes, wallet_balance, wallet_refund, wallet_spend
+from marketing.tenders import tender_plan
 from members.models import Member
-from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentKind, PaymentMethod, ShareParty
+from orders.choices import (
+    EXTERNAL_METHODS,
+    MEMBER_TENDERS,
+    DeliveryMethod,
+    OrderStatus,
+    Origin,
+    PaymentKind,
+    PaymentMethod,
+    ShareParty,
+)
 from orders.errors import (
     IdempotencyConflict,
     NoFulfilmentLocation,
@@ -39,6 +51,7 @@ from orders.errors import (
     PriceMismatch,
 )
 from orders.models import (
+    LineDiscount,
     Order,
     OrderLine,
     OrderStatusChange,
@@ -302,6 +315,7 @@ def order_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     at: datetime | None = None,
+    coupons: tuple | list = (),
     actor,
 ) -> Order:
     """Create an order priced from the price list, decide where it is fulfilled, reserve its stock.
@@ -371,6 +385,7 @@ def _order_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     at: datetime | None = None,
+    coupons: tuple | list = (),
     actor,
     savepoint: bool,
 ) -> Order:
@@ -394,7 +409,17 @@ def _order_create(
         address=address,
     )
     order_lines = _priced(lines, channel, at)
-    subtotal = sum((line.line_total for line in order_lines), Decimal(0))
+    # Promotions and the member's coupons (marketing.pricing), allocated to the lines to the cent.
+    quote = price_basket(
+        channel=channel,
+        lines=[(line.sku, line.quantity, line.unit_price) for line in order_lines],
+        member=member,
+        codes=coupons,
+        at=at,
+    )
+    for line, priced in zip(order_lines, quote.lines, strict=True):
+        line.discount = priced.discount
+        line.line_total = priced.net
 
     if delivery_method == DeliveryMethod.CARRY_OUT:
         choices = [Candidate(origin_store, 0.0, True)]
@@ -432,9 +457,9 @@ def _order_create(
         city=city,
         latitude=latitude,
         longitude=longitude,
-        subtotal=subtotal,
-        discount_total=Decimal(0),
-        total=subtotal,
+        subtotal=quote.subtotal,
+        discount_total=quote.discount_total,
+        total=quote.total,
         external_reference=external_reference,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
@@ -461,7 +486,25 @@ def _order_create(
     writes = Batch()
     for line in order_lines:
         line.order = order
-    writes.rows(order_lines)
+    if quote.discount_total:  # the discounts name their lines: the lines are written first
+        Batch().rows(order_lines).run()
+        writes.rows(
+            [
+                LineDiscount(
+                    line=line,
+                    source=d.source,
+                    promotion=d.promotion,
+                    code=d.code,
+                    label=d.label[:120],
+                    amount=d.amount,
+                    threshold=d.threshold,
+                )
+                for line, priced in zip(order_lines, quote.lines, strict=True)
+                for d in priced.discounts
+            ]
+        )
+    else:
+        writes.rows(order_lines)
     writes.rows([OrderStatusChange(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)])
     decision = RoutingDecision(
         order=order,
@@ -473,6 +516,17 @@ def _order_create(
     if choices:
         writes.rows([decision])  # before the stock: everything else is written while no hot row is locked
     event = order_event("order.created", order, batch=writes)
+    if quote.codes:  # each code used once and its coupon's budget counted, just before the stock
+        redeem_codes(
+            quote=quote,
+            batch=writes,
+            order_number=number,
+            member_id=member.pk,
+            channel=channel,
+            store_id=origin_store.pk if origin_store else None,
+            guide_id=order.guide_id,
+            at=at,
+        )
 
     # Stock last: the rows other buyers wait on are held only from their UPDATE to COMMIT.
     chosen = reserve_at_first_candidate(
@@ -573,32 +627,41 @@ def _lock(order: Order) -> Order:
 def order_pay(
     *,
     order: Order,
-    amount: Decimal,
+    amount: Decimal | None,
     method: str,
     external_reference: str | None = None,
     actor,
     serials: dict | None = None,
+    points: int = 0,
+    stored_value: Decimal | int = 0,
 ) -> Payment:
-    """Record the payment of the whole total; then points, the revenue split, and the store offer.
+    """Pay the order's total by tenders (marketing.tenders): `points` of the member's points (at
+    the HQ rate, within the cap), `stored_value` from their wallet, and the rest (`amount`, which
+    must be exactly what is left) by `method`; then points, the revenue split, and the store offer.
 
-    The same payment reference again returns the first payment; a second payment is refused.
-    A carried-out order leaves now: `serials` ({line id: [serial, ...]}) names every unit of its
-    serial-tracked lines (ignored for other orders: their serials are taken when they leave).
+    Answers the external payment (or the last tender when points and the wallet paid it all); its
+    `tenders` lists every Payment row written. The same payment reference again returns the first
+    payment; a second payment is refused. A carried-out order leaves now: `serials` ({line id:
+    [serial, ...]}) names every unit of its serial-tracked lines (ignored for other orders: their
+    serials are taken when they leave).
     """
-    from members.services import points_earn
+    from members.services import points_earn, points_redeem
     from orders.fulfilment import offer_to_store, sell_reserved
 
     user = person_of(actor)
     order_require(actor, order, "pay")
-    if method not in PaymentMethod.values:
+    if method and method not in EXTERNAL_METHODS:
         raise PaymentRefused(
             _("Unknown payment method %(m)s.") % {"m": method}, fields={"method": [_("Unknown.")]}
         )
     if external_reference:
         existing = Payment.objects.filter(external_reference=external_reference).first()
         if existing is not None:
-            if existing.order_id == order.pk and existing.amount == quantize_money(amount):
+            if existing.order_id == order.pk and (
+                amount is None or existing.amount == quantize_money(amount)
+            ):
                 existing.replayed = True
+                existing.tenders = list(order.payments.filter(kind=PaymentKind.PAYMENT))
                 return existing
             raise PaymentRefused(
                 _("Payment reference %(ref)s was already used.") % {"ref": external_reference},
@@ -611,21 +674,64 @@ def order_pay(
             % {"number": order.number, "status": OrderStatus(order.status).label},
             fields={"order": [_("Already paid.")]},
         )
-    amount = quantize_money(amount)
-    if amount != order.total:
+    if (points or stored_value) and order.member_id is None:
         raise PaymentRefused(
-            _("Order %(number)s totals %(total)s; a payment of %(amount)s does not settle it.")
-            % {"number": order.number, "total": order.total, "amount": amount},
-            fields={"amount": [_("Must equal the order total.")]},
+            _("Points and stored value pay only a member's order."),
+            fields={"points" if points else "stored_value": [_("No member on this order.")]},
         )
-    payment = Payment.objects.create(
-        order=order,
-        kind=PaymentKind.PAYMENT,
-        method=method,
-        amount=amount,
-        external_reference=external_reference,
-        created_by=user,
+    plan = tender_plan(
+        total=order.total,
+        channel=order.channel,
+        points=points,
+        stored_value=stored_value,
+        points_balance=order.member.points_balance if order.member_id else 0,
+        wallet_balance=wallet_balance(order.member) if order.member_id and stored_value else Decimal(0),
+        external_method=method,
     )
+    external = next((t for t in plan if t.method not in MEMBER_TENDERS), None)
+    rest = external.amount if external else Decimal(0)
+    if amount is not None and quantize_money(amount) != rest:
+        raise PaymentRefused(
+            _(
+                "Order %(number)s totals %(total)s; %(rest)s is left to pay after points and stored value, "
+                "and a payment of %(amount)s does not settle it."
+            )
+            % {"number": order.number, "total": order.total, "rest": rest, "amount": quantize_money(amount)},
+            fields={"amount": [_("Must equal what is left to pay.")]},
+        )
+    payments = []
+    for tender in plan:
+        if tender.method == PaymentMethod.POINTS:
+            points_redeem(
+                member=order.member,
+                points=tender.points,
+                channel=order.channel,
+                reference=order.number,
+                actor=actor,
+            )
+        elif tender.method == PaymentMethod.STORED_VALUE:
+            wallet_spend(
+                member_id=order.member_id, amount=tender.amount, order_number=order.number, user=user
+            )
+        payments.append(
+            Payment(
+                order=order,
+                kind=PaymentKind.PAYMENT,
+                method=tender.method,
+                amount=tender.amount,
+                points=tender.points,
+                external_reference=external_reference if tender is external else None,
+                created_by=user,
+            )
+        )
+    payments = Payment.objects.bulk_create(payments)
+    payment = payments[-1] if payments else None
+    if external is not None:
+        payment = next(p for p in payments if p.method == external.method)
+    if payment is not None:
+        payment.tenders = payments
+    amount = order.total
+    points_paid = sum((t.amount for t in plan if t.method == PaymentMethod.POINTS), Decimal(0))
     now = timezone.now()
     order.paid_at = now
     order_transition(order=order, to=OrderStatus.PAID, user=user, extra_fields=["paid_at"])
@@ -646,11 +752,21 @@ def order_pay(
     )
     if order.guide_id:
         commission_accrue(order=order, lines=lines, at=now)
-    if order.member_id:
+    if order.member_id and amount - points_paid > 0:  # points are earned on the money paid
         points_earn(
-            member=order.member, channel=order.channel, paid_amount=amount, reference=order.number, at=now
+            member=order.member,
+            channel=order.channel,
+            paid_amount=amount - points_paid,
+            reference=order.number,
+            at=now,
         )
-    order_event("order.paid", order, amount=str(amount), method=method)
+    order_event(
+        "order.paid",
+        order,
+        amount=str(amount),
+        method=method or (plan[-1].method if plan else ""),
+        tenders=[{"method": t.method, "amount": str(t.amount), "points": t.points} for t in plan],
+    )
 
     if order.delivery_method == DeliveryMethod.CARRY_OUT:
         sold_units_record(order=order, lines=lines, serials=serials)
@@ -659,6 +775,40 @@ def order_pay(
     else:
         offer_to_store(order=order, user=user)
     return payment
+
+
+def tender_refund(
+    *, order: Order, payment: Payment, amount: Decimal, points: int | None, user, reference: str = ""
+):
+    """Give `amount` of one tender back where it came from: points to the member's points, stored
+    value to their wallet, an external payment as a refund row for the payment provider."""
+    from members.services import points_refund
+
+    if payment.method == PaymentMethod.POINTS and points:
+        points_refund(
+            member_id=order.member_id,
+            points=points,
+            reference=reference or order.number,
+            reason=_("Refund on %(number)s") % {"number": order.number},
+            user=user,
+        )
+    elif payment.method == PaymentMethod.STORED_VALUE:
+        wallet_refund(
+            member_id=order.member_id,
+            amount=amount,
+            order_number=order.number,
+            reference=reference,
+            user=user,
+        )
+    return Payment.objects.create(
+        order=order,
+        kind=PaymentKind.REFUND,
+        method=payment.method,
+        amount=amount,
+        points=points if payment.method == PaymentMethod.POINTS else None,
+        reverses=payment,
+        created_by=user,
+    )
 
 
 # --- serial numbers ----------------------------------------------------------------------------
@@ -835,6 +985,8 @@ def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
             what=f"order {order.number}",
         )
     lines = list(order.lines.select_related("sku"))
+    # Coupons before stock, as the intake locks them: two transactions never wait on each other.
+    release_codes(order_number=order.number)
     if order.fulfilling_location_id:
         for line in sorted(lines, key=lambda line: line.sku_id):
             stock_release(
@@ -845,15 +997,8 @@ def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
                 user=user,
             )
     payments = list(order.payments.filter(kind=PaymentKind.PAYMENT))
-    for payment in payments:
-        Payment.objects.create(
-            order=order,
-            kind=PaymentKind.REFUND,
-            method=payment.method,
-            amount=payment.amount,
-            reverses=payment,
-            created_by=user,
-        )
+    for payment in payments:  # every tender gets back what it paid
+        tender_refund(order=order, payment=payment, amount=payment.amount, points=payment.points, user=user)
     for earned in PointsEntry.objects.filter(reference=order.number, kind="earn"):
         points_reverse(earned=earned, reference=order.number, user=user)
     RevenueShare.objects.bulk_create(share_reversals(order=order))

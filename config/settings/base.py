@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "catalog",
     "stores",
     "members",
+    "marketing",
     "orders",
     "guides",
     "aftersales",

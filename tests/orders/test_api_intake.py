@@ -96,20 +96,22 @@ def test_a_two_line_order_is_a_fixed_few_statements_and_answers_what_it_wrote(wo
         response = post(key_client, ship_body(lines=lines), "order-2")
 
     assert response.status_code == 201, response.content
-    # Round trips: key, claim, SKUs (the key's channel is in hand), prices, route, the order, ONE
+    # Round trips: key, claim, SKUs (the key's channel is in hand), prices, the live promotions
+    # (marketing.pricing; none here, so nothing more), route, the order, ONE
     # batch (lines, history, routing, outbox, ledger, 2 stock UPDATEs), the stored answer (+ the
     # test's transaction's savepoints). No lookup for a retry first, no query per line.
     # (SQLite takes one statement per call: there the batch is its 7 statements in a row.)
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert not [s for s in statements if 'FROM "catalog_channel"' in s or 'FROM "orders_order"' in s]
+    assert len([s for s in statements if 'FROM "marketing_' in s]) == 1  # one read: no promotion live
     assert "\n".join(statements).count("UPDATE stores_stock") == 2
     assert statements[-2].rstrip().endswith("RETURNING id")  # the stock is the last thing touched
     if connection.vendor == "postgresql":
-        assert len(statements) <= 8, "\n".join(statements)
+        assert len(statements) <= 9, "\n".join(statements)
         batch = [s for s in statements if s.startswith('INSERT INTO "orders_orderline"')]
         assert len(batch) == 1 and batch[0].count("UPDATE stores_stock") == 2
     else:
-        assert len(statements) <= 14, "\n".join(statements)
+        assert len(statements) <= 15, "\n".join(statements)
     order = Order.objects.get(number=response.json()["number"])
     body = response.json()
     assert [(line["sku_code"], line["quantity"]) for line in body["lines"]] == [("TV-55", 1), ("PHONE-1", 2)]

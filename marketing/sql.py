@@ -1,0 +1,63 @@
+"""The conditional UPDATEs that keep coupons and wallets honest under concurrency (the same
+discipline as stock): each either moves its row or answers no row, and the caller refuses.
+
+They are queued on the order's Batch (config.sql) so they travel with the stock UPDATEs in one
+round trip and hold the hot coupon row only until COMMIT. Table and column names come from the
+models' _meta, so a rename fails here at import, not in production."""
+
+from decimal import Decimal
+
+from django.db import connections, router
+
+from marketing.choices import CodeStatus
+from marketing.models import Coupon, CouponCode, Wallet
+
+
+def _names(model, *fields):
+    ops = connections[router.db_for_write(model)].ops
+    meta = model._meta
+    return (ops.quote_name(meta.db_table), *(ops.quote_name(meta.get_field(f).column) for f in fields))
+
+
+def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
+    """Count one redemption of `discount` against the coupon's budgets, or answer no row."""
+    table, count, amount, budget_count, budget_amount, pk = _names(
+        Coupon, "redeemed_count", "redeemed_amount", "budget_count", "budget_amount", "id"
+    )
+    return (
+        f"UPDATE {table} SET {count} = {count} + 1, {amount} = {amount} + %s "  # noqa: S608 (model names)
+        f"WHERE {pk} = %s AND ({budget_count} IS NULL OR {count} < {budget_count}) "
+        f"AND ({budget_amount} IS NULL OR {amount} + %s <= {budget_amount}) RETURNING {pk}",
+        [discount, coupon_id, discount],
+    )
+
+
+def coupon_give_back(coupon_id: int, discount: Decimal) -> tuple[str, list]:
+    table, count, amount, pk = _names(Coupon, "redeemed_count", "redeemed_amount", "id")
+    return (
+        f"UPDATE {table} SET {count} = {count} - 1, {amount} = {amount} - %s "  # noqa: S608 (model names)
+        f"WHERE {pk} = %s AND {count} >= 1 RETURNING {pk}",
+        [discount, coupon_id],
+    )
+
+
+def code_take(code_id: int, member_id: int, order_number: str, at) -> tuple[str, list]:
+    """Mark a held code redeemed by the order, or answer no row (used meanwhile)."""
+    table, status, redeemed_at, number, member, pk = _names(
+        CouponCode, "status", "redeemed_at", "order_number", "member", "id"
+    )
+    return (
+        f"UPDATE {table} SET {status} = %s, {redeemed_at} = %s, {number} = %s "  # noqa: S608 (model names)
+        f"WHERE {pk} = %s AND {member} = %s AND {status} = %s RETURNING {pk}",
+        [CodeStatus.REDEEMED, at, order_number, code_id, member_id, CodeStatus.HELD],
+    )
+
+
+def wallet_move(member_id: int, delta: Decimal, at) -> tuple[str, list]:
+    """Move a wallet's balance by `delta`; a debit only if the balance covers it."""
+    table, balance, member, updated_at, pk = _names(Wallet, "balance", "member", "updated_at", "id")
+    return (
+        f"UPDATE {table} SET {balance} = {balance} + %s, {updated_at} = %s "  # noqa: S608 (model names)
+        f"WHERE {member} = %s AND {balance} + %s >= 0 RETURNING {pk}",
+        [delta, at, member_id, delta],
+    )
