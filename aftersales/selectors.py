@@ -10,8 +10,13 @@ from django.db.models import Prefetch, Q
 
 from aftersales.models import Ticket, TicketStatusChange
 from aftersales.policies import tickets_visible_to
+from marketing.choices import WalletKind
+from marketing.models import WalletEntry
+from members.choices import PointsKind
+from members.models import PointsEntry
 from members.phones import normalise_phone_or_blank
-from orders.models import OrderLine, SoldUnit
+from orders.choices import PaymentKind, PaymentMethod
+from orders.models import OrderLine, Payment, SoldUnit
 from orders.services import normalise_serial
 
 __all__ = ["PURCHASES_LIMIT", "purchases_find", "ticket_public", "tickets_visible_to"]
@@ -59,3 +64,56 @@ def ticket_public(number: str, phone: str) -> Ticket | None:
         )
         .first()
     )
+
+
+def return_refunds(ticket: Ticket) -> list:
+    """The refund rows a return wrote, one per tender it went back to (points, stored value, the
+    external payment), in the order refunds go back (marketing.tenders.REFUND_ORDER).
+
+    The ticket keeps one of them (`refund`: the external one when there is one, else the first);
+    the others were written just before or after it in the same transaction, and their points
+    and wallet ledger rows carry the ticket's number: a neighbour counts only when its ledger row
+    for this ticket says so, so another return's refund is never taken for this one's."""
+    if ticket.refund_id is None:
+        return []
+    rows = list(Payment.objects.filter(order_id=ticket.order_id, kind=PaymentKind.REFUND).order_by("id"))
+    at = next((i for i, row in enumerate(rows) if row.pk == ticket.refund_id), None)
+    if at is None:
+        return []
+    points_back = set(
+        PointsEntry.objects.filter(reference=ticket.number, kind=PointsKind.REFUND).values_list(
+            "points", flat=True
+        )
+    )
+    wallet_back = set(
+        WalletEntry.objects.filter(reference=ticket.number, kind=WalletKind.REFUND).values_list(
+            "amount", flat=True
+        )
+    )
+
+    def ours(row) -> bool:
+        if row.method == PaymentMethod.POINTS:
+            return row.points in points_back
+        if row.method == PaymentMethod.STORED_VALUE:
+            return row.amount in wallet_back
+        return row.pk == ticket.refund_id
+
+    order = (PaymentMethod.POINTS, PaymentMethod.STORED_VALUE)
+    rank = {method: i for i, method in enumerate(order)}
+    found = [rows[at]]
+    anchor_rank = rank.get(rows[at].method, len(order))
+    before = at - 1
+    while before >= 0 and rank.get(rows[before].method, len(order)) < rank.get(found[0].method, len(order)):
+        if not ours(rows[before]):
+            break
+        found.insert(0, rows[before])
+        before -= 1
+    after = at + 1
+    last = anchor_rank
+    while after < len(rows) and rank.get(rows[after].method, len(order)) > last:
+        if rows[after].method not in order or not ours(rows[after]):
+            break
+        found.append(rows[after])
+        last = rank[rows[after].method]
+        after += 1
+    return found

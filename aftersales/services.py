@@ -394,38 +394,55 @@ def units_value(line: OrderLine, units: int) -> Decimal:
     return quantize_money(line.line_total * units / line.quantity)
 
 
+def _threshold_penalty(rules: list, returned: dict[int, int]) -> Decimal:
+    """What the kept units owe back of the threshold discounts their basket no longer reaches, when
+    `returned` ({line id: units back}) have come back: for each rule whose remaining basket (each
+    line valued as the rule saw it, per unit kept) is below its threshold, the part of its
+    discount still allocated to the units kept."""
+    owed = Decimal(0)
+    for threshold, parts in rules:
+        remaining = Decimal(0)
+        for line, _amount, basis in parts:
+            remaining += basis * (line.quantity - returned[line.pk]) / line.quantity
+        if remaining < threshold:
+            for line, amount, _basis in parts:
+                owed += quantize_money(amount * (line.quantity - returned[line.pk]) / line.quantity)
+    return owed
+
+
 def kept_back(*, order: Order, line: OrderLine, before: int, quantity: int) -> Decimal:
-    """The discount the rest of the order no longer earns once these units come back.
+    """What the refund of `quantity` units of `line` (after `before` came back) keeps back, or
+    (negative) gives back, of the threshold discounts.
 
     The rule (docs/marketing.md): a discount that needed a minimum basket (满300减50, a coupon's
     minimum spend) stays with the lines it was allocated to while what remains of them still
-    reaches the minimum. The return that takes them below it keeps back, from its refund, the
-    part of that discount still sitting on the units the customer keeps; later returns refund
-    those units at their price without it (their net share already carries it)."""
-    kept = Decimal(0)
+    reaches the minimum, each line valued as the rule saw it (its price less the discounts applied
+    before that rule). The return that takes them below it keeps back, from its refund, the part
+    of that discount still sitting on the units the customer keeps: they now cost what they cost
+    without it. A later return of those units refunds them at that price (their net share plus the
+    part kept back), so returning everything refunds exactly what was paid."""
     rows = list(
-        LineDiscount.objects.filter(line__order=order, threshold__isnull=False).select_related("line")
+        LineDiscount.objects.filter(line__order=order).select_related("line").order_by("line_id", "id")
     )
+    applied_before: dict[int, Decimal] = {}
     by_rule: dict = {}
     for row in rows:
-        by_rule.setdefault((row.promotion_id, row.code_id, row.threshold), []).append(row)
-    for (_promotion, _code, threshold), parts in by_rule.items():
-
-        def remaining_value(units_back_on_this_line: int, parts=parts) -> Decimal:
-            value = Decimal(0)
-            for row in parts:
-                other = row.line
-                back = units_back_on_this_line if other.pk == line.pk else other.returned_quantity
-                keep = other.quantity - back
-                value += (other.line_total + row.amount) * keep / other.quantity
-            return value
-
-        if remaining_value(before) >= threshold > remaining_value(before + quantity):
-            for row in parts:
-                other = row.line
-                back = before + quantity if other.pk == line.pk else other.returned_quantity
-                kept += quantize_money(row.amount * (other.quantity - back) / other.quantity)
-    return kept
+        earlier = applied_before.get(row.line_id, Decimal(0))
+        applied_before[row.line_id] = earlier + row.amount
+        if row.threshold is None:
+            continue
+        basis = row.line.unit_price * row.line.quantity - earlier
+        by_rule.setdefault((row.promotion_id, row.code_id, row.threshold), []).append(
+            (row.line, row.amount, basis)
+        )
+    if not by_rule:
+        return Decimal(0)
+    rules = [(threshold, parts) for (_p, _c, threshold), parts in by_rule.items()]
+    returned = {row.line.pk: row.line.returned_quantity for row in rows}
+    returned[line.pk] = before
+    owed_before = _threshold_penalty(rules, returned)
+    returned[line.pk] = before + quantity
+    return _threshold_penalty(rules, returned) - owed_before
 
 
 def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Payment]:

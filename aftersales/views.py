@@ -35,7 +35,7 @@ from aftersales.forms import (
 )
 from aftersales.models import Ticket, TicketPhoto
 from aftersales.policies import desk_stores_of, is_desk_user, opens_at_hq_desk, tickets_visible_to
-from aftersales.selectors import purchases_find
+from aftersales.selectors import purchases_find, return_refunds
 from aftersales.services import (
     ticket_approve,
     ticket_close,
@@ -378,6 +378,7 @@ def ticket_detail(request, number):
             "history": list(ticket.status_changes.select_related("store", "changed_by")),
             "photos": list(ticket.photos.all()),
             "steps": next_steps(ticket),
+            "refunds": return_refunds(ticket),
             "failed": failed,
             "stores": stores,
             "now": timezone.now(),

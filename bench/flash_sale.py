@@ -3,6 +3,7 @@ as plain SQL in the same run.
 
     .venv/bin/python bench/flash_sale.py [--clients 16 64] [--workers 3] [--hot-buyers 3000]
         [--spread-orders 3000] [--skus 100000] [--scenarios hot spread] [--explain]
+        [--no-coupons] [--budget-limit 1000] [--member-run]
 
 The API side: a channel's API key with the orders:write scope (`Authorization: Bearer <key>`), a
 fresh `Idempotency-Key` per order, N keep-alive clients POSTing /api/v1/orders/ to gunicorn.
@@ -13,6 +14,15 @@ The raw side: the same orders as plain SQL from psycopg threads (one connection 
 count): the conditional stock UPDATEs in SKU order (`... AND on_hand >= reserved + q RETURNING`),
 the order, its lines (one INSERT), an outbox row, COMMIT. The inserts go first and the stock
 UPDATEs last, as the app does, so the hot row is held only until COMMIT: the strongest baseline.
+The coupon side (`cpn`, unless --no-coupons): the same orders through the same API, each for its
+own member (consenting through the channel, so the key may order for them) carrying that
+member's one code of a flash-sale coupon (100 off, minimum spend 1,000, budgets in count and
+money far above the run); its orders/s over the plain API run's is the coupon ratio (goal >= 0.8).
+Every code, redemption row, line discount and the coupon's counters are checked against the
+orders made. `--budget-limit K` adds one spread run at the first client count with the coupon's
+budget set to K redemptions: exactly K orders may go through, the rest are refused. `--member-run`
+adds a `mem` run per scenario: the coupon run's members without their codes (what the member alone
+costs, so the coupon's own cost is cpn over mem).
 
 Prints per run orders/s, p50/p95/p99, answers by kind, Python CPU ms per request (gunicorn
 workers' utime+stime from /proc) and PostgreSQL CPU ms per request (the database's client
@@ -48,6 +58,8 @@ SPREAD_STOCK = 1_000_000
 PRICE = Decimal("1999.00")
 STORE_LAT, STORE_LNG = Decimal("39.904200"), Decimal("116.407400")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+COUPON_VALUE, COUPON_MIN_SPEND = Decimal("100.00"), Decimal("1000.00")
+COUPON_BUDGET = 100_000  # redemptions, and as many times its value in money: never the limit here
 
 
 @dataclass
@@ -58,11 +70,13 @@ class Scene:
     hot: tuple[int, str]  # (sku id, code)
     spread: list[tuple[int, str]]
     api_key: str = ""
+    coupon_id: int = 0
+    buyers: list[tuple[int, str]] = field(default_factory=list)  # (member id, their code)
 
 
 @dataclass
 class Run:
-    side: str
+    side: str  # raw, api, cpn (the API with one coupon code per order) or mem (a member's, no code)
     scenario: str
     clients: int
     seconds: float = 0.0
@@ -73,6 +87,7 @@ class Run:
     py_cpu_ms: float = 0.0
     pg_cpu_ms: float = 0.0
     check: dict = field(default_factory=dict)
+    budget: int | None = None  # the coupon's budget in redemptions, when it is the limit
 
     @property
     def rate(self) -> float:
@@ -95,9 +110,10 @@ def free_port() -> int:
 # --- data -------------------------------------------------------------------------------------
 
 
-def make_data(skus: int) -> Scene:
+def make_data(skus: int, buyers: int = 0) -> Scene:
     """One channel, one store, a hot SKU with 1,000 units and `skus` others with plenty, each with a
-    live price and a receipt in the ledger; set-based inserts (100,000 SKUs in seconds)."""
+    live price and a receipt in the ledger; set-based inserts (100,000 SKUs in seconds). With
+    `buyers`, that many members each holding one code of a flash-sale coupon (make_buyers)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -150,7 +166,64 @@ def make_data(skus: int) -> Scene:
     _key, plaintext = api_key_create(
         name="Flash bench", channel=channel, scopes=[Scope.ORDERS_WRITE], actor=SYSTEM
     )
-    return Scene(channel.pk, channel.code, store.pk, rows[0], rows[1:], plaintext)
+    scene = Scene(channel.pk, channel.code, store.pk, rows[0], rows[1:], plaintext)
+    if buyers:
+        make_buyers(scene, channel, store, buyers)
+    return scene
+
+
+def make_buyers(scene: Scene, channel, store, buyers: int) -> None:
+    """`buyers` members who consented through the channel (so its key may order for them), a
+    flash-sale coupon with budgets far above the run (marketing.services.coupon_define), and one
+    code of it pre-issued to each member (bulk-created rows, issued by HQ, as code_give would)."""
+    from django.utils import timezone
+
+    from config.roles import SYSTEM
+    from marketing.choices import CouponKind, IssuedVia
+    from marketing.models import Coupon, CouponCode
+    from marketing.services import _new_code, coupon_define
+    from members.models import Member
+
+    now = timezone.now()
+    members = Member.objects.bulk_create(
+        [
+            Member(
+                phone=f"139{n:08d}",
+                name=f"Buyer {n}",
+                city="Beijing",
+                home_store=store,
+                marketing_consent=True,
+                consent_changed_at=now,
+                consent_channel=channel,
+            )
+            for n in range(buyers)
+        ],
+        batch_size=1000,
+    )
+    coupon = coupon_define(
+        code="FLASH100",
+        name="Flash sale 100 off",
+        kind=CouponKind.AMOUNT,
+        value=COUPON_VALUE,
+        min_spend=COUPON_MIN_SPEND,
+        valid_from=now - timezone.timedelta(days=1),
+        budget_count=COUPON_BUDGET,
+        budget_amount=COUPON_VALUE * COUPON_BUDGET,
+        actor=SYSTEM,
+    )
+    codes = set()
+    while len(codes) < buyers:
+        codes.add(_new_code())
+    issued = CouponCode.objects.bulk_create(
+        [
+            CouponCode(code=code, coupon=coupon, member=member, issued_via=IssuedVia.HQ)
+            for code, member in zip(sorted(codes), members, strict=True)
+        ],
+        batch_size=1000,
+    )
+    Coupon.objects.filter(pk=coupon.pk).update(issued_count=buyers)
+    scene.coupon_id = coupon.pk
+    scene.buyers = [(code.member_id, code.code) for code in issued]
 
 
 def reset(scene: Scene) -> None:
@@ -165,6 +238,19 @@ def reset(scene: Scene) -> None:
         cur.execute("DELETE FROM stores_stockmovement WHERE kind <> 'receipt'")
         cur.execute("UPDATE stores_stock SET reserved = 0 WHERE reserved <> 0")
         cur.execute("VACUUM ANALYZE stores_stock")
+        if scene.coupon_id:  # every code held again, the coupon's counters back to nothing
+            cur.execute("TRUNCATE marketing_couponredemption")
+            cur.execute(
+                "UPDATE marketing_couponcode SET status = 'held', redeemed_at = NULL, order_number = '' "
+                "WHERE status <> 'held'"
+            )
+            cur.execute(
+                "UPDATE marketing_coupon SET redeemed_count = 0, redeemed_amount = 0, budget_count = %s "
+                "WHERE id = %s",
+                [COUPON_BUDGET, scene.coupon_id],
+            )
+            cur.execute("VACUUM ANALYZE marketing_coupon")
+            cur.execute("VACUUM ANALYZE marketing_couponcode")
 
 
 def check(scene: Scene, scenario: str) -> dict:
@@ -192,7 +278,44 @@ def check(scene: Scene, scenario: str) -> dict:
         ledger_off = cur.fetchone()[0]
         cur.execute("SELECT reserved FROM stores_stock WHERE sku_id = %s", [scene.hot[0]])
         hot_reserved = cur.fetchone()[0]
+        coupons = {}
+        if scene.coupon_id:
+            cur.execute(
+                "SELECT redeemed_count, redeemed_amount, budget_count, budget_amount FROM marketing_coupon "
+                "WHERE id = %s",
+                [scene.coupon_id],
+            )
+            count, amount, budget_count, budget_amount = cur.fetchone()
+            cur.execute("SELECT count(*) FROM marketing_couponcode WHERE status = 'redeemed'")
+            codes_used = cur.fetchone()[0]
+            cur.execute("SELECT count(*), coalesce(sum(discount), 0) FROM marketing_couponredemption")
+            redemptions, redeemed = cur.fetchone()
+            cur.execute(
+                "SELECT count(*), coalesce(sum(discount_total), 0) FROM orders_order WHERE discount_total > 0"
+            )
+            discounted, order_discounts = cur.fetchone()
+            cur.execute("SELECT coalesce(sum(amount), 0) FROM orders_linediscount")
+            line_discounts = cur.fetchone()[0]
+            cur.execute(
+                "SELECT count(*) FROM orders_order o WHERE o.discount_total <> (SELECT coalesce(sum(d.amount), 0) "
+                "FROM orders_orderline l JOIN orders_linediscount d ON d.line_id = l.id WHERE l.order_id = o.id)"
+            )
+            orders_off = cur.fetchone()[0]
+            coupons = {
+                "coupon_count": count,
+                "coupon_amount": amount,
+                "codes_used": codes_used,
+                "redemptions": redemptions,
+                "redeemed": redeemed,
+                "discounted": discounted,
+                "order_discounts": order_discounts,
+                "line_discounts": line_discounts,
+                "orders_off": orders_off,
+                "over_budget": (budget_count is not None and count > budget_count)
+                or (budget_amount is not None and amount > budget_amount),
+            }
     return {
+        **coupons,
         "orders": orders,
         "outbox": events,
         "ordered": ordered,
@@ -204,16 +327,37 @@ def check(scene: Scene, scenario: str) -> dict:
     }
 
 
-def bodies_for(scene: Scene, scenario: str, count: int, run: str) -> list[dict]:
+def bodies_for(
+    scene: Scene,
+    scenario: str,
+    count: int,
+    run: str,
+    coupons: bool = False,
+    first_buyer: int = 0,
+    members_only: bool = False,
+) -> list[dict]:
+    """`count` order bodies; with `coupons`, order n is buyer first_buyer + n's, with their code."""
     if scenario == "hot":
-        return [_body(scene, [(scene.hot, 1)], f"{run}-{n}") for n in range(count)]
-    spread = scene.spread
-    return [
-        _body(
-            scene, [(spread[(2 * n) % len(spread)], 1), (spread[(2 * n + 1) % len(spread)], 1)], f"{run}-{n}"
-        )
-        for n in range(count)
-    ]
+        bodies = [_body(scene, [(scene.hot, 1)], f"{run}-{n}") for n in range(count)]
+    else:
+        spread = scene.spread
+        bodies = [
+            _body(
+                scene,
+                [(spread[(2 * n) % len(spread)], 1), (spread[(2 * n + 1) % len(spread)], 1)],
+                f"{run}-{n}",
+            )
+            for n in range(count)
+        ]
+    if coupons:
+        buyers = scene.buyers[first_buyer : first_buyer + count]
+        if len(buyers) < count:
+            raise SystemExit(f"{count} coupon orders need as many buyers; there are {len(buyers)}")
+        for body, (member_id, code) in zip(bodies, buyers, strict=True):
+            body["member"] = member_id
+            if not members_only:
+                body["coupons"] = [code]
+    return bodies
 
 
 def _body(scene: Scene, lines, reference: str) -> dict:
@@ -441,9 +585,14 @@ class RawSender:
 # --- one run ----------------------------------------------------------------------------------
 
 
-def measure(side, scenario, clients, bodies, sender, scene, admin, server_pid=None) -> Run:
+def measure(side, scenario, clients, bodies, sender, scene, admin, server_pid=None, budget=None) -> Run:
     reset(scene)
+    if budget is not None:  # the coupon's budget is the limit in this run
+        admin.execute(
+            "UPDATE marketing_coupon SET budget_count = %s WHERE id = %s", [budget, scene.coupon_id]
+        )
     run = Run(side, scenario, clients)
+    run.budget = budget
     pids = worker_pids(server_pid) if server_pid else []
     py_before = cpu_seconds(pids)
     # Backends are read after the clients connect (raw) or from the workers' persistent connections.
@@ -506,34 +655,62 @@ def report(run: Run) -> None:
         f"reserved leak {c['leak']}, {ledger}, orders {c['orders']}, "
         f"outbox {c['outbox']}"
     )
+    if run.side == "cpn":
+        budget = f"budget {run.budget:,} redemptions" if run.budget is not None else "budget not the limit"
+        print(
+            f"{'':12} coupon: {budget}; counted {c['coupon_count']} ({c['coupon_amount']}), codes used "
+            f"{c['codes_used']}, redemption rows {c['redemptions']} ({c['redeemed']}), orders with a "
+            f"discount {c['discounted']} ({c['order_discounts']}), line discounts {c['line_discounts']}, "
+            f"orders whose lines do not sum {c['orders_off']}, over budget {'yes' if c['over_budget'] else 'no'}"
+        )
 
 
 def failed(run: Run) -> bool:
     c = run.check
-    ledger = run.side == "api" and c["ledger_off"]  # the raw side writes no movements
-    return bool(c["oversold"] or c["leak"] or ledger or c["outbox"] != c["orders"] or c["orders"] != run.made)
+    ledger = run.side != "raw" and c["ledger_off"]  # the raw side writes no movements
+    broken = c["oversold"] or c["leak"] or ledger or c["outbox"] != c["orders"] or c["orders"] != run.made
+    if run.side == "cpn":  # each order used its one code once, counted once, allocated to its lines
+        orders = c["orders"]
+        broken = broken or not (
+            c["coupon_count"] == c["codes_used"] == c["redemptions"] == c["discounted"] == orders
+            and c["coupon_amount"] == c["redeemed"] == c["order_discounts"] == c["line_discounts"]
+            and c["coupon_amount"] == COUPON_VALUE * orders
+            and not c["orders_off"]
+            and not c["over_budget"]
+        )
+        if run.budget is not None:  # the budget, exactly: no more, and no fewer when enough asked
+            broken = broken or orders != min(run.budget, run.requests)
+    if run.side == "mem":  # members without codes: nothing redeemed, nothing off
+        broken = broken or c["coupon_count"] or c["codes_used"] or c["discounted"]
+    return bool(broken)
 
 
 # --- --explain: the statements of one order ---------------------------------------------------
 
 
 def explain(scene: Scene) -> None:
+    """One 2-line order's statements through the API; with buyers, one with a coupon code too."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     reset(scene)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {scene.api_key}", HTTP_HOST="127.0.0.1")
-    for n in range(2):  # the second is the steady state (key's last_used_at written once a minute)
-        body = _wire(bodies_for(scene, "spread", 1, f"explain-{n}")[0])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.post(
-                "/api/v1/orders/", body, content_type="application/json", headers={"Idempotency-Key": f"x{n}"}
-            )
-    assert response.status_code == 201, response.content
-    print(f"one 2-line order through the API: {len(queries)} statements")
-    for q in queries.captured_queries:
-        print(f"  {q['time']:>6}s  {q['sql'][:150]}")
+    for coupons in (False, True) if scene.buyers else (False,):
+        for n in range(2):  # the second is the steady state (key's last_used_at written once a minute)
+            body = _wire(bodies_for(scene, "spread", n + 1, f"explain-{coupons}-{n}", coupons=coupons)[n])
+            with CaptureQueriesContext(connection) as queries:
+                response = client.post(
+                    "/api/v1/orders/",
+                    body,
+                    content_type="application/json",
+                    headers={"Idempotency-Key": f"x{coupons}{n}"},
+                )
+        assert response.status_code == 201, response.content
+        what = "with a coupon code" if coupons else "without a coupon"
+        print(f"one 2-line order through the API, {what}: {len(queries)} statements")
+        for q in queries.captured_queries:
+            print(f"  {q['time']:>6}s  {q['sql'][:150]}")
     reset(scene)
 
 
@@ -548,15 +725,34 @@ def main():
     parser.add_argument("--skus", type=int, default=SPREAD_SKUS)
     parser.add_argument("--scenarios", nargs="+", default=["hot", "spread"], choices=["hot", "spread"])
     parser.add_argument("--explain", action="store_true", help="list one order's SQL statements first")
+    parser.add_argument(
+        "--no-coupons", action="store_true", help="skip the runs with one coupon code per order"
+    )
+    parser.add_argument(
+        "--member-run", action="store_true", help="also a run by the members without their codes"
+    )
+    parser.add_argument(
+        "--budget-limit",
+        type=int,
+        default=1000,
+        metavar="K",
+        help="one more coupon spread run with the coupon's budget at K redemptions (0: none)",
+    )
     args = parser.parse_args()
+    coupons = not args.no_coupons
+    buyers = max(args.hot_buyers, args.spread_orders) if coupons else 0
     import psycopg
 
     os.environ["API_KEY_RATE"] = "100000000/min"  # the throttle runs, but never says no here
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
     with bench_database(DB_NAME):
         started = time.perf_counter()
-        scene = make_data(args.skus)
-        print(f"data: {args.skus:,} + 1 SKUs with price and stock in {time.perf_counter() - started:.1f} s")
+        scene = make_data(args.skus, buyers)
+        print(
+            f"data: {args.skus:,} + 1 SKUs with price and stock"
+            + (f", {buyers:,} members with a coupon code each" if buyers else "")
+            + f" in {time.perf_counter() - started:.1f} s"
+        )
         if args.explain:
             explain(scene)
         from django.db import connections
@@ -592,25 +788,52 @@ def main():
                 f"{'side':4} {'scene':6} {'clients':>7} {'orders':>6} {'orders/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
                 f"{'p99 ms':>7} {'py ms':>6} {'pg ms':>6}  answers"
             )
+            sides = [("raw", raw), ("api", api)] + ([("cpn", api)] if coupons else [])
+            sides += [("mem", api)] if coupons and args.member_run else []
             for clients in args.clients:
                 for scenario in args.scenarios:
                     count = args.hot_buyers if scenario == "hot" else args.spread_orders
-                    for side, sender in (("raw", raw), ("api", api)):
+                    for side, sender in sides:
                         tag = f"{side}-{scenario}-{clients}-{secrets.token_hex(3)}"
                         run = measure(
                             side,
                             scenario,
                             clients,
-                            bodies_for(scene, scenario, count, tag),
+                            bodies_for(
+                                scene,
+                                scenario,
+                                count,
+                                tag,
+                                coupons=side in ("cpn", "mem"),
+                                members_only=side == "mem",
+                            ),
                             sender,
                             scene,
                             admin,
-                            server.pid if side == "api" else None,
+                            server.pid if side != "raw" else None,
                         )
                         report(run)
                         runs.append(run)
                         if failed(run):
-                            sys.exit("stock check failed")
+                            sys.exit("stock or coupon check failed")
+            if coupons and args.budget_limit:
+                clients = args.clients[0]
+                tag = f"budget-{clients}-{secrets.token_hex(3)}"
+                run = measure(
+                    "cpn",
+                    "budget",
+                    clients,
+                    bodies_for(scene, "spread", args.spread_orders, tag, coupons=True),
+                    api,
+                    scene,
+                    admin,
+                    server.pid,
+                    budget=args.budget_limit,
+                )
+                report(run)
+                runs.append(run)
+                if failed(run):
+                    sys.exit("coupon budget check failed")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=10)
@@ -634,8 +857,33 @@ def summarise(runs: list[Run]) -> None:
             parts.append(f"hot/spread {hot / spread:.2f}")
             finals.append(f"hot/spread@{clients} {hot / spread:.2f}")
         print(f"clients {clients}: " + "; ".join(parts))
+        coupon = []
+        for scenario in ("spread", "hot"):
+            api, cpn = rate.get(("api", scenario, clients)), rate.get(("cpn", scenario, clients))
+            if api and cpn:
+                coupon.append(f"{scenario} {cpn / api:.2f} ({cpn:.0f} vs {api:.0f}/s)")
+                finals.append(f"coupon/plain {scenario}@{clients} {cpn / api:.2f}")
+            mem = rate.get(("mem", scenario, clients))
+            if api and mem:
+                coupon.append(f"{scenario} by members without codes / without {mem / api:.2f} ({mem:.0f}/s)")
+                finals.append(f"member/plain {scenario}@{clients} {mem / api:.2f}")
+        if coupon:
+            print(f"clients {clients}: with a coupon / without: " + "; ".join(coupon))
+    for run in runs:
+        if run.budget is not None:
+            c = run.check
+            print(
+                f"budget {run.budget:,} redemptions, {run.requests:,} buyers, {run.clients} clients: "
+                f"{c['orders']:,} orders, coupon counted {c['coupon_count']:,}, answers "
+                f"{dict(sorted(run.answers.items()))}"
+            )
+            finals.append(f"budget {run.budget} -> {c['coupon_count']} redeemed")
     oversold = sum(r.check.get("oversold", 0) for r in runs)
-    print(f"flash_sale: {', '.join(finals)}; oversold {oversold} (goals: spread >= 0.25, hot/spread >= 0.75)")
+    over_budget = sum(1 for r in runs if r.check.get("over_budget"))
+    goals = "spread >= 0.25, hot/spread >= 0.75"
+    if any(r.side == "cpn" for r in runs):
+        goals += ", coupon/plain >= 0.8, over budget 0"
+    print(f"flash_sale: {', '.join(finals)}; oversold {oversold}, over budget {over_budget} (goals: {goals})")
 
 
 if __name__ == "__main__":

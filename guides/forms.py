@@ -169,6 +169,10 @@ class ScanPhoneForm(forms.Form):
 
     phone = _mobile_field(_("Your mobile number"))
     scan = forms.CharField(widget=forms.HiddenInput)
+    # The coupon the printed link offers (?coupon=<coupon's code>), claimed with the mobile.
+    coupon = forms.RegexField(
+        regex=r"^[A-Za-z0-9_-]{1,40}\Z", max_length=40, required=False, widget=forms.HiddenInput
+    )
 
     def clean_phone(self):
         return _clean_mobile(self.cleaned_data["phone"])

@@ -7,15 +7,18 @@ to the POST in a signed hidden field, so nobody can bind a phone to a scan they 
 double submit finds the scan already bound to that phone and only redirects again.
 """
 
+import re
 from datetime import datetime
 
 from allauth.account.views import SignupView
 from django.contrib import messages
 from django.core import signing
 from django.db import transaction
+from django.db.models import F, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -28,9 +31,14 @@ from guides.choices import ScanOutcome
 from guides.forms import BecomeGuideForm, GuideSignupForm, ScanPhoneForm
 from guides.models import Guide, ScanEvent
 from guides.services import guide_register, scan_bind, scan_open
+from marketing.choices import IssuedVia
+from marketing.models import Coupon
+from marketing.services import code_give
 from members.models import Member
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Store
+from stores.policies import SYSTEM
+from stores.selectors import channel_for_store
 
 SCAN_SALT = "guides.scan"
 # A landing page left open longer than this binds through a fresh scan row (the guide is in the
@@ -38,6 +46,9 @@ SCAN_SALT = "guides.scan"
 SCAN_TOKEN_MAX_AGE = 2 * 60 * 60
 BOUND_SESSION_KEY = "guides:bound"  # what the "you're connected" page may show this browser
 VIA_GUIDE_SESSION_KEY = "guides:via_guide"  # the store page after a guide's scan is not a store scan
+CLAIMED_SESSION_KEY = "marketing:claimed"  # coupon codes this browser claimed at a QR code
+CLAIMS_KEPT = 5
+COUPON_PARAM = re.compile(r"[A-Za-z0-9_-]{1,40}")  # marketing.models.Coupon.code, a slug
 BINDING_OUTCOMES = (ScanOutcome.BOUND, ScanOutcome.REBOUND, ScanOutcome.EXTENDED)
 
 
@@ -71,6 +82,36 @@ def _shop_store(guide: Guide) -> Store | None:
     if store is not None and store.status == StoreStatus.OPEN and store.kind != StoreKind.WAREHOUSE:
         return store
     return None
+
+
+# --- the coupon a QR code offers --------------------------------------------------------------
+
+
+def claimable_coupon(code: str, *, channel=None) -> Coupon | None:
+    """The coupon a store's or guide's QR page offers (?coupon=<coupon's code> on the printed
+    link): live now, valid on the store's channel, with budget left. Anything else offers nothing."""
+    code = (code or "").strip()
+    if not COUPON_PARAM.fullmatch(code):
+        return None
+    now = timezone.now()
+    coupons = Coupon.objects.filter(code=code, valid_from__lte=now).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=now),
+        Q(budget_count__isnull=True) | Q(redeemed_count__lt=F("budget_count")),
+        Q(budget_amount__isnull=True) | Q(redeemed_amount__lt=F("budget_amount")),
+    )
+    coupon = coupons.prefetch_related("channels").first()
+    if coupon is None:
+        return None
+    channels = {c.pk for c in coupon.channels.all()}
+    if channels and (channel is None or channel.pk not in channels):
+        return None
+    return coupon
+
+
+def remember_claim(request, code: str) -> None:
+    """This browser may see the codes it claimed (and finds the last one typed in the order form)."""
+    kept = [c for c in request.session.get(CLAIMED_SESSION_KEY, []) if c != code]
+    request.session[CLAIMED_SESSION_KEY] = [*kept, code][-CLAIMS_KEPT:]
 
 
 # --- self-registration ---------------------------------------------------------------------------
@@ -207,7 +248,46 @@ def _scan_to_bind(request, guide: Guide, scan_id: int | None, phone: str) -> Sca
 
 
 def _landing(request, guide: Guide, form: ScanPhoneForm, status: int = 200):
-    return _render(request, "guides/public/landing.html", {"guide": guide, "form": form}, status=status)
+    wanted = form.data.get("coupon", "") if form.is_bound else form.initial.get("coupon", "")
+    offer = claimable_coupon(wanted, channel=_channel_of(guide))
+    return _render(
+        request, "guides/public/landing.html", {"guide": guide, "form": form, "offer": offer}, status=status
+    )
+
+
+def _channel_of(guide: Guide):
+    store = _shop_store(guide)
+    return channel_for_store(store) if store is not None else None
+
+
+def _claim_at_guide(request, guide: Guide, member_id: int, wanted: str) -> None:
+    """The coupon the guide's QR page offered, for the customer who just left their mobile
+    (marketing.services.code_give, the product acting for the customer: SYSTEM). A refusal (they
+    hold it already, its budget is spent) is said on the next page; the binding stands."""
+    coupon = claimable_coupon(wanted, channel=_channel_of(guide))
+    if coupon is None:
+        if wanted:
+            messages.warning(request, _("This coupon is not on offer any more."))
+        return
+    try:
+        with transaction.atomic():
+            given = code_give(
+                coupon=coupon,
+                member=Member.objects.get(pk=member_id),
+                via=IssuedVia.GUIDE_QR,
+                actor=SYSTEM,
+                guide=guide,
+                store=_shop_store(guide),
+            )
+    except DomainError as error:
+        messages.warning(request, error.message)
+        return
+    remember_claim(request, given.code)
+    messages.success(
+        request,
+        _("Your coupon %(coupon)s: code %(code)s. It is already typed in the order form.")
+        % {"coupon": coupon.name, "code": given.code},
+    )
 
 
 def _suspended(request, guide: Guide):
@@ -222,7 +302,9 @@ def landing(request, code):
         scan = scan_open(guide=guide, user_agent=_user_agent(request))
         if not guide.is_active:
             return _suspended(request, guide)
-        return _landing(request, guide, ScanPhoneForm(initial={"scan": _sign(scan)}))
+        wanted = request.GET.get("coupon", "")
+        initial = {"scan": _sign(scan), "coupon": wanted if COUPON_PARAM.fullmatch(wanted) else ""}
+        return _landing(request, guide, ScanPhoneForm(initial=initial))
 
     try:
         scan_id = _scan_id(request.POST.get("scan", ""), guide)
@@ -243,6 +325,8 @@ def landing(request, code):
         return _suspended(request, guide)
     if binding is not None:
         request.session[BOUND_SESSION_KEY] = {"guide": guide.code, "ends_at": binding.ends_at.isoformat()}
+        if form.cleaned_data.get("coupon"):
+            _claim_at_guide(request, guide, binding.member_id, form.cleaned_data["coupon"])
     store = _shop_store(guide)
     if store is not None:
         request.session[VIA_GUIDE_SESSION_KEY] = store.code

@@ -29,6 +29,8 @@ EVENT_TYPES = (
     "ticket.closed",
     "price.changed",
     "settlement.approved",
+    "coupon.redeemed",
+    "campaign.message",
 )
 
 

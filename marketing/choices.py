@@ -7,7 +7,7 @@ class PromotionKind(models.TextChoices):
     PERCENT_OFF = "percent_off", _("Percent off SKUs or categories")
     AMOUNT_OFF = "amount_off", _("Amount off each unit")
     SPEND_THRESHOLD = "spend_threshold", _("Spend at least X, take Y off (满减)")
-    NTH_ITEM = "nth_item", _("Buy N, the Nth at x% off")
+    NTH_ITEM = "nth_item", _("Buy N, the Nth at a percent off")
 
 
 CATALOGUE_KINDS = (PromotionKind.PERCENT_OFF, PromotionKind.AMOUNT_OFF)

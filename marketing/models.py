@@ -7,6 +7,8 @@ Orders ask marketing to price a basket (marketing.pricing) and to redeem its cou
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Mod, Round
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from config.money import MoneyField
@@ -153,7 +155,10 @@ class Coupon(models.Model):
                 name="coupon_budget_count_kept",
             ),
             models.CheckConstraint(
-                condition=Q(budget_amount__isnull=True) | Q(redeemed_amount__lte=F("budget_amount")),
+                # Rounded to the cent (marketing.sql rounds too): exact on PostgreSQL; on SQLite a
+                # sum of cents is a float a hair off.
+                condition=Q(budget_amount__isnull=True)
+                | Q(redeemed_amount__lte=Round(F("budget_amount"), settings.MONEY_DECIMAL_PLACES)),
                 name="coupon_budget_amount_kept",
             ),
             models.CheckConstraint(
@@ -313,7 +318,7 @@ class PointsTenderRule(models.Model):
     )
     points_per_yuan = models.PositiveIntegerField(_("points per yuan"), default=100)
     cap_percent = models.DecimalField(
-        _("at most (% of the order)"), max_digits=5, decimal_places=2, default=50
+        _("at most (percent of the order)"), max_digits=5, decimal_places=2, default=50
     )
 
     class Meta:
@@ -321,6 +326,10 @@ class PointsTenderRule(models.Model):
         verbose_name_plural = _("points payment rules")
         constraints = [
             models.CheckConstraint(condition=Q(points_per_yuan__gte=100), name="points_tender_rate_min"),
+            # A cent is a whole number of points: the rate is a multiple of 100.
+            models.CheckConstraint(
+                condition=Exact(Mod("points_per_yuan", 100), 0), name="points_tender_rate_whole_cents"
+            ),
             models.CheckConstraint(
                 condition=Q(cap_percent__gte=0, cap_percent__lte=100), name="points_tender_cap_range"
             ),

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from catalog.models import SKU
@@ -28,6 +27,7 @@ from config.money import CENT, quantize_money
 from marketing.choices import CATALOGUE_KINDS, CodeStatus, CouponKind, PromotionKind
 from marketing.errors import CouponRefused
 from marketing.models import Coupon, CouponCode, Promotion
+from marketing.rules import Scope, coupon_scope, promotions_at
 
 MAX_CODES = 5
 
@@ -137,35 +137,17 @@ class _Chains:
         return self._chains.get(sku_id, set())
 
 
-class _Scope:
-    """Which SKUs, categories and channels a promotion or coupon covers (empty: all)."""
-
-    def __init__(self, rule):
-        self.skus = {s.pk for s in rule.skus.all()}
-        self.categories = {c.pk for c in rule.categories.all()}
-        self.channels = {c.pk for c in rule.channels.all()}
-
-    def covers_channel(self, channel) -> bool:
-        return not self.channels or channel.pk in self.channels
-
-    def covers(self, line: PricedLine, chains: dict) -> bool:
-        if not self.skus and not self.categories:
-            return True
-        return line.sku.pk in self.skus or bool(chains[line.sku.pk] & self.categories)
+def live_promotions(*, channel, at: datetime) -> list[tuple[Promotion, Scope]]:
+    """[(promotion, scope)] running at `at` on `channel` (marketing.rules keeps them in memory)."""
+    return [(p, scope) for p, scope in promotions_at(at) if scope.covers_channel(channel)]
 
 
-def live_promotions(*, channel, at: datetime) -> list[tuple[Promotion, _Scope]]:
-    promotions = (
-        Promotion.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
-        .prefetch_related("skus", "categories", "channels")
-        .order_by("valid_from", "id")
-    )
-    scoped = [(p, _Scope(p)) for p in promotions]
-    return [(p, scope) for p, scope in scoped if scope.covers_channel(channel)]
-
-
-def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, _Scope]]:
+def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, Scope]]:
     wanted = []
+    if isinstance(codes, str):  # one code, not its letters
+        codes = [codes]
+    if codes is not None and not isinstance(codes, (list, tuple, set, frozenset)):
+        raise CouponRefused(_("That is not a coupon code."), fields={"coupons": [_("Not a coupon code.")]})
     for raw in codes or ():
         text = str(raw).strip().upper()
         if text and text not in wanted:
@@ -178,12 +160,8 @@ def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, _Scope]]:
         return []
     if any(len(text) > 20 or not text.isprintable() for text in wanted):
         raise CouponRefused(_("That is not a coupon code."), fields={"coupons": [_("Not a coupon code.")]})
-    found = {
-        c.code: c
-        for c in CouponCode.objects.filter(code__in=wanted)
-        .select_related("coupon")
-        .prefetch_related("coupon__skus", "coupon__categories", "coupon__channels")
-    }
+    # One query for the codes and their coupons; each coupon's scope comes from marketing.rules.
+    found = {c.code: c for c in CouponCode.objects.filter(code__in=wanted).select_related("coupon")}
     result, seen_coupons = [], set()
     for text in wanted:
         code = found.get(text)
@@ -204,7 +182,7 @@ def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, _Scope]]:
                 _("Coupon %(code)s is not valid now.") % {"code": text},
                 fields={"coupons": [_("Not valid now.")]},
             )
-        scope = _Scope(coupon)
+        scope = coupon_scope(coupon)
         if not scope.covers_channel(channel):
             raise CouponRefused(
                 _("Coupon %(code)s is not valid on %(channel)s.") % {"code": text, "channel": channel.name},
@@ -254,7 +232,7 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
     for line in priced:
         best, best_off = None, Decimal(0)
         for promotion, scope in promotions:
-            if promotion.kind in CATALOGUE_KINDS and scope.covers(line, chains):
+            if promotion.kind in CATALOGUE_KINDS and scope.covers(line.sku.pk, chains):
                 off = _catalogue_off(promotion, line.unit_price)
                 if off > best_off:
                     best, best_off = promotion, off
@@ -268,7 +246,7 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
 
     # 2. Order promotions.
     for promotion, scope in promotions:
-        eligible = [line for line in priced if scope.covers(line, chains) and line.net > 0]
+        eligible = [line for line in priced if scope.covers(line.sku.pk, chains) and line.net > 0]
         if not eligible:
             continue
         if promotion.kind == PromotionKind.SPEND_THRESHOLD:
@@ -303,7 +281,7 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
     # 3. Coupons.
     for code, scope in _codes_for(codes, member, channel, at):
         coupon = code.coupon
-        eligible = [line for line in priced if scope.covers(line, chains) and line.net > 0]
+        eligible = [line for line in priced if scope.covers(line.sku.pk, chains) and line.net > 0]
         base = sum((line.net for line in eligible), Decimal(0))
         if not eligible or base < coupon.min_spend or base <= 0:
             raise CouponRefused(

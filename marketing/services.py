@@ -5,6 +5,7 @@ order's transaction, and its cancellation gives them back."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +85,23 @@ def _percent(value, field: str, error=PromotionRefused) -> Decimal:
     return percent.quantize(Decimal("0.01"))
 
 
+SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
+
+
+def _code_and_name(code, name, error) -> tuple[str, str]:
+    """A code (a slug of at most 40 characters) and a name (at most 120 printable characters)."""
+    code = code.strip() if isinstance(code, str) else ""
+    name = name.strip() if isinstance(name, str) else ""
+    fields = {f: [_("This field is required.")] for f, v in (("code", code), ("name", name)) if not v}
+    if code and not SLUG.match(code):
+        fields["code"] = [_("Letters, digits, - and _, at most 40.")]
+    if name and (len(name) > 120 or not name.isprintable()):
+        fields["name"] = [_("At most 120 printable characters.")]
+    if fields:
+        raise error(_("Give a code and a name."), fields=fields)
+    return code, name
+
+
 def _window(valid_from, valid_to, error) -> None:
     if valid_to is not None and valid_to <= valid_from:
         raise error(_("The window ends before it starts."), fields={"valid_to": [_("Before the start.")]})
@@ -116,12 +134,7 @@ def promotion_set(
     user = person_of(actor)
     if kind not in PromotionKind.values:
         raise PromotionRefused(_("Choose a kind of promotion."), fields={"kind": [_("Unknown.")]})
-    code, name = (code or "").strip(), (name or "").strip()
-    if not code or not name:
-        raise PromotionRefused(
-            _("A promotion needs a code and a name."),
-            fields={f: [_("This field is required.")] for f, v in (("code", code), ("name", name)) if not v},
-        )
+    code, name = _code_and_name(code, name, PromotionRefused)
     _window(valid_from, valid_to, PromotionRefused)
     values = {"percent": None, "amount": None, "threshold": None, "nth": None}
     if kind == PromotionKind.PERCENT_OFF:
@@ -149,12 +162,13 @@ def promotion_set(
             _("Name the SKUs or categories the promotion lowers."),
             fields={"skus": [_("This field is required.")]},
         )
-    if kind in CATALOGUE_KINDS and channels:
-        unified = SKU.objects.filter(unified=True).filter(
-            Q(pk__in=[s.pk for s in skus])
-            | Q(product__category__in=categories)
-            | Q(product__category__parent__in=categories)
-        )
+    if channels and (skus or categories):
+        # Any kind that names a unified SKU (directly, or through its category or an ancestor of it,
+        # as pricing reads them) changes what it costs: limited to some channels, that is two prices.
+        covered = Q(pk__in=[s.pk for s in skus])
+        for depth in range(4):
+            covered |= Q(**{"product__category" + "__parent" * depth + "__in": categories})
+        unified = SKU.objects.filter(unified=True).filter(covered)
         first = unified.order_by("code").first()
         if first is not None:
             raise PromotionRefused(
@@ -162,6 +176,15 @@ def promotion_set(
                 % {"sku": first.code},
                 fields={"channels": [_("Leave empty: every channel.")]},
             )
+    # Versions follow each other: a new one starts after the latest (else two versions of one
+    # promotion would both be live, and both apply).
+    latest = Promotion.objects.select_for_update().filter(code=code).order_by("-valid_from").first()
+    if latest is not None and latest.valid_from >= valid_from:
+        raise PromotionRefused(
+            _("Promotion %(code)s has a version from %(start)s; a new version starts after it.")
+            % {"code": code, "start": timezone.localtime(latest.valid_from).strftime("%Y-%m-%d %H:%M")},
+            fields={"valid_from": [_("Not after the latest version.")]},
+        )
     previous = (
         Promotion.objects.select_for_update()
         .filter(code=code, valid_from__lt=valid_from)
@@ -224,12 +247,7 @@ def coupon_define(
     actor,
 ) -> Coupon:
     marketing_require(actor)
-    code, name = (code or "").strip(), (name or "").strip()
-    if not code or not name:
-        raise CouponRefused(
-            _("A coupon needs a code and a name."),
-            fields={f: [_("This field is required.")] for f, v in (("code", code), ("name", name)) if not v},
-        )
+    code, name = _code_and_name(code, name, CouponRefused)
     if Coupon.objects.filter(code=code).exists():
         raise CouponRefused(
             _("Coupon %(code)s exists.") % {"code": code}, fields={"code": [_("Already used.")]}
@@ -502,32 +520,53 @@ def wallet_top_up(
         raise TenderRefused(
             _("This member was merged; top up the survivor."), fields={"member": [_("Merged.")]}
         )
-    if client_reference:
-        existing = (
-            WalletEntry.objects.filter(client_reference=client_reference).select_related("wallet").first()
-        )
-        if existing is not None:
-            if (
-                existing.wallet.member_id == member.pk
-                and existing.amount == amount
-                and existing.kind == WalletKind.TOP_UP
-            ):
-                existing.replayed = True
-                return existing
+    for field, text in (("reference", reference), ("client_reference", client_reference)):
+        if text is not None and (not isinstance(text, str) or len(text) > 64 or not text.isprintable()):
             raise TenderRefused(
-                _("Client reference %(ref)s was already used for a different request.")
-                % {"ref": client_reference},
-                code="idempotency_conflict",
-                fields={"client_reference": [_("Already used.")]},
+                _("A reference is at most 64 printable characters."), fields={field: [_("Not a reference.")]}
             )
-    return _wallet_entry(
-        member_id=member.pk,
-        kind=WalletKind.TOP_UP,
-        amount=amount,
-        method=method,
-        reference=(reference or "")[:64],
-        client_reference=client_reference,
-        created_by=person_of(actor),
+    replay = _top_up_replayed(client_reference, member=member, amount=amount)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            return _wallet_entry(
+                member_id=member.pk,
+                kind=WalletKind.TOP_UP,
+                amount=amount,
+                method=method,
+                reference=(reference or "")[:64],
+                client_reference=client_reference or None,
+                created_by=person_of(actor),
+            )
+    except IntegrityError:
+        # The same request at the same moment: the other one committed first; answer it (the
+        # savepoint undid this one's move of the balance).
+        replay = _top_up_replayed(client_reference, member=member, amount=amount)
+        if replay is None:
+            raise
+        return replay
+
+
+def _top_up_replayed(client_reference, *, member: Member, amount: Decimal) -> WalletEntry | None:
+    """The top-up made before with this client reference (marked `replayed`), or None; the same
+    reference for a different request is refused."""
+    if not client_reference:
+        return None
+    existing = WalletEntry.objects.filter(client_reference=client_reference).select_related("wallet").first()
+    if existing is None:
+        return None
+    if (
+        existing.wallet.member_id == member.pk
+        and existing.amount == amount
+        and existing.kind == WalletKind.TOP_UP
+    ):
+        existing.replayed = True
+        return existing
+    raise TenderRefused(
+        _("Client reference %(ref)s was already used for a different request.") % {"ref": client_reference},
+        code="idempotency_conflict",
+        fields={"client_reference": [_("Already used.")]},
     )
 
 
@@ -658,7 +697,8 @@ def campaign_send(*, campaign: Campaign, actor, at: datetime | None = None) -> i
     reached (a member gets one code and one message per campaign). Answers how many it reached."""
     marketing_require(actor)
     at = at or timezone.now()
-    campaign = Campaign.objects.select_for_update().select_related("coupon").get(pk=campaign.pk)
+    # Lock the campaign row only: PostgreSQL refuses FOR UPDATE on the nullable side of the coupon's join.
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("coupon").get(pk=campaign.pk)
     reached = set(CampaignRecipient.objects.filter(campaign=campaign).values_list("member_id", flat=True))
     user = person_of(actor)
     count = 0

@@ -7,10 +7,15 @@ models' _meta, so a rename fails here at import, not in production."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connections, router
 
 from marketing.choices import CodeStatus
 from marketing.models import Coupon, CouponCode, Wallet
+
+# Sums are rounded to the cent: a no-op on PostgreSQL (numeric), and on SQLite, whose decimals are
+# floats, 0.10 + 0.20 is 0.30 again, so a budget or a balance is never missed by a hair.
+PLACES = int(settings.MONEY_DECIMAL_PLACES)
 
 
 def _names(model, *fields):
@@ -25,9 +30,9 @@ def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
         Coupon, "redeemed_count", "redeemed_amount", "budget_count", "budget_amount", "id"
     )
     return (
-        f"UPDATE {table} SET {count} = {count} + 1, {amount} = {amount} + %s "  # noqa: S608 (model names)
+        f"UPDATE {table} SET {count} = {count} + 1, {amount} = ROUND({amount} + %s, {PLACES}) "  # noqa: S608
         f"WHERE {pk} = %s AND ({budget_count} IS NULL OR {count} < {budget_count}) "
-        f"AND ({budget_amount} IS NULL OR {amount} + %s <= {budget_amount}) RETURNING {pk}",
+        f"AND ({budget_amount} IS NULL OR ROUND({amount} + %s, {PLACES}) <= {budget_amount}) RETURNING {pk}",
         [discount, coupon_id, discount],
     )
 
@@ -35,7 +40,7 @@ def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
 def coupon_give_back(coupon_id: int, discount: Decimal) -> tuple[str, list]:
     table, count, amount, pk = _names(Coupon, "redeemed_count", "redeemed_amount", "id")
     return (
-        f"UPDATE {table} SET {count} = {count} - 1, {amount} = {amount} - %s "  # noqa: S608 (model names)
+        f"UPDATE {table} SET {count} = {count} - 1, {amount} = ROUND({amount} - %s, {PLACES}) "  # noqa: S608
         f"WHERE {pk} = %s AND {count} >= 1 RETURNING {pk}",
         [discount, coupon_id],
     )
@@ -57,7 +62,7 @@ def wallet_move(member_id: int, delta: Decimal, at) -> tuple[str, list]:
     """Move a wallet's balance by `delta`; a debit only if the balance covers it."""
     table, balance, member, updated_at, pk = _names(Wallet, "balance", "member", "updated_at", "id")
     return (
-        f"UPDATE {table} SET {balance} = {balance} + %s, {updated_at} = %s "  # noqa: S608 (model names)
-        f"WHERE {member} = %s AND {balance} + %s >= 0 RETURNING {pk}",
+        f"UPDATE {table} SET {balance} = ROUND({balance} + %s, {PLACES}), {updated_at} = %s "  # noqa: S608
+        f"WHERE {member} = %s AND ROUND({balance} + %s, {PLACES}) >= 0 RETURNING {pk}",
         [delta, at, member_id, delta],
     )

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from config.money import CENT, quantize_money
 from marketing.errors import TenderRefused
 from marketing.models import PointsTenderRule
 from marketing.pricing import allocate
+from marketing.rules import points_rules
 
 POINTS = "points"
 STORED_VALUE = "stored_value"
@@ -37,8 +37,9 @@ class Tender:
 
 
 def points_rule_for(channel) -> PointsTenderRule | None:
-    rules = PointsTenderRule.objects.filter(Q(channel=channel) | Q(channel__isnull=True))
-    return min(rules, key=lambda r: r.channel_id is None, default=None)
+    """The channel's own rule, else the every-channel one (marketing.rules keeps them in memory)."""
+    rules = points_rules()
+    return rules.get(getattr(channel, "pk", None)) or rules.get(None)
 
 
 def points_value(points: int, rule: PointsTenderRule) -> Decimal:
@@ -72,8 +73,11 @@ def tender_plan(
     whole cent, a tender above what is left to pay, and a rest with no external method."""
     if not isinstance(points, int) or isinstance(points, bool) or points < 0:
         raise TenderRefused(_("Points are a whole number, zero or more."), fields={"points": [_("Invalid.")]})
-    stored_value = quantize_money(stored_value)
-    if stored_value < 0:
+    try:
+        stored_value = quantize_money(stored_value if stored_value not in (None, "") else 0)
+    except (ValueError, TypeError, ArithmeticError):
+        stored_value = None
+    if stored_value is None or not stored_value.is_finite() or stored_value < 0:
         raise TenderRefused(
             _("Stored value is an amount, zero or more."), fields={"stored_value": [_("Invalid.")]}
         )

@@ -127,7 +127,7 @@ def _member_for(request, pk: int) -> tuple[Member, str | None]:
     """
     member = (
         members_visible_to(request.user)
-        .select_related("home_store", "tier", "consent_channel")
+        .select_related("home_store", "tier", "consent_channel", "wallet")
         .filter(pk=pk)
         .first()
     )
@@ -142,7 +142,7 @@ def _member_for(request, pk: int) -> tuple[Member, str | None]:
             and member_fields_for(request.user, found, found_by_lookup=True).personal
         ):
             return (
-                Member.objects.select_related("home_store", "tier", "consent_channel").get(pk=pk),
+                Member.objects.select_related("home_store", "tier", "consent_channel", "wallet").get(pk=pk),
                 query,
             )
     raise Http404(_("No member you can see has this number."))

@@ -7,6 +7,13 @@ and the store's steps; 2,000 medium orders took 290 s on SQLite on a busy 2-core
 the counts stay modest: 60 small, 2,000 medium and, at large scale, capped at LARGE_ORDER_CAP
 rather than faking rows. Times are the services' own (now); the choices are drawn from the
 seeded rng, only order numbers and pickup codes are random.
+
+Marketing (marketing/demo.py, loaded before): every order is priced with the running promotions;
+a few orders of members holding a coupon code redeem it (order_create(coupons=...)), and a few
+paid orders on the brand's own channels pay part of their total with points and stored value
+(order_pay(points=..., stored_value=...)). Which orders those are is decided by counting, not by
+the rng, so the draws (stores, lines, stages) are the ones drawn without marketing; a coupon order
+goes to a member of the store's city who holds a code instead of the member drawn.
 """
 
 import math
@@ -14,12 +21,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.db.models import Count, F
 
 from catalog.models import SKU, Channel
 from config.errors import DomainError
 from config.roles import SYSTEM
+from marketing.choices import CodeStatus
+from marketing.errors import CouponRefused
+from marketing.models import CouponCode, Wallet
+from marketing.tenders import points_cap, points_for, points_rule_for, points_value
 from members.demo import demo_people
 from members.models import Member
 from members.services import tiers_refresh
@@ -58,6 +70,10 @@ REVENUE_RULES = {
 ONLINE = (("own-mall", 35), ("tmall", 25), ("jd", 20))
 PAYMENT = {"tmall": PaymentMethod.MARKETPLACE, "jd": PaymentMethod.MARKETPLACE}
 EXTERNAL_PREFIX = {"tmall": "TM", "jd": "JD"}
+# Orders that redeem a member's coupon code, and paid orders on own channels that pay by tenders.
+COUPON_ORDERS = {"small": 10, "medium": 150, "large": 300}
+TENDER_ORDERS = {"small": 8, "medium": 150, "large": 300}
+TENDER_CHANNELS = ("own-stores", "own-mall")
 # What happens to an order after it is placed, with weights (the generic mix).
 STAGES = (
     ("created", 7),
@@ -126,9 +142,28 @@ class _OrderSeeder:
         self.counts = {"revenue rules": 0, "orders": 0, "of them stopped short (a step was refused)": 0}
         self.counts["plans skipped (nothing left to sell there)"] = 0
         self.counts["plans skipped (refused by a service)"] = 0
+        self.counts["with a coupon"] = 0
+        self.counts["paid with points or stored value"] = 0
 
     def run(self, scale: str) -> dict[str, int]:
         self.people = demo_people()
+        self.coupon_orders, self.tender_orders = COUPON_ORDERS[scale], TENDER_ORDERS[scale]
+        # Members holding a code, by city: an order of that city may go to one of them, with the code.
+        # Coupons take turns in each city's list, so every demo coupon gets its chance.
+        by_coupon: dict[tuple[str, int], list[tuple[int, str]]] = {}
+        for member_id, city, coupon_id, code in (
+            CouponCode.objects.filter(status=CodeStatus.HELD, member__merged_into__isnull=True)
+            .order_by("id")
+            .values_list("member_id", "member__city", "coupon_id", "code")
+        ):
+            by_coupon.setdefault((city, coupon_id), []).append((member_id, code))
+        turns: dict[str, list[tuple[int, int, tuple[int, str]]]] = {}
+        for (city, coupon_id), held in sorted(by_coupon.items()):
+            turns.setdefault(city, []).extend((n, coupon_id, holder) for n, holder in enumerate(held))
+        self.holders: dict[str, list[tuple[int, str]]] = {
+            city: [holder for _n, _coupon, holder in sorted(held)] for city, held in turns.items()
+        }
+        self.wallets = set(Wallet.objects.filter(balance__gt=0).values_list("member_id", flat=True))
         self.channels = {c.code: c for c in Channel.objects.filter(code__in=REVENUE_RULES)}
         rules = [
             RevenueRule(
@@ -315,6 +350,10 @@ class _OrderSeeder:
         if member_id is None and rng.random() < 0.8:
             candidates = self.members_by_city.get(store.city)
             member_id = rng.choice(candidates) if candidates else None
+        coupons = []
+        if member_id and self.counts["with a coupon"] < self.coupon_orders and self.holders.get(store.city):
+            member_id, code = self.holders[store.city].pop(0)  # a member of this city with a code
+            coupons = [code]
         member = Member.objects.get(pk=member_id) if member_id else None
         address = {}
         if plan.delivery == DeliveryMethod.SHIP:
@@ -328,7 +367,8 @@ class _OrderSeeder:
                 "longitude": lng,
             }
         prefix = EXTERNAL_PREFIX.get(plan.channel)
-        return order_create(
+        place = partial(
+            order_create,
             channel=self.channels[plan.channel],
             lines=lines,
             delivery_method=plan.delivery,
@@ -343,6 +383,37 @@ class _OrderSeeder:
             actor=SYSTEM,  # the demo places it for the clerk named in placed_by
             **address,
         )
+        if coupons:
+            try:
+                order = place(coupons=coupons)
+            except CouponRefused:  # below the coupon's minimum spend: the member buys without it
+                return place()
+            self.counts["with a coupon"] += 1
+            return order
+        return place()
+
+    def _tenders(self, order: Order, channel: str) -> tuple[int, Decimal]:
+        """Points and stored value for a member's order on an own channel, while the demo wants
+        more: half the points the cap allows (at most half the balance), then the wallet."""
+        if (
+            not order.member_id
+            or channel not in TENDER_CHANNELS
+            or self.counts["paid with points or stored value"] >= self.tender_orders
+        ):
+            return 0, Decimal(0)
+        rule = points_rule_for(order.channel)
+        balance = Member.objects.values_list("points_balance", flat=True).get(pk=order.member_id)
+        points = min(balance // 2, points_for(points_cap(order.total, rule), rule) // 2) if rule else 0
+        points -= points % (rule.points_per_yuan // 100) if rule else 0
+        left = order.total - (points_value(points, rule) if points else Decimal(0))
+        stored = Decimal(0)
+        if order.member_id in self.wallets:
+            wallet = Wallet.objects.values_list("balance", flat=True).get(member_id=order.member_id)
+            stored = min(wallet, left - Decimal(1))  # a yuan or more is left for the card
+        stored = max(stored, Decimal(0))
+        if points or stored:
+            self.counts["paid with points or stored value"] += 1
+        return points, stored
 
     def _actor(self, order: Order):
         """Who answers for the fulfilling store: the demo clerk at their stores, else the product."""
@@ -360,9 +431,13 @@ class _OrderSeeder:
         method = PAYMENT.get(plan.channel) or rng.choice(
             (PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD)
         )
+        points, stored = self._tenders(order, plan.channel)
+        rule = points_rule_for(order.channel) if points else None
         order_pay(
             order=order,
-            amount=order.total,
+            amount=order.total - (points_value(points, rule) if points else Decimal(0)) - stored,
+            points=points,
+            stored_value=stored,
             method=method,
             external_reference=f"PAY{self.serial:08d}{rng.randrange(10**6):06d}",
             actor=plan.placed_by or SYSTEM,

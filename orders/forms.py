@@ -2,15 +2,16 @@
 the public QR order form. They parse input; every rule about orders lives in orders.services and
 orders.fulfilment (a refusal comes back as a DomainError and is shown on the form)."""
 
+import re
 import uuid
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.errors import InvalidPhone
 from members.phones import normalise_phone
-from orders.choices import DeliveryMethod, PaymentMethod
+from orders.choices import EXTERNAL_METHODS, DeliveryMethod, PaymentMethod
 from orders.fulfilment import REJECT_REASON_MAX_LENGTH
 from stores.forms import SKUField, WholeNumberField
 
@@ -21,6 +22,77 @@ _NO_AUTOCORRECT = {"autocomplete": "off", "autocapitalize": "none", "spellcheck"
 def client_reference() -> str:
     """A fresh token for a form, so that a double tap or a resent form makes one order/payment."""
     return uuid.uuid4().hex
+
+
+# --- coupons and tenders ---------------------------------------------------------------------------
+
+
+class CouponCodeField(forms.CharField):
+    """A member's coupon code as read out or scanned: ASCII letters, digits and dashes, at most 20
+    (marketing.models.CouponCode.code); case does not matter. Whether it is the member's, unused and
+    valid is marketing.pricing's answer."""
+
+    PATTERN = re.compile(r"[A-Za-z0-9_-]{1,20}")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={**_NO_AUTOCORRECT, "autocapitalize": "characters"})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value and not self.PATTERN.fullmatch(value):
+            raise forms.ValidationError(_("That is not a coupon code."), code="invalid")
+        return value.upper() if value else ""
+
+    def bound_data(self, data, initial):
+        """Shown again as it will be used (upper case), so the member's code stays selected."""
+        return data.strip().upper() if isinstance(data, str) else data
+
+
+class CouponDefinitionField(forms.CharField):
+    """The code of a coupon's definition (marketing.models.Coupon.code, a slug of at most 40)."""
+
+    PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs=_NO_AUTOCORRECT))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value and not self.PATTERN.fullmatch(value):
+            raise forms.ValidationError(_("That is not a coupon's code."), code="invalid")
+        return value
+
+
+class MoneyFormField(forms.DecimalField):
+    """An amount typed in ASCII digits with at most two decimals ("１２３", "1e3" and "NaN" are
+    field errors: Python's Decimal would take them)."""
+
+    ASCII_MONEY = re.compile(r"[0-9]{1,10}(\.[0-9]{0,2})?")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not self.ASCII_MONEY.fullmatch(text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 # --- order lines --------------------------------------------------------------------------------
@@ -105,6 +177,14 @@ class ClerkOrderForm(forms.Form):
         max_value=180,
         required=False,
     )
+    coupon = CouponCodeField(
+        label=_("Coupon code"),
+        help_text=_("One of the member's coupons. Check the price to see what it takes off."),
+    )
+    give_coupon = CouponDefinitionField(
+        label=_("Give the member a coupon"),
+        help_text=_("The code of a coupon HQ set up (on the coupon's poster or in HQ's message)."),
+    )
     client_reference = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, store, carry_out: bool = True, **kwargs):
@@ -114,6 +194,14 @@ class ClerkOrderForm(forms.Form):
             self.fields["delivery_method"].choices = [
                 choice for choice in DeliveryMethod.choices if choice[0] != DeliveryMethod.CARRY_OUT
             ]
+
+    def offer_codes(self, codes) -> None:
+        """The member's usable codes as the coupon field's choices (a select instead of typing)."""
+        choices = [("", _("No coupon"))] + [(c.code, f"{c.code} · {c.coupon.name}") for c in codes]
+        current = (self.data.get(self.add_prefix("coupon")) or "").strip().upper() if self.is_bound else ""
+        if current and current not in {code for code, _label in choices}:
+            choices.append((current, current))  # what was typed stays, with its error
+        self.fields["coupon"].widget = forms.Select(choices=choices)
 
     def clean(self):
         data = super().clean()
@@ -126,18 +214,30 @@ class ClerkOrderForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    """The customer pays the whole total at the counter."""
+    """The customer pays the total at the counter: some points, some stored value (a member's), and
+    the rest by an external method (the `amount`)."""
 
-    amount = forms.DecimalField(
+    points = WholeNumberField(
+        label=_("Points to spend"),
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    stored_value = MoneyFormField(label=_("Stored value to spend"), required=False, min_value=Decimal(0))
+    amount = MoneyFormField(
         label=_("Amount"),
-        max_digits=12,
-        decimal_places=2,
         min_value=Decimal("0.01"),
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "class": "big-input", "step": "0.01"}),
+        required=False,
+        help_text=_("What the external method pays: the total less points and stored value."),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "big-input", "autocomplete": "off"}),
     )
     method = forms.ChoiceField(
         label=_("Paid by"),
-        choices=[c for c in PaymentMethod.choices if c[0] != PaymentMethod.MARKETPLACE],
+        # An external method: points and stored value are their own fields above.
+        choices=[
+            c for c in PaymentMethod.choices if c[0] in EXTERNAL_METHODS and c[0] != PaymentMethod.MARKETPLACE
+        ],
         widget=forms.RadioSelect,
     )
     reference = forms.CharField(
@@ -207,6 +307,9 @@ class PublicOrderForm(forms.Form):
         required=False,
         widget=forms.TextInput({"autocomplete": "address-level2"}),
     )
+    coupon = CouponCodeField(
+        label=_("Coupon code"), help_text=_("If you have a coupon of ours, type its code.")
+    )
     latitude = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
     longitude = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
     client_reference = forms.CharField(max_length=64, widget=forms.HiddenInput)
@@ -224,6 +327,25 @@ class PublicOrderForm(forms.Form):
         if data["latitude"] is None or data["longitude"] is None:
             data["latitude"] = data["longitude"] = None  # the view falls back to the store's location
         return data
+
+
+class CouponClaimForm(forms.Form):
+    """A customer claims the coupon a store's or guide's QR page offers, with their mobile."""
+
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={**_NO_AUTOCORRECT, "type": "tel", "inputmode": "tel", "autocomplete": "tel"}
+        ),
+    )
+    coupon = CouponDefinitionField(required=True, widget=forms.HiddenInput)
+
+    def clean_phone(self):
+        try:
+            return normalise_phone(self.cleaned_data["phone"])
+        except InvalidPhone as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
 
 
 def _coordinate(raw, bound: int) -> Decimal | None:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from config.money import MoneyField
@@ -111,7 +112,9 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_not_negative"),
             models.CheckConstraint(condition=Q(discount_total__gte=0), name="order_discount_not_negative"),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount_total")),
+                # Rounded to the cent: exact on PostgreSQL (numeric); on SQLite, whose decimals are
+                # floats, 0.30 - 0.10 is 0.19999999999999998 and would refuse a right total.
+                condition=Q(total=Round(F("subtotal") - F("discount_total"), settings.MONEY_DECIMAL_PLACES)),
                 name="order_total_is_subtotal_less_discounts",
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
@@ -166,7 +169,11 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_price__gt=0), name="order_line_price_positive"),
             models.CheckConstraint(
-                condition=Q(line_total=F("unit_price") * F("quantity") - F("discount")),
+                condition=Q(
+                    line_total=Round(
+                        F("unit_price") * F("quantity") - F("discount"), settings.MONEY_DECIMAL_PLACES
+                    )
+                ),
                 name="order_line_total_is_price_times_quantity_less_discount",
             ),
             models.CheckConstraint(

@@ -63,6 +63,7 @@ from orders.models import (
 )
 from orders.policies import order_actionable_by, order_place_require, order_require, person_of
 from orders.routing import Candidate, route_candidates
+from orders.sql import line_discount_insert
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
 from stores.errors import InsufficientStock
@@ -486,25 +487,22 @@ def _order_create(
     writes = Batch()
     for line in order_lines:
         line.order = order
-    if quote.discount_total:  # the discounts name their lines: the lines are written first
-        Batch().rows(order_lines).run()
-        writes.rows(
-            [
-                LineDiscount(
-                    line=line,
-                    source=d.source,
-                    promotion=d.promotion,
-                    code=d.code,
-                    label=d.label[:120],
-                    amount=d.amount,
-                    threshold=d.threshold,
-                )
-                for line, priced in zip(order_lines, quote.lines, strict=True)
-                for d in priced.discounts
-            ]
+    writes.rows(order_lines)
+    discounts = [
+        LineDiscount(
+            line=line,
+            source=d.source,
+            promotion=d.promotion,
+            code=d.code,
+            label=d.label[:120],
+            amount=d.amount,
+            threshold=d.threshold,
         )
-    else:
-        writes.rows(order_lines)
+        for line, priced in zip(order_lines, quote.lines, strict=True)
+        for d in priced.discounts
+    ]
+    for discount in discounts:  # in the same round trip: each names its line by (order, SKU)
+        writes.sql(*line_discount_insert(discount, order_id=order.pk, sku_id=discount.line.sku_id))
     writes.rows([OrderStatusChange(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)])
     decision = RoutingDecision(
         order=order,
@@ -555,7 +553,11 @@ def _order_create(
             payload=order_payload(order), partner_id=chosen.store.partner_id
         )
     # What was just written, for an answer without reading it back (orders.api.views).
-    order.fresh = {"lines": order_lines, "routing_decisions": [decision] if choices else []}
+    order.fresh = {
+        "lines": order_lines,
+        "routing_decisions": [decision] if choices else [],
+        "discounts": discounts,
+    }
     return order
 
 
@@ -654,12 +656,17 @@ def order_pay(
         raise PaymentRefused(
             _("Unknown payment method %(m)s.") % {"m": method}, fields={"method": [_("Unknown.")]}
         )
+    if amount is not None:
+        try:
+            amount = quantize_money(amount)
+        except (ValueError, TypeError, ArithmeticError):
+            amount = None
+        if amount is None or not amount.is_finite():
+            raise PaymentRefused(_("Enter the amount paid."), fields={"amount": [_("Not an amount.")]})
     if external_reference:
         existing = Payment.objects.filter(external_reference=external_reference).first()
         if existing is not None:
-            if existing.order_id == order.pk and (
-                amount is None or existing.amount == quantize_money(amount)
-            ):
+            if existing.order_id == order.pk and (amount is None or existing.amount == amount):
                 existing.replayed = True
                 existing.tenders = list(order.payments.filter(kind=PaymentKind.PAYMENT))
                 return existing
@@ -690,13 +697,13 @@ def order_pay(
     )
     external = next((t for t in plan if t.method not in MEMBER_TENDERS), None)
     rest = external.amount if external else Decimal(0)
-    if amount is not None and quantize_money(amount) != rest:
+    if amount is not None and amount != rest:
         raise PaymentRefused(
             _(
                 "Order %(number)s totals %(total)s; %(rest)s is left to pay after points and stored value, "
                 "and a payment of %(amount)s does not settle it."
             )
-            % {"number": order.number, "total": order.total, "rest": rest, "amount": quantize_money(amount)},
+            % {"number": order.number, "total": order.total, "rest": rest, "amount": amount},
             fields={"amount": [_("Must equal what is left to pay.")]},
         )
     payments = []

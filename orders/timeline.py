@@ -20,8 +20,8 @@ from config.dates import SHANGHAI
 from guides.choices import EntryKind
 from guides.models import CommissionEntry
 from guides.settlement import covered_by_rule
-from orders.choices import DeliveryMethod, OrderStatus
-from orders.models import Order, OrderLine, Payment, RevenueShare
+from orders.choices import DeliveryMethod, OrderStatus, PaymentKind, PaymentMethod
+from orders.models import LineDiscount, Order, OrderLine, Payment, RevenueShare
 
 ENTRY_KINDS = dict(EntryKind.choices)
 
@@ -93,6 +93,7 @@ class OrderSources:
     ticket_changes: list = field(default_factory=list)
     movements: list = field(default_factory=list)
     commissions: list = field(default_factory=list)
+    discounts: list = field(default_factory=list)
 
 
 def order_sources(order: Order) -> OrderSources:
@@ -148,6 +149,9 @@ def order_sources(order: Order) -> OrderSources:
             .order_by("created_at", "id")
         ),
         commissions=order_commission_rows(order),
+        discounts=list(LineDiscount.objects.filter(line__order=order).order_by("line_id", "id"))
+        if order.discount_total
+        else [],
     )
 
 
@@ -227,7 +231,7 @@ def order_timeline(order: Order, sources: OrderSources | None = None) -> Timelin
         *_order_flow(sources),
         *_logistics(order, sources),
         *_service(sources),
-        *_capital(sources),
+        *_capital(order, sources),
     ]
     return in_time_order(entries)
 
@@ -456,19 +460,46 @@ def _service(sources: OrderSources) -> list[TimelineEntry]:
     return entries
 
 
-def _capital(sources: OrderSources) -> list[TimelineEntry]:
+def _capital(order: Order, sources: OrderSources) -> list[TimelineEntry]:
+    skus = {line.pk: line.sku.code for line in sources.lines}
+    placed_by = who(order.placed_by) if order.placed_by_id else ""
     entries = [
+        TimelineEntry(
+            order.created_at,
+            "capital",
+            _("Discount %(label)s −%(amount)s on %(sku)s")
+            % {"label": discount.label, "amount": discount.amount, "sku": skus.get(discount.line_id, "")},
+            placed_by,
+            detail=(
+                _("needs a basket of %(threshold)s") % {"threshold": discount.threshold}
+                if discount.threshold
+                else ""
+            ),
+            kind="discount",
+        )
+        for discount in sources.discounts
+    ]
+    entries += [
         TimelineEntry(
             payment.created_at,
             "capital",
             _("%(kind)s %(amount)s by %(method)s")
             % {
                 "kind": payment.get_kind_display(),
-                "amount": f"-{payment.amount}" if payment.kind == "refund" else payment.amount,
+                "amount": f"-{payment.amount}" if payment.kind == PaymentKind.REFUND else payment.amount,
                 "method": payment.get_method_display(),
             },
             who(payment.created_by),
-            detail=payment.external_reference or "",
+            detail=" · ".join(
+                part
+                for part in (
+                    _("%(points)s points") % {"points": payment.points}
+                    if payment.method == PaymentMethod.POINTS and payment.points
+                    else "",
+                    payment.external_reference or "",
+                )
+                if part
+            ),
             kind="payment",
         )
         for payment in sources.payments

@@ -10,6 +10,7 @@ A refusal is shown on the page with what to do next; nothing is half-written.
 """
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -26,10 +27,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog.models import Channel
 from catalog.selectors import live_prices_for
 from config.errors import DomainError
+from config.money import quantize_money
 from config.views import add_domain_error, paginate, staff_required
+from marketing.choices import IssuedVia
+from marketing.errors import CouponRefused
+from marketing.models import Coupon
+from marketing.pricing import Quote, price_basket
+from marketing.services import code_give, codes_of, wallet_balance
+from marketing.tenders import points_cap, points_for, points_rule_for, tender_plan
 from members.phones import normalise_phone_or_blank
-from members.policies import member_lookup_for
-from orders.choices import DeliveryMethod, OrderStatus, Origin, PaymentMethod
+from members.policies import member_fields_for, member_lookup_for
+from orders.choices import MEMBER_TENDERS, DeliveryMethod, OrderStatus, Origin, PaymentMethod
 from orders.filtersets import OrderFilterSet
 from orders.forms import (
     CancelForm,
@@ -441,6 +449,7 @@ def order_new(request, code):
         initial={"client_reference": client_reference(), "delivery_method": DeliveryMethod.SHIP},
     )
     member, register_phone = None, ""
+    step = request.POST.get("step") if posted is not None else None
     if posted is not None and form.is_valid():
         query = form.cleaned_data["member"].strip()
         if query:
@@ -450,7 +459,19 @@ def order_new(request, code):
                     "member", _("No member has this mobile or card number. Check it, or register them first.")
                 )
                 register_phone = normalise_phone_or_blank(query)
-    if posted is not None and request.POST.get("step") == "place" and form.is_valid() and lines.is_valid():
+        if member is not None and step == "give":
+            _give_coupon(request, store, form, member)
+        elif member is None and (form.cleaned_data.get("coupon") or step == "give") and not form.errors:
+            form.add_error("member", _("Coupons belong to a member: find the member first."))
+    codes = (
+        list(codes_of(member, usable_at=timezone.now()).order_by("coupon__name", "code")) if member else []
+    )
+    if member is not None:
+        form.offer_codes(codes)
+    quote = None
+    if step == "check" and form.is_valid() and checked:
+        quote = _check_price(form, channel, checked, member)
+    if posted is not None and step == "place" and form.is_valid() and lines.is_valid():
         order = _place_clerk_order(request, store, channel, form, lines, member)
         if order is not None:
             return redirect("orders:pay", number=order.number)
@@ -467,7 +488,77 @@ def order_new(request, code):
             "member": member,
             "register_phone": register_phone,
             "channel": channel,
+            "codes": codes,
+            "quote": quote,
+            "balances": _balances(request.user, member, channel),
         },
+    )
+
+
+@dataclass
+class Balances:
+    """What a member may pay with besides money, for the tablet (only for those who serve them)."""
+
+    points: int
+    wallet: object
+    points_per_yuan: int | None = None
+    cap_percent: object = None
+
+
+def _balances(user, member, channel) -> Balances | None:
+    """Both callers serve the customer at the counter: the tablet found the member by exact mobile
+    or card on this request, and the pay page is open only to those who take this order's payment.
+    That is members.policies' "serving a walk-in" (found_by_lookup), as the member's name shows."""
+    if member is None or not member_fields_for(user, member, found_by_lookup=True).personal:
+        return None
+    rule = points_rule_for(channel) if channel is not None else None
+    return Balances(
+        points=member.points_balance,
+        wallet=quantize_money(wallet_balance(member)),
+        points_per_yuan=rule.points_per_yuan if rule else None,
+        cap_percent=rule.cap_percent if rule else None,
+    )
+
+
+def _check_price(form, channel, checked: list, member) -> Quote | None:
+    """The clerk's "check price": marketing.pricing prices the basket as the order would be priced
+    (promotions, the member's coupon), and writes nothing."""
+    if channel is None or not all(info.price for info in checked):
+        return None
+    coupon = form.cleaned_data.get("coupon")
+    try:
+        return price_basket(
+            channel=channel,
+            lines=[(info.sku, info.quantity, info.price.amount) for info in checked],
+            member=member,
+            codes=[coupon] if coupon else [],
+            at=timezone.now(),
+        )
+    except CouponRefused as error:
+        add_domain_error(form, error, field_map={"coupons": "coupon"})
+        return None
+
+
+def _give_coupon(request, store, form, member) -> None:
+    """The clerk's tablet gives the member a coupon HQ set up (marketing.services.code_give)."""
+    wanted = form.cleaned_data.get("give_coupon")
+    coupon = Coupon.objects.filter(code=wanted).first() if wanted else None
+    if coupon is None:
+        form.add_error(
+            "give_coupon", _("No coupon has this code.") if wanted else _("Type the coupon's code.")
+        )
+        return
+    try:
+        code = code_give(coupon=coupon, member=member, via=IssuedVia.CLERK, actor=request.user, store=store)
+    except DomainError as error:
+        add_domain_error(
+            form, error, field_map={"coupon": "give_coupon", "member": "member", "via": "give_coupon"}
+        )
+        return
+    messages.success(
+        request,
+        _("%(member)s now holds coupon %(code)s (%(coupon)s).")
+        % {"member": member.name or member.phone or member.pk, "code": code.code, "coupon": coupon.name},
     )
 
 
@@ -497,11 +588,13 @@ def _place_clerk_order(request, store, channel, form, lines, member) -> Order | 
             longitude=data["longitude"] if method == DeliveryMethod.SHIP else None,
             # A double tap or a resent form returns the order the first tap made.
             idempotency_key=f"portal-{data['client_reference']}",
+            coupons=[data["coupon"]] if data.get("coupon") else [],
             fingerprint=request_fingerprint(
                 {
                     "store": store.code,
                     "member": member.pk if member else None,
                     "lines": [(sku.code, quantity) for sku, quantity in requested],
+                    "coupon": data.get("coupon") or "",
                     "delivery": method,
                     "address": data["address"],
                     "latitude": data["latitude"],
@@ -510,59 +603,139 @@ def _place_clerk_order(request, store, channel, form, lines, member) -> Order | 
             ),
         )
     except DomainError as error:
-        show_order_error(form, lines, error, field_map={"pickup_store": "delivery_method"})
+        show_order_error(
+            form, lines, error, field_map={"pickup_store": "delivery_method", "coupons": "coupon"}
+        )
         return None
 
 
 @require_http_methods(["GET", "POST"])
 @staff_required
 def order_pay_view(request, number):
-    """Step 2 of the clerk's order: the customer pays the total at the counter -> order_pay."""
+    """Step 2 of the clerk's order: the customer pays the total at the counter -> order_pay, by
+    tenders: the points and stored value the customer chooses, the rest by an external method.
+    "Check tenders" shows the split (marketing.tenders.tender_plan) without paying."""
     order = _order_or_404(request, number)
     if not order_actionable_by(request.user, order, "pay"):
         raise PermissionDenied(_("Only HQ and the staff of the order's stores take its payment."))
     if order.status != OrderStatus.CREATED:
         messages.info(request, _("Order %(number)s is already paid or closed.") % {"number": order.number})
         return redirect("orders:detail", number=order.number)
-    form = PaymentForm(request.POST or None, initial={"amount": order.total, "method": PaymentMethod.WECHAT})
+    data = request.POST.copy() if request.method == "POST" else None
+    form = PaymentForm(data, initial={"amount": order.total, "method": PaymentMethod.WECHAT})
     lines = list(order.lines.select_related("sku"))
     # A carried-out order leaves at the counter: the serials of its units are taken with the payment.
     carry_out = order.delivery_method == DeliveryMethod.CARRY_OUT
     serial_form = SerialsForm(request.POST or None, lines=lines if carry_out else [])
+    member = order.member if order.member_id else None
+    balances = _balances(request.user, member, order.channel)
+    plan = None
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            order_pay(
-                order=order,
-                amount=data["amount"],
-                method=data["method"],
-                external_reference=data["reference"].strip() or None,
-                actor=request.user,
-                serials=serial_form.serials() if carry_out else None,
-            )
-        except DomainError as error:
-            add_domain_error(form, error, field_map={"external_reference": "reference"})
-            serial_form.show_error(error)
+        cleaned = form.cleaned_data
+        points, stored_value = cleaned["points"] or 0, cleaned["stored_value"] or Decimal(0)
+        if request.POST.get("step") == "plan":
+            plan = _tender_preview(form, order, member, points, stored_value)
+            if plan is not None:  # the external amount becomes what is left
+                rest = next((t.amount for t in plan if t.method not in MEMBER_TENDERS), Decimal(0))
+                data["amount"] = str(rest) if rest else ""
+                form = PaymentForm(data)
+                form.is_valid()
         else:
-            order.refresh_from_db(fields=["status", "fulfilling_location"])
-            if order.status == OrderStatus.COMPLETED:
-                done = _("Paid. Hand the goods to the customer: order %(number)s is complete.")
+            try:
+                payment = order_pay(
+                    order=order,
+                    amount=cleaned["amount"],
+                    method=cleaned["method"],
+                    external_reference=cleaned["reference"].strip() or None,
+                    actor=request.user,
+                    serials=serial_form.serials() if carry_out else None,
+                    points=points,
+                    stored_value=stored_value,
+                )
+            except DomainError as error:
+                add_domain_error(form, error, field_map={"external_reference": "reference"})
+                serial_form.show_error(error)
             else:
-                done = _("Paid. Order %(number)s went to %(store)s, which prepares it.")
-            messages.success(
-                request,
-                done
-                % {
-                    "number": order.number,
-                    "store": order.fulfilling_location.name if order.fulfilling_location else "—",
-                },
-            )
-            return redirect("orders:detail", number=order.number)
+                return _paid(request, order, payment)
     return render(
         request,
         "orders/pay.html",
-        {"order": order, "form": form, "lines": lines, "serial_form": serial_form},
+        {
+            "order": order,
+            "form": form,
+            "lines": lines,
+            "serial_form": serial_form,
+            "balances": balances,
+            "points_cap": _points_cap(order, balances),
+            "plan": [
+                {"label": PaymentMethod(t.method).label, "amount": t.amount, "points": t.points} for t in plan
+            ]
+            if plan
+            else None,
+        },
     )
+
+
+def _points_cap(order: Order, balances: Balances | None) -> dict | None:
+    """The most points may pay of this order (money and points), for the pay page."""
+    if balances is None or not balances.points_per_yuan:
+        return None
+    rule = points_rule_for(order.channel)
+    cap = points_cap(order.total, rule)
+    return {"amount": cap, "points": min(points_for(cap, rule), balances.points)}
+
+
+def _tender_preview(form, order: Order, member, points: int, stored_value) -> list | None:
+    try:
+        if (points or stored_value) and member is None:
+            raise DomainError(
+                _("Points and stored value pay only a member's order."),
+                fields={"points" if points else "stored_value": [_("No member on this order.")]},
+            )
+        return tender_plan(
+            total=order.total,
+            channel=order.channel,
+            points=points,
+            stored_value=stored_value,
+            points_balance=member.points_balance if member else 0,
+            wallet_balance=wallet_balance(member) if member and stored_value else Decimal(0),
+            external_method=form.cleaned_data["method"],
+        )
+    except DomainError as error:
+        add_domain_error(form, error)
+        return None
+
+
+def _paid(request, order: Order, payment):
+    order.refresh_from_db(fields=["status", "fulfilling_location"])
+    if order.status == OrderStatus.COMPLETED:
+        done = _("Paid. Hand the goods to the customer: order %(number)s is complete.")
+    else:
+        done = _("Paid. Order %(number)s went to %(store)s, which prepares it.")
+    tenders = getattr(payment, "tenders", None) or ([payment] if payment else [])
+    paid_by = ", ".join(tender_text(t) for t in tenders)
+    messages.success(
+        request,
+        (done + " " + _("Paid by: %(tenders)s."))
+        % {
+            "number": order.number,
+            "store": order.fulfilling_location.name if order.fulfilling_location else "—",
+            "tenders": paid_by or "—",
+        },
+    )
+    return redirect("orders:detail", number=order.number)
+
+
+def tender_text(payment) -> str:
+    """ "Points 12.00 (1200 points)", "Bank card 87.00": one tender for people."""
+    label = PaymentMethod(payment.method).label if payment.method in PaymentMethod.values else payment.method
+    if payment.points:
+        return _("%(method)s %(amount)s (%(points)s points)") % {
+            "method": label,
+            "amount": payment.amount,
+            "points": payment.points,
+        }
+    return f"{label} {payment.amount}"
 
 
 # --- the store's QR code ----------------------------------------------------------------------

@@ -125,6 +125,16 @@ OPERATION_ERRORS = {
         ),
     },
     "orders_pay_create": {
+        400: {
+            "tender_refused": _ex(
+                "More stored value than the wallet holds",
+                _error(
+                    "tender_refused",
+                    "The wallet holds 120.00; 200.00 cannot be spent.",
+                    {"stored_value": ["More than the balance."]},
+                ),
+            ),
+        },
         409: _conflict(
             "payment_refused",
             "The amount is not the order's total",
@@ -133,6 +143,52 @@ OPERATION_ERRORS = {
         ),
     },
     "orders_cancel_create": {409: ILLEGAL_TRANSITION},
+    "quote_create": {
+        400: {
+            "coupon_refused": _ex(
+                "A coupon whose minimum spend the basket does not reach",
+                _error(
+                    "coupon_refused",
+                    "Coupon K7QX3M9PZT2A needs 1000.00 of eligible goods; this basket has 899.00.",
+                    {"coupons": ["Minimum spend not reached."]},
+                ),
+            ),
+            "tender_refused": _ex(
+                "More points than the cap allows",
+                _error(
+                    "tender_refused",
+                    "Points may pay at most 1499.50 of this order (50.00%), that is 149950 points.",
+                    {"points": ["Above the cap."]},
+                ),
+            ),
+            "wrong_channel": _ex(
+                "A channel's key quoting for another channel",
+                _error(
+                    "wrong_channel",
+                    "This API key places orders on its own channel only.",
+                    {"channel": ["Not this key's channel."]},
+                ),
+            ),
+        },
+    },
+    "members_wallet_top_ups_create": {
+        400: {
+            "tender_refused": _ex(
+                "Topping up with stored value or points",
+                _error(
+                    "tender_refused",
+                    "A top-up is paid by cash, card, WeChat Pay or Alipay; not by the wallet or points.",
+                    {"method": ["Not a way to top up."]},
+                ),
+            ),
+        },
+        409: _conflict(
+            "idempotency_conflict",
+            "The client reference was used for another top-up",
+            "Client reference topup-88231-0001 was already used for a different request.",
+            {"client_reference": ["Already used."]},
+        ),
+    },
     "members_points_redeem_create": {
         409: _conflict(
             "insufficient_points",
@@ -241,9 +297,46 @@ REQUESTS = {
             "The order's total, paid by Alipay",
             {"amount": "2999.00", "method": "alipay", "external_reference": "2026112222001488"},
         ),
+        "tenders": _ex(
+            "1,000 points and 200.00 of stored value, the rest by card",
+            {
+                "points": 1000,
+                "stored_value": "200.00",
+                "amount": "2789.00",
+                "method": "card",
+                "external_reference": "POS-A-20261122-0042",
+            },
+        ),
     },
     "orders_cancel_create": {
         "cancel": _ex("Cancelled before shipping", {"reason": "Customer changed their mind"}),
+    },
+    "quote_create": {
+        "basket": _ex(
+            "A member's basket with a coupon, 1,000 points and 200.00 of stored value",
+            {
+                "channel": "mall",
+                "member": 1,
+                "lines": [{"sku": "TV-55", "quantity": 1}, {"sku": "PHONE-1", "quantity": 1}],
+                "coupons": ["K7QX3M9PZT2A"],
+                "points": 1000,
+                "stored_value": "200.00",
+            },
+        ),
+        "guest": _ex(
+            "Prices only, no member", {"channel": "mall", "lines": [{"sku": "TV-55", "quantity": 2}]}
+        ),
+    },
+    "members_wallet_top_ups_create": {
+        "counter": _ex(
+            "200 yuan paid by WeChat Pay at the counter",
+            {
+                "amount": "200.00",
+                "method": "wechat",
+                "reference": "A-20261122-0042",
+                "client_reference": "topup-88231-0001",
+            },
+        ),
     },
     "members_upsert_create": {
         "tmall": _ex(
@@ -330,6 +423,7 @@ LINE = {
     "unit_price": "2999.00",
     "discount": "0.00",
     "line_total": "2999.00",
+    "discounts": [],
 }
 ROUTED = {
     "attempt": 1,
@@ -361,6 +455,7 @@ PAYMENT = {
     "kind": "payment",
     "method": "alipay",
     "amount": "2999.00",
+    "points": None,
     "external_reference": "2026112222001488",
     "reverses": None,
     "created_by": None,
@@ -380,6 +475,15 @@ ORDER_PAID = {
     "tracking_number": "",
     "pickup_code": None,
     "payments": [PAYMENT],
+    "tenders": [
+        {
+            "method": "alipay",
+            "paid": "2999.00",
+            "refunded": "0.00",
+            "points_paid": None,
+            "points_refunded": None,
+        }
+    ],
     "status_history": [
         {
             "from_status": None,
@@ -451,6 +555,7 @@ ORDER_CANCELLED = {
     "latitude": None,
     "longitude": None,
     "payments": [],
+    "tenders": [],
     "status_history": [
         {
             "from_status": None,
@@ -585,17 +690,197 @@ STATEMENT = {
     "payment_reference": "",
 }
 
+QUOTE_DISCOUNT_PROMOTION = {
+    "source": "promotion",
+    "label": "Double 12: 300 off 3000",
+    "promotion": "d12-3000-300",
+    "coupon_code": None,
+    "threshold": "3000.00",
+}
+QUOTE_DISCOUNT_COUPON = {
+    "source": "coupon",
+    "label": "Welcome 50",
+    "promotion": None,
+    "coupon_code": "K7QX3M9PZT2A",
+    "threshold": "1000.00",
+}
+QUOTE = {
+    "channel": "mall",
+    "member": 1,
+    "lines": [
+        {
+            "sku": "TV-55",
+            "sku_name": '55" 4K TV, black',
+            "quantity": 1,
+            "unit_price": "2999.00",
+            "gross": "2999.00",
+            "discounts": [
+                {**QUOTE_DISCOUNT_PROMOTION, "amount": "180.01"},
+                {**QUOTE_DISCOUNT_COUPON, "amount": "30.00"},
+            ],
+            "discount": "210.01",
+            "net": "2788.99",
+        },
+        {
+            "sku": "PHONE-1",
+            "sku_name": "Phone 1, 256 GB",
+            "quantity": 1,
+            "unit_price": "1999.00",
+            "gross": "1999.00",
+            "discounts": [
+                {**QUOTE_DISCOUNT_PROMOTION, "amount": "119.99"},
+                {**QUOTE_DISCOUNT_COUPON, "amount": "20.00"},
+            ],
+            "discount": "139.99",
+            "net": "1859.01",
+        },
+    ],
+    "applied": [
+        {
+            "source": "promotion",
+            "name": "Double 12: 300 off 3000",
+            "amount": "300.00",
+            "promotion": "d12-3000-300",
+            "coupon_code": None,
+        },
+        {
+            "source": "coupon",
+            "name": "Welcome 50",
+            "amount": "50.00",
+            "promotion": None,
+            "coupon_code": "K7QX3M9PZT2A",
+        },
+    ],
+    "subtotal": "4998.00",
+    "discount_total": "350.00",
+    "total": "4648.00",
+    "tenders": [
+        {"method": "points", "amount": "10.00", "points": 1000},
+        {"method": "stored_value", "amount": "200.00", "points": None},
+        {"method": "external", "amount": "4438.00", "points": None},
+    ],
+    "points_cap": {
+        "points_per_yuan": 100,
+        "cap_percent": "50.00",
+        "max_amount": "2324.00",
+        "max_points": 3598,
+        "balance": 3598,
+    },
+    "wallet_balance": "500.00",
+}
+COUPON_CODE = {
+    "code": "K7QX3M9PZT2A",
+    "coupon": "welcome-50",
+    "coupon_name": "Welcome 50",
+    "kind": "amount",
+    "value": "50.00",
+    "min_spend": "1000.00",
+    "valid_from": "2026-12-01T00:00:00+08:00",
+    "valid_to": "2026-12-31T00:00:00+08:00",
+    "status": "held",
+    "issued_via": "campaign",
+    "issued_at": "2026-11-30T10:00:02.114503+08:00",
+    "redeemed_at": None,
+}
+TOP_UP = {
+    "id": 41,
+    "kind": "top_up",
+    "amount": "200.00",
+    "method": "wechat",
+    "order_number": "",
+    "reference": "A-20261122-0042",
+    "client_reference": "topup-88231-0001",
+    "created_at": "2026-11-22T15:02:41.338120+08:00",
+}
+WALLET_SPEND = {
+    "id": 38,
+    "kind": "spend",
+    "amount": "-200.00",
+    "method": "",
+    "order_number": "2611205A77C1D0E2",
+    "reference": "",
+    "client_reference": None,
+    "created_at": "2026-11-20T19:44:05.902411+08:00",
+}
+
 # Response bodies of the main integrator operations, by operationId and status.
 RESPONSES = {
     "orders_create": {201: {"created": _ex("Created and routed to the nearest store", ORDER_CREATED)}},
     "orders_pay_create": {
         201: {
-            "paid": _ex("Paid; offered to the fulfilling store", {"payment": PAYMENT, "order": ORDER_PAID})
+            "paid": _ex(
+                "Paid; offered to the fulfilling store",
+                {"payment": PAYMENT, "tenders": [PAYMENT], "order": ORDER_PAID},
+            )
         },
         200: {
             "replayed": _ex(
                 "The same external_reference again: the first payment",
-                {"payment": PAYMENT, "order": ORDER_PAID},
+                {"payment": PAYMENT, "tenders": [PAYMENT], "order": ORDER_PAID},
+            )
+        },
+    },
+    "quote_create": {
+        200: {
+            "quote": _ex(
+                "A promotion and a coupon allocated to the lines; points, stored value and the rest",
+                QUOTE,
+            )
+        }
+    },
+    "members_coupons_list": {
+        200: {
+            "codes": _ex(
+                "The member's codes, newest first",
+                {
+                    "count": 2,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        COUPON_CODE,
+                        {
+                            **COUPON_CODE,
+                            "code": "3HWN8RTE5CQY",
+                            "coupon": "store-a-opening",
+                            "coupon_name": "Store A opening: 10% off",
+                            "kind": "percent",
+                            "value": "10.00",
+                            "min_spend": "0.00",
+                            "valid_from": "2026-11-01T00:00:00+08:00",
+                            "valid_to": None,
+                            "status": "redeemed",
+                            "issued_via": "store_qr",
+                            "issued_at": "2026-11-02T14:21:40.551002+08:00",
+                            "redeemed_at": "2026-11-20T19:44:05.880231+08:00",
+                        },
+                    ],
+                },
+            )
+        }
+    },
+    "members_wallet_retrieve": {
+        200: {
+            "wallet": _ex(
+                "Balances and the newest stored-value entries",
+                {
+                    "member": 1,
+                    "points_balance": 3598,
+                    "stored_value": "500.00",
+                    "entries": [TOP_UP, WALLET_SPEND],
+                },
+            )
+        }
+    },
+    "members_wallet_top_ups_create": {
+        201: {
+            "topped_up": _ex(
+                "Stored value added", {"entry": TOP_UP, "stored_value": "500.00", "replayed": False}
+            )
+        },
+        200: {
+            "replayed": _ex(
+                "The same client_reference again: the first top-up",
+                {"entry": TOP_UP, "stored_value": "500.00", "replayed": True},
             )
         },
     },

@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api import views as catalog_api
 from members.api import views as members_api
 from orders.api import views as orders_api
+from orders.api.quote import QuoteViewSet
 from stores.api import views as stores_api
 
 # No `.json` suffix routes: the format comes from Accept (or ?format=), and the suffix routes sent a
@@ -53,6 +54,8 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("", include(router.urls)),
+    path("quote/", QuoteViewSet.as_view({"post": "create"}), name="quote"),
+    path("", include("marketing.api.urls")),
     path("", include("guides.api.urls")),
     path("", include("aftersales.api.urls")),
     path("", include("integrations.key_api")),

@@ -14,10 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.errors import DomainError
-from guides.public_views import store_scan_record
+from config.views import add_domain_error
+from guides.public_views import CLAIMED_SESSION_KEY, claimable_coupon, remember_claim, store_scan_record
+from marketing.choices import IssuedVia
+from marketing.services import code_give
 from members.services import member_upsert
 from orders.choices import DeliveryMethod, Origin
-from orders.forms import LineFormSet, PublicOrderForm, client_reference
+from orders.forms import CouponClaimForm, LineFormSet, PublicOrderForm, client_reference
 from orders.models import Order
 from orders.policies import SYSTEM
 from orders.services import LineRequest, order_create, request_fingerprint
@@ -56,8 +59,14 @@ def store_order(request, code):
     store = _open_store_or_404(code)
     if request.method == "GET":
         store_scan_record(request, store)  # each opening of the store's QR page is a store scan
+    if request.method == "POST" and request.POST.get("action") == "claim":
+        return _claim(request, store)
     posted = request.POST if request.method == "POST" else None
-    form = PublicOrderForm(posted, initial={"client_reference": client_reference()})
+    claimed = request.session.get(CLAIMED_SESSION_KEY, [])
+    form = PublicOrderForm(
+        posted,
+        initial={"client_reference": client_reference(), "coupon": claimed[-1] if claimed else ""},
+    )
     lines = LineFormSet(posted, prefix="lines")
     status = 200
     if posted is not None:
@@ -76,9 +85,63 @@ def store_order(request, code):
                 kept = [n for n in request.session.get(SESSION_KEY, []) if n != order.number]
                 request.session[SESSION_KEY] = [*kept, order.number][-SESSION_KEEPS:]
                 return redirect("orders_public:ordered", code=store.code, number=order.number)
+    return _page(request, store, form, lines, status=status)
+
+
+def _page(request, store, form, lines, *, claim_form=None, status=200):
+    """The order page, with the coupon this QR code offers (?coupon=<coupon's code>) if any."""
+    wanted = request.GET.get("coupon", "") if claim_form is None else claim_form.data.get("coupon", "")
+    offer = claimable_coupon(wanted, channel=channel_for_store(store))
+    if offer is not None and claim_form is None:
+        claim_form = CouponClaimForm(initial={"coupon": offer.code})
     return render(
-        request, "orders/public_order.html", {"store": store, "form": form, "lines": lines}, status=status
+        request,
+        "orders/public_order.html",
+        {
+            "store": store,
+            "form": form,
+            "lines": lines,
+            "offer": offer,
+            "claim_form": claim_form if offer is not None else None,
+            "claimed": request.session.get(CLAIMED_SESSION_KEY, []),
+        },
+        status=status,
     )
+
+
+def _claim(request, store: Store):
+    """The customer claims the coupon the store's QR page offers: find or make the member by
+    mobile, then a code of their own (marketing.services.code_give, the product acting: SYSTEM).
+    A refusal writes nothing."""
+    form = CouponClaimForm(request.POST)
+    order_form = PublicOrderForm(initial={"client_reference": client_reference()})
+    lines = LineFormSet(prefix="lines")
+    if _too_many_attempts(request):
+        form.add_error(None, _("Too many tries from this connection. Wait ten minutes and try again."))
+        return _page(request, store, order_form, lines, claim_form=form, status=429)
+    if form.is_valid():
+        coupon = claimable_coupon(form.cleaned_data["coupon"], channel=channel_for_store(store))
+        if coupon is None:
+            form.add_error(None, _("This coupon is not on offer any more."))
+        else:
+            try:
+                with transaction.atomic():
+                    member = member_upsert(
+                        phone=form.cleaned_data["phone"], home_store=store, actor=SYSTEM
+                    ).member
+                    given = code_give(
+                        coupon=coupon, member=member, via=IssuedVia.STORE_QR, actor=SYSTEM, store=store
+                    )
+            except DomainError as error:
+                add_domain_error(form, error, field_map={"coupon": "phone", "member": "phone"})
+            else:
+                # The page again (no redirect: opening the QR page anew would count a second scan),
+                # with the code shown and already typed in the order form's coupon box.
+                remember_claim(request, given.code)
+                order_form = PublicOrderForm(
+                    initial={"client_reference": client_reference(), "coupon": given.code}
+                )
+    return _page(request, store, order_form, lines, claim_form=form)
 
 
 def _place(store: Store, form, lines) -> Order | None:
@@ -117,10 +180,12 @@ def _place(store: Store, form, lines) -> Order | None:
                 longitude=longitude,
                 # A double tap or a resent form returns the order the first tap made.
                 idempotency_key=f"qr-{data['client_reference']}",
+                coupons=[data["coupon"]] if data.get("coupon") else [],
                 fingerprint=request_fingerprint(
                     {
                         "store": store.code,
                         "phone": data["phone"],
+                        "coupon": data.get("coupon") or "",
                         "lines": [(sku.code, quantity) for sku, quantity in requested],
                         "address": data["address"],
                         "latitude": latitude,
@@ -129,7 +194,7 @@ def _place(store: Store, form, lines) -> Order | None:
                 ),
             )
     except DomainError as error:
-        show_order_error(form, lines, error)
+        show_order_error(form, lines, error, field_map={"coupons": "coupon"})
         return None
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from config import views
-from portal import search
+from portal import search, wallet
 from portal import views as portal_views
 
 # The admin's login goes through allauth's, so its rate limits and MFA apply there too.
@@ -16,6 +16,7 @@ admin.site.site_title = _("O2O HQ")
 portal_patterns = [
     path("", portal_views.portal_home, name="home"),
     path("search/", search.search, name="search"),
+    path("wallet/<int:pk>/", wallet.member_wallet, name="member_wallet"),
 ]
 
 urlpatterns = [
@@ -36,6 +37,7 @@ urlpatterns = [
     path("hq/catalog/", include("catalog.urls")),
     path("hq/guides/", include("guides.hq_urls")),
     path("hq/service/", include("aftersales.hq_urls")),
+    path("hq/marketing/", include("marketing.hq_urls")),
     path("hq/dashboard/", include("dashboard.urls")),
     path("api/v1/", include("portal.api_urls")),
 ]

@@ -224,6 +224,10 @@ MONEY_MAX_DIGITS = 14
 MONEY_DECIMAL_PLACES = 2
 MONEY_ROUNDING = ROUND_HALF_UP
 
+# How long a process keeps the promotions, coupon scopes and points rules it read (marketing.rules):
+# a change made elsewhere reaches every order within this many seconds. 0 reads them every time.
+MARKETING_RULES_SECONDS = int(os.environ.get("MARKETING_RULES_SECONDS", "5"))
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,7 +1,7 @@
 """Serializers of the orders API. They translate; every rule lives in orders.services and
 orders.fulfilment (quantities, prices, delivery, stock, states)."""
 
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.utils.functional import lazy
@@ -13,10 +13,13 @@ from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
 from catalog.models import SKU, Channel
 from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce, StrictInput, StrictIntegerField
 from integrations.authentication import api_key_of
+from marketing.api.serializers import StrictMoneyField
+from marketing.pricing import MAX_CODES
 from members.api.serializers import MemberIdField
 from orders.choices import (
     AssignmentStatus,
     DeliveryMethod,
+    DiscountSource,
     OrderStatus,
     Origin,
     PaymentKind,
@@ -79,6 +82,37 @@ OriginField = _named_choice_field(Origin)
 PaymentKindField = _named_choice_field(PaymentKind)
 PaymentMethodField = _named_choice_field(PaymentMethod)
 SharePartyField = _named_choice_field(ShareParty)
+DiscountSourceField = _named_choice_field(DiscountSource)
+
+# Points in one request: far above any real balance, far below the ledger column's range.
+MAX_POINTS = 10**9
+# A coupon code as the customer types it (marketing.pricing refuses anything longer than 20).
+COUPON_CODE_MAX_LENGTH = 20
+
+
+def coupons_field(**kwargs):
+    return serializers.ListField(
+        child=serializers.CharField(max_length=COUPON_CODE_MAX_LENGTH),
+        max_length=MAX_CODES,
+        required=False,
+        default=list,
+        help_text=_("The member's coupon codes to apply (at most %(n)s, one per coupon).") % {"n": MAX_CODES},
+        **kwargs,
+    )
+
+
+def points_field(**kwargs):
+    return StrictIntegerField(
+        min_value=0,
+        max_value=MAX_POINTS,
+        required=False,
+        default=0,
+        **kwargs,
+    )
+
+
+def stored_value_field(**kwargs):
+    return StrictMoneyField(min_value=0, required=False, default=0, **kwargs)
 
 
 def _coordinate(limit: int, **kwargs):
@@ -150,6 +184,7 @@ class OrderCreateSerializer(StrictInput, DeclaredFieldsCopied, serializers.Seria
         max_length=64,
         help_text=_("Your order id on this channel: a retry with it returns the first order."),
     )
+    coupons = coupons_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -238,6 +273,8 @@ def fingerprint_payload(data: dict) -> dict:
         "latitude": text(data.get("latitude")),
         "longitude": text(data.get("longitude")),
         "external_reference": data.get("external_reference"),
+        # Only when given: a request without coupons keeps the fingerprint it always had.
+        **({"coupons": [code.strip().upper() for code in data["coupons"]]} if data.get("coupons") else {}),
     }
 
 
@@ -257,8 +294,23 @@ def _serials_field(when: str):
 
 
 class PayInputSerializer(StrictInput, serializers.Serializer):
-    amount = _money(help_text=_("The order total, in yuan."))
-    method = PaymentMethodField()
+    amount = _money(
+        help_text=_(
+            "What is left to pay after points and stored value, in yuan, paid by `method` (the order "
+            "total when neither is used; 0.00 when they pay it all)."
+        )
+    )
+    method = PaymentMethodField(
+        required=False,
+        allow_blank=True,
+        help_text=_(
+            "How the rest is paid (cash, card, ...); not needed when points and stored value pay it all."
+        ),
+    )
+    points = points_field(
+        help_text=_("Points the member spends on this order (at HQ's rate, within the cap).")
+    )
+    stored_value = stored_value_field(help_text=_("Stored value taken from the member's wallet, in yuan."))
     external_reference = serializers.CharField(
         required=False,
         allow_null=True,
@@ -302,6 +354,38 @@ class OrderLineSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     class Meta:
         model = OrderLine
         fields = ["id", "sku", "sku_code", "sku_name", "quantity", "unit_price", "discount", "line_total"]
+        read_only_fields = fields
+
+
+class LineDiscountSerializer(serializers.Serializer):
+    """One discount a line carries: the promotion or coupon that gave it and its part, to the cent
+    (an order's stored LineDiscount rows, or a quote's)."""
+
+    source = DiscountSourceField(read_only=True)
+    label = serializers.CharField(read_only=True, help_text=_("The promotion's or coupon's name."))
+    amount = _money(read_only=True, help_text=_("This line's part of the discount."))
+    promotion = serializers.CharField(
+        source="promotion.code", read_only=True, allow_null=True, default=None, help_text=_("Promotion code.")
+    )
+    coupon_code = serializers.CharField(
+        source="code.code",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text=_("The coupon code used."),
+    )
+    threshold = _money(
+        read_only=True, allow_null=True, help_text=_("The basket minimum this discount depended on, if any.")
+    )
+
+
+class OrderLineDetailSerializer(OrderLineSerializer):
+    """A line with the discounts it carries (Σ = its `discount`)."""
+
+    discounts = LineDiscountSerializer(many=True, read_only=True)
+
+    class Meta(OrderLineSerializer.Meta):
+        fields = [*OrderLineSerializer.Meta.fields, "discounts"]
         read_only_fields = fields
 
 
@@ -352,6 +436,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "kind",
             "method",
             "amount",
+            "points",
             "external_reference",
             "reverses",
             "created_by",
@@ -417,10 +502,48 @@ class RevenueShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderCreatedSerializer(OrderSerializer):
-    """The answer to creating an order (and to its replays): the order, its lines and where it
-    was routed and why. Three queries; the full detail is at /orders/{number}/."""
+class TenderSummarySerializer(serializers.Serializer):
+    """What one tender paid for the order and what went back to it."""
 
+    method = PaymentMethodField(read_only=True)
+    paid = _money(read_only=True)
+    refunded = _money(read_only=True)
+    points_paid = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("Points tenders only.")
+    )
+    points_refunded = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("Points tenders only.")
+    )
+
+
+def tenders_of(payments) -> list[dict]:
+    """Per method, in the order the tenders were paid: what each paid and got back (from the
+    order's payments, already in hand)."""
+    by_method: dict[str, dict] = {}
+    for payment in payments:
+        row = by_method.setdefault(
+            payment.method,
+            {
+                "method": payment.method,
+                "paid": Decimal(0),
+                "refunded": Decimal(0),
+                "points_paid": None,
+                "points_refunded": None,
+            },
+        )
+        side = "paid" if payment.kind == PaymentKind.PAYMENT else "refunded"
+        row[side] += payment.amount
+        if payment.method == PaymentMethod.POINTS:
+            row[f"points_{side}"] = (row[f"points_{side}"] or 0) + (payment.points or 0)
+    return list(by_method.values())
+
+
+class OrderCreatedSerializer(OrderSerializer):
+    """The answer to creating an order (and to its replays): the order, its lines with their
+    discounts and where it was routed and why. Three queries (four with discounts); the full
+    detail is at /orders/{number}/."""
+
+    lines = OrderLineDetailSerializer(many=True, read_only=True)
     routing_decisions = RoutingDecisionSerializer(many=True, read_only=True)
 
     class Meta(OrderSerializer.Meta):
@@ -438,7 +561,11 @@ class OrderDetailSerializer(OrderSerializer):
         source="placed_by.get_username", read_only=True, allow_null=True, help_text=_("Username.")
     )
     pickup_code = serializers.SerializerMethodField(help_text=_("HQ only; null for everyone else."))
+    lines = OrderLineDetailSerializer(many=True, read_only=True)
     payments = PaymentSerializer(many=True, read_only=True)
+    tenders = serializers.SerializerMethodField(
+        help_text=_("Per tender (points, stored value, the external payment): what it paid and got back.")
+    )
     status_history = StatusChangeSerializer(source="status_changes", many=True, read_only=True)
     routing_decisions = RoutingDecisionSerializer(many=True, read_only=True)
     assignment = serializers.SerializerMethodField(help_text=_("The latest store offer, if any."))
@@ -457,6 +584,7 @@ class OrderDetailSerializer(OrderSerializer):
             "tracking_number",
             "pickup_code",
             "payments",
+            "tenders",
             "status_history",
             "routing_decisions",
             "assignment",
@@ -471,6 +599,10 @@ class OrderDetailSerializer(OrderSerializer):
             return None
         return order.pickup_code or None
 
+    @extend_schema_field(TenderSummarySerializer(many=True))
+    def get_tenders(self, order):
+        return TenderSummarySerializer(tenders_of(order.payments.all()), many=True).data
+
     @extend_schema_field(AssignmentSerializer(allow_null=True))
     def get_assignment(self, order):
         assignments = list(order.assignments.all())  # prefetched, newest first
@@ -483,7 +615,13 @@ class OrderDetailSerializer(OrderSerializer):
 
 
 class PaymentResultSerializer(serializers.Serializer):
-    payment = PaymentSerializer()
+    payment = PaymentSerializer(
+        allow_null=True,
+        help_text=_("The external payment (or the last tender when points and stored value paid it all)."),
+    )
+    tenders = PaymentSerializer(
+        many=True, help_text=_("Every payment row this payment wrote, one per tender.")
+    )
     order = OrderDetailSerializer()
 
 

@@ -53,6 +53,7 @@ from orders.fulfilment import (
     order_ship,
 )
 from orders.models import (
+    LineDiscount,
     Order,
     OrderLine,
     OrderStatusChange,
@@ -110,7 +111,7 @@ def _detail_queryset(queryset):
         Prefetch(
             "lines",
             OrderLine.objects.select_related("sku").prefetch_related(
-                Prefetch("shares", RevenueShare.objects.select_related("store"))
+                Prefetch("shares", RevenueShare.objects.select_related("store")), _discounts()
             ),
         ),
         Prefetch("payments", Payment.objects.select_related("created_by")),
@@ -118,6 +119,22 @@ def _detail_queryset(queryset):
         Prefetch("routing_decisions", RoutingDecision.objects.select_related("location")),
         Prefetch("assignments", StoreAssignment.objects.select_related("store", "responded_by")),
     )
+
+
+def _discounts() -> Prefetch:
+    return Prefetch("discounts", LineDiscount.objects.select_related("promotion", "code"))
+
+
+def _with_discounts(lines: list[OrderLine], discounts: list) -> None:
+    """Just-written lines, given the discounts just written with them (nothing read back)."""
+    found: dict[int, list] = {line.pk: [] for line in lines}
+    for row in discounts:
+        found[row.line.pk].append(row)
+    for line in lines:
+        line._prefetched_objects_cache = {
+            **getattr(line, "_prefetched_objects_cache", {}),
+            "discounts": found[line.pk],
+        }
 
 
 def _list_queryset(queryset):
@@ -248,6 +265,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 external_reference=data["external_reference"],
                 idempotency_key=key,
                 fingerprint=fingerprint,
+                coupons=data["coupons"],
             )
             replayed = getattr(order, "replayed", False)
             if replayed and not self._may_see(order):
@@ -259,13 +277,17 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         fresh = getattr(order, "fresh", None)
         if fresh is not None:
             # Just written, every relation in hand: answer without reading the order back.
-            order._prefetched_objects_cache = dict(fresh)
+            relations = dict(fresh)
+            discounts = relations.pop("discounts", [])
+            order._prefetched_objects_cache = relations
+            _with_discounts(relations["lines"], discounts)
             created = order
         else:
             created = (
-                _list_queryset(Order.objects.all())
+                Order.objects.select_related("channel", "origin_store", "fulfilling_location")
                 .prefetch_related(
-                    Prefetch("routing_decisions", RoutingDecision.objects.select_related("location"))
+                    Prefetch("lines", OrderLine.objects.select_related("sku").prefetch_related(_discounts())),
+                    Prefetch("routing_decisions", RoutingDecision.objects.select_related("location")),
                 )
                 .get(pk=order.pk)
             )
@@ -349,13 +371,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     # --- capital flow ---
 
     @extend_schema(
-        summary="Pay the order's total",
+        summary="Pay the order's total, by tenders",
         description=(
-            "201 with the payment and the order (now paid and offered to its store). A retry with the "
-            "same `external_reference` returns the first payment with 200 and `Idempotent-Replayed: "
-            "true`. A second payment, an amount other than the total or a reference used elsewhere is "
-            "a 409 `payment_refused`. A carried-out order leaves at once: its serial-tracked lines "
-            "need `serials`, one per unit (400 `serials_refused` otherwise)."
+            "The member's `points` (at HQ's rate, at most the channel's cap of the order) and "
+            "`stored_value` (from their wallet) pay first; `amount` is what is left, paid by `method` "
+            "(0.00 and no method when points and stored value pay it all). 201 with the external "
+            "payment, every tender written (`tenders`) and the order (now paid and offered to its "
+            "store). A retry with the same `external_reference` returns the first payment with 200 and "
+            "`Idempotent-Replayed: true`. A second payment, an amount other than what is left or a "
+            "reference used elsewhere is a 409 `payment_refused`; points above the balance or the cap, "
+            "stored value above the balance, a rest without a method: 400 `tender_refused`; the wallet "
+            "spent meanwhile: 409 `insufficient_balance`. A carried-out order leaves at once: its "
+            "serial-tracked lines need `serials`, one per unit (400 `serials_refused` otherwise)."
         ),
         parameters=[NUMBER_PARAM, REPLAYED_PARAM],
         request=PayInputSerializer,
@@ -373,16 +400,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payment = order_pay(
             order=order,
             amount=data["amount"],
-            method=data["method"],
+            method=data.get("method") or "",
             external_reference=data.get("external_reference") or None,
             actor=request.user,
             serials=data.get("serials"),
+            points=data["points"],
+            stored_value=data["stored_value"],
         )
         replayed = getattr(payment, "replayed", False)
         order = _detail_queryset(Order.objects.all()).get(pk=order.pk)
         context = self.get_serializer_context()
         answer = {
-            "payment": PaymentSerializer(payment, context=context).data,
+            "payment": PaymentSerializer(payment, context=context).data if payment is not None else None,
+            "tenders": PaymentSerializer(getattr(payment, "tenders", []), many=True, context=context).data,
             "order": OrderDetailSerializer(order, context=context).data,
         }
         return Response(

@@ -420,8 +420,46 @@ def build_world() -> MatrixWorld:
         side.group.members.add(side.member)
     w.segment = Segment.objects.create(name="Matrix segment", filters={"city": "Wuzhen-m1"})
     w.api_key_id = ApiKey.objects.order_by("pk").first().pk
+    _marketing(w)
     _check_tokens_unique(w)
     return w
+
+
+def _marketing(w):
+    """HQ's marketing rows, for its pages and admin: an ended promotion (it prices nothing the other
+    tests order), a coupon with m1's code, a draft campaign near store A, m1's wallet."""
+    from marketing.choices import CouponKind, IssuedVia, PromotionKind
+    from marketing.services import campaign_create, code_give, coupon_define, promotion_set, wallet_top_up
+
+    start = timezone.now() - timezone.timedelta(days=3)
+    promotion_set(
+        code="mx-promo",
+        name="Matrix promotion",
+        kind=PromotionKind.PERCENT_OFF,
+        percent=Decimal("5"),
+        skus=[w.tv],
+        valid_from=start,
+        valid_to=start + timezone.timedelta(days=1),
+        actor=SYSTEM,
+    )
+    coupon = coupon_define(
+        code="MX-COUPON",
+        name="Matrix coupon",
+        kind=CouponKind.AMOUNT,
+        value=Decimal("5"),
+        valid_from=start,
+        actor=SYSTEM,
+    )
+    code_give(coupon=coupon, member=w.a.member, via=IssuedVia.HQ, actor=SYSTEM)
+    w.campaign = campaign_create(
+        name="Matrix campaign",
+        near_store=w.a.store,
+        radius_km="10",
+        coupon=coupon,
+        message="Hi",
+        actor=SYSTEM,
+    )
+    wallet_top_up(member=w.a.member, amount=Decimal("100.00"), method="card", actor=SYSTEM)
 
 
 def _check_tokens_unique(world):

@@ -43,6 +43,7 @@ API_STORE_READERS = frozenset({*STORE_READERS, "partner_key", *CHANNEL_KEYS})
 ORDER_READERS = frozenset({*STORE_READERS, "jd_key", "partner_key"})
 MEMBER_READERS = frozenset({*STORE_READERS, "jd_key", "partner_key"})
 MONEY_READERS = frozenset({"hq", "guide", "partner", "partner_key"})
+WALLET_READERS_A = frozenset({"hq", "clerk", "partner", "jd_key", "partner_key"})
 SIGNED_IN = frozenset(set(ALL_PRINCIPALS) - {"anonymous"})
 EVERYONE = frozenset(ALL_PRINCIPALS)
 
@@ -123,6 +124,10 @@ def _guide_order(w, s):
     return {"number": w.side(s).guide_order.number}
 
 
+def _campaign(w, s):
+    return {"pk": w.campaign.pk}
+
+
 def obj(fill, may_a, must_a=HQ, may_c=HQ, sanity=True, query=None):
     return Rule(
         "object", fill, frozenset(may_a), frozenset(may_c), frozenset(must_a), sanity=sanity, query=query
@@ -160,6 +165,8 @@ RULES = {
     },
     "portal:home": OPEN,
     "portal:search": OPEN,
+    # A member's coupons and wallet: whoever sees their personal data (the member page's rule).
+    "portal:member_wallet": obj(_member, STORE_READERS, must_a={"hq", "manager", "clerk", "partner"}),
     # Stores and stock.
     "stores:list": OPEN,
     "stores:lookup_start": OPEN,
@@ -242,6 +249,16 @@ RULES = {
     "aftersales_hq:queue_csv": hq(),
     "aftersales_hq:returns": hq(),
     "aftersales_hq:returns_csv": hq(lambda w, s: {"by": "sku"}),
+    "marketing_hq:promotions": hq(),
+    "marketing_hq:promotion_new": hq(),
+    "marketing_hq:coupons": hq(),
+    "marketing_hq:coupon_new": hq(),
+    "marketing_hq:campaigns": hq(),
+    "marketing_hq:campaign_new": hq(),
+    "marketing_hq:campaign": hq(_campaign),
+    "marketing_hq:campaign_send": hq(_campaign),
+    "marketing_hq:campaign_report": hq(_campaign),
+    "marketing_hq:campaign_report_csv": hq(_campaign),
     "dashboard:home": hq(),
     "dashboard:orders": hq(),
     "dashboard:offers": hq(),
@@ -285,6 +302,12 @@ RULES = {
     "member-redeem-points": act(
         _member, {*STAFF, "jd_key"}, body={"channel": "mx-jd", "points": 1, "reference": "mx-2"}
     ),
+    # A member's coupons and wallet are their personal data (marketing.policies.wallet_visible_to).
+    "member-coupons": obj(_member, MEMBER_READERS, must_a=WALLET_READERS_A),
+    "member-wallet": obj(_member, MEMBER_READERS, must_a=WALLET_READERS_A),
+    "member-wallet-top-up": act(_member, {*STAFF, "jd_key"}, body={"amount": "10.00", "method": "cash"}),
+    # The basket quote: whoever may place the order (POST only; the writes below send it).
+    "quote": OPEN,
     "segment-list": hq(),
     "segment-detail": hq(lambda w, s: {"pk": w.segment.pk}),
     "segment-export": hq(lambda w, s: {"pk": w.segment.pk}),
@@ -336,7 +359,14 @@ RULES = {
 for _name in PUBLIC:
     RULES.setdefault(_name, PUBLIC_RULE)
 # Rules of an action that only HQ may do: sent as a POST like the other actions.
-HQ_ACTIONS = {"member-adjust-points", "member-merge", "api-key-revoke", "statement-approve", "statement-pay"}
+HQ_ACTIONS = {
+    "member-adjust-points",
+    "member-merge",
+    "api-key-revoke",
+    "statement-approve",
+    "statement-pay",
+    "marketing_hq:campaign_send",
+}
 
 
 def rule_of(route):
@@ -388,7 +418,7 @@ def refused(url: str, response, principal: str) -> bool:
     return False
 
 
-OUR_APPS = ("catalog", "stores", "members", "orders", "guides", "aftersales", "integrations")
+OUR_APPS = ("catalog", "stores", "members", "marketing", "orders", "guides", "aftersales", "integrations")
 
 
 def fingerprint():
@@ -536,7 +566,28 @@ def actions(world):
             out.append((route.name, side, url, rule.body, rule.may_a if side == "a" else rule.may_c))
     tomorrow = "2030-01-01T00:00:00+08:00"
     c = world.c
+    quote_line = [{"sku": world.tv.code, "quantity": 1}]
     out += [
+        # Quotes: side C's channel and member (HQ only); side A's at store A (its staff, JD's key).
+        (
+            "quote",
+            "c",
+            "/api/v1/quote/",
+            {"channel": world.tmall.code, "member": c.member.pk, "lines": quote_line},
+            HQ,
+        ),
+        (
+            "quote",
+            "a",
+            "/api/v1/quote/",
+            {
+                "channel": world.jd.code,
+                "member": world.a.member.pk,
+                "origin_store": world.a.store.code,
+                "lines": quote_line,
+            },
+            frozenset({*STAFF, "jd_key"}),
+        ),
         # An order and a price for the Tmall channel: only HQ (and Tmall's own key).
         (
             "order-list",
@@ -615,6 +666,21 @@ def actions(world):
             {"kind": "receipt", "sku": world.tv.code, "quantity": "5", "reason": "matrix"},
             frozenset({"hq", "manager"}),
         ),
+        # A stored-value top-up: HQ and the staff of the member's stores (a partner sees, may not).
+        (
+            "portal:member_wallet top-up",
+            "c",
+            reverse("portal:member_wallet", kwargs={"pk": c.member.pk}),
+            {"amount": "10.00", "method": "cash", "client_reference": "matrix-topup-c"},
+            HQ,
+        ),
+        (
+            "portal:member_wallet top-up",
+            "a",
+            reverse("portal:member_wallet", kwargs={"pk": world.a.member.pk}),
+            {"amount": "10.00", "method": "cash", "client_reference": "matrix-topup-a"},
+            STAFF,
+        ),
         (
             "members:group_add",
             "c",
@@ -667,7 +733,7 @@ def test_writes_of_those_who_may_not_are_refused_and_change_nothing(mw, who):
         # A write that names the other side in its body only (an order or a price for another
         # channel) may also be refused as invalid input (400 naming the field).
         own_queue = name.startswith("orders:queue") and url.endswith(f"/{mw.a.store.code}/")
-        in_body = name in ("order-list", "price-list") and status == 400
+        in_body = name in ("order-list", "price-list", "quote") and status == 400
         if not (own_queue or in_body) and not refused(url, response, who):
             problems.append(f"NOT REFUSED {where}: {status} {body_of(response)[:200]!r}")
         else:

@@ -13,6 +13,7 @@ from guides import commission, settlement
 from guides import services as guides_services
 from guides.models import Guide
 from integrations import services as integrations_services
+from marketing import services as marketing_services
 from members import services as members_services
 from orders import fulfilment
 from orders import services as orders_services
@@ -60,6 +61,18 @@ ACTING = [
     (commission, ["commission_rule_set", "commission_rule_end"]),
     (settlement, ["partner_rewards_compute"]),
     (integrations_services, ["api_key_create", "api_key_revoke"]),
+    (
+        marketing_services,
+        [
+            "promotion_set",
+            "promotion_end",
+            "coupon_define",
+            "code_give",
+            "wallet_top_up",
+            "campaign_create",
+            "campaign_send",
+        ],
+    ),
 ]
 
 
@@ -93,3 +106,35 @@ def test_only_hq_people_suspend_guides_and_nothing_changes_otherwise(who):
     assert Guide.objects.get(pk=guide.pk).status == guide.status
     suspended = guides_services.guide_suspend(guide=guide, reason="Test", actor=hq_user())
     assert suspended.status != guide.status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["partner", "clerk", "guide", "nobody"])
+def test_only_hq_sets_promotions_coupons_and_campaigns(who):
+    from django.utils import timezone
+
+    from marketing.models import Campaign, Coupon, Promotion
+
+    store = StoreFactory()
+    actor = {
+        "partner": lambda: partner_user(PartnerFactory()),
+        "clerk": lambda: clerk_at(store),
+        "guide": lambda: GuideFactory(store=store).user,
+        "nobody": UserFactory,
+    }[who]()
+    now = timezone.now()
+    with pytest.raises(Forbidden):
+        marketing_services.promotion_set(
+            code="p", name="P", kind="spend_threshold", threshold=300, amount=50, valid_from=now, actor=actor
+        )
+    with pytest.raises(Forbidden):
+        marketing_services.coupon_define(
+            code="c", name="C", kind="amount", value=10, valid_from=now, actor=actor
+        )
+    with pytest.raises(Forbidden):
+        marketing_services.campaign_create(name="X", message="Hi", actor=actor)
+    assert not Promotion.objects.exists() and not Coupon.objects.exists() and not Campaign.objects.exists()
+    marketing_services.coupon_define(
+        code="c", name="C", kind="amount", value=10, valid_from=now, actor=hq_user()
+    )
+    assert Coupon.objects.filter(code="c").exists()

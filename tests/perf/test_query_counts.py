@@ -169,6 +169,37 @@ class Scene(World):
             shown.append(reason)
         return shown
 
+    def grow_coupons(self, n):
+        """Codes of n coupons held by self.member (GET /members/{id}/coupons/)."""
+        from marketing.choices import CouponKind, IssuedVia
+        from marketing.services import code_give, coupon_define
+
+        shown = []
+        for _ in range(n):
+            coupon = coupon_define(
+                code=f"perf-{self._n()}",
+                name="Perf coupon",
+                kind=CouponKind.AMOUNT,
+                value=Decimal("5"),
+                valid_from=self.now,
+                actor=self.hq,
+            )
+            shown.append(code_give(coupon=coupon, member=self.member, via=IssuedVia.HQ, actor=self.hq).code)
+        return shown
+
+    def grow_wallet_entries(self, n):
+        """Top-ups of self.member's stored value (GET /members/{id}/wallet/)."""
+        from marketing.services import wallet_top_up
+
+        shown = []
+        for _ in range(n):
+            reference = f"TOPUP-{self._n()}"
+            wallet_top_up(
+                member=self.member, amount=Decimal("10"), method="cash", reference=reference, actor=self.hq
+            )
+            shown.append(reference)
+        return shown
+
     @cached_property
     def segment(self):
         return Segment.objects.create(name="Beijing", filters={"city": "Beijing"}, created_by=self.hq)
@@ -440,6 +471,8 @@ ROUTES = [
     Route("order-queue", "/api/v1/orders/queue/?store=A", "offers", 8, who="clerk"),
     Route("member-duplicates", "/api/v1/members/duplicates/", "duplicates", 7),
     Route("member-points", lambda s: f"/api/v1/members/{s.member.pk}/points/", "points", 6),
+    Route("member-coupons", lambda s: f"/api/v1/members/{s.member.pk}/coupons/", "coupons", 6),
+    Route("member-wallet", lambda s: f"/api/v1/members/{s.member.pk}/wallet/", "wallet_entries", 6),
     Route("segment-members", lambda s: f"/api/v1/segments/{s.segment.pk}/members/", "segment_members", 6),
     Route("segment-export", lambda s: f"/api/v1/segments/{s.segment.pk}/export/", "segment_members", 6),
     Route("stock-movements", lambda s: f"/api/v1/stock/{s.tv_stock().pk}/movements/", "movements", 6),

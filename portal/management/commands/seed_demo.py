@@ -13,7 +13,7 @@ from stores.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
 SCALES = ("small", "medium", "large")
 # Each app's demo module (<app>/demo.py), in dependency order; later apps add theirs here.
 # A module has loaded_scale() -> str | None (its marker) and seed(*, scale, rng, log) -> counts.
-DEMO_APPS = ("catalog", "stores", "members", "guides", "orders", "aftersales")
+DEMO_APPS = ("catalog", "stores", "members", "guides", "marketing", "orders", "aftersales")
 
 
 def seed_app(app: str, *, scale: str, seed: int, log: Callable[[str], None] = print) -> dict[str, int]:
@@ -35,6 +35,7 @@ class Command(BaseCommand):
         "Scales: small (~50 stores, 500 SKUs), medium (~400 stores, 20,000 SKUs), large (~10,000 "
         "stores, 160,000 SKUs); members ~2,000 / 50,000 / 500,000; "
         "guides, commission rules and bindings made by scans; "
+        "promotions, coupons, a campaign sent to consenting members, stored value and the points rate; "
         "orders made through the order "
         "services: 60 small, 2,000 medium, large capped at 5,000 (~0.1 s an order); service tickets "
         "of every kind on delivered orders. "
