@@ -122,6 +122,15 @@ class HostileInputModelAdmin(HostileInputAdmin):
             return None
         return super().response_action(request, queryset, *args, **kwargs)
 
+    def get_changelist_instance(self, request):
+        """A date drill-down past any calendar (?opened_at__year=10**12) is a bad lookup, which the
+        admin answers by showing the list unfiltered, not a 500 (Django's own check catches only
+        ValueError; a year past the C integer raises OverflowError)."""
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
     def changelist_view(self, request, extra_context=None):
         """A POST to a list that has neither actions nor editable columns changes nothing: say so
         (as the admin does for a POST without an action) instead of showing the list again."""

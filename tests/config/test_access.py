@@ -13,6 +13,8 @@ people of the wrong role are walked too, with the rule of each URL prefix:
 /portal/stores/, /portal/orders/  store staff, partners and HQ (guides and people without a role:
                                403); each sees only their own stores' rows (selectors), another
                                party's code or number is a 404.
+/portal/wallet/                a member's coupons and stored value: store staff, partners and HQ
+                               who may see the member's personal data (guides, no role: 403).
 /portal/, /portal/search/      every signed-in role, each finding only their own rows.
 /api/v1/                       every signed-in person and every key, scoped by selectors: another
                                party's id is a 404, lists hold only their own rows; HQ_ONLY_API
@@ -246,6 +248,7 @@ REFUSED_BY_PREFIX = (
     ("/portal/members/", frozenset({"guide", "no role"})),
     ("/portal/stores/", frozenset({"guide", "no role"})),
     ("/portal/orders/", frozenset({"guide", "no role"})),
+    ("/portal/wallet/", frozenset({"guide", "no role"})),
     ("/portal/service/", frozenset({"partner", "guide", "no role"})),
     ("/portal/guides/partner/", frozenset({"clerk", "manager", "guide", "no role"})),
     ("/portal/guides/", frozenset({"clerk", "manager", "no role"})),
