@@ -86,29 +86,48 @@ class ConsistencyRow:
         return self.highest - self.lowest
 
 
-def price_consistency_report(*, at: datetime) -> list[ConsistencyRow]:
-    """SKUs whose effective prices differ across active channels at `at`, widest gap first.
+# Layers above the catalog lower a price on the shelf (marketing's catalogue promotions). They say
+# how here, from their app's ready(), so the report compares what a customer pays on each channel
+# while the catalog imports nothing above it. An adjuster has `candidates(at)` (SKUs whose shelf
+# price may differ across channels because of it) and `adjust(prices, at)` (prices: {sku id:
+# {channel id: amount}}, changed in place).
+SHELF_PRICE_ADJUSTERS: list = []
 
-    Only a SKU with a live channel-specific price can disagree, so we start from those rows
-    (bounded by the number of channel prices, not the size of the catalog): two queries.
+
+def price_consistency_report(*, at: datetime) -> list[ConsistencyRow]:
+    """SKUs whose effective prices (after catalogue promotions) differ across active channels at
+    `at`, widest gap first.
+
+    Only a SKU with a live channel-specific price, or under a promotion limited to some channels,
+    can disagree, so we start from those (bounded by the number of channel prices and promoted
+    SKUs, not the size of the catalog).
     """
     channels = list(Channel.objects.filter(is_active=True).order_by("code"))
     live = live_prices(at)
-    candidate_ids = live.filter(channel__isnull=False).values("sku_id")
+    candidate_ids = set(live.filter(channel__isnull=False).values_list("sku_id", flat=True))
+    for adjuster in SHELF_PRICE_ADJUSTERS:
+        candidate_ids |= set(adjuster.candidates(at))
     rows: dict[int, dict[int | None, Decimal]] = {}
     skus: dict[int, SKU] = {}
     for price in live.filter(sku_id__in=candidate_ids).select_related("sku").order_by("valid_from"):
         rows.setdefault(price.sku_id, {})[price.channel_id] = price.amount
         skus[price.sku_id] = price.sku
-    report = []
+    effective: dict[int, dict[int, Decimal]] = {}
     for sku_id, by_channel in rows.items():
         default = by_channel.get(None)
-        effective = {}
-        for channel in channels:
-            amount = by_channel.get(channel.pk, default)
-            if amount is not None:
-                effective[channel.code] = amount
-        if len(set(effective.values())) > 1:
-            report.append(ConsistencyRow(sku=skus[sku_id], prices=effective))
+        effective[sku_id] = {
+            channel.pk: by_channel.get(channel.pk, default)
+            for channel in channels
+            if by_channel.get(channel.pk, default) is not None
+        }
+    for adjuster in SHELF_PRICE_ADJUSTERS:
+        adjuster.adjust(effective, at)
+    report = []
+    codes = {channel.pk: channel.code for channel in channels}
+    for sku_id, by_channel in effective.items():
+        if len(set(by_channel.values())) > 1:
+            report.append(
+                ConsistencyRow(sku=skus[sku_id], prices={codes[c]: a for c, a in by_channel.items()})
+            )
     report.sort(key=lambda row: (-row.difference, row.sku.code))
     return report

@@ -7,6 +7,10 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing and wallet")
 
     def ready(self):
+        from catalog.selectors import SHELF_PRICE_ADJUSTERS
         from marketing import rules
+        from marketing.pricing import ShelfPrices
 
         rules.connect()
+        if ShelfPrices not in SHELF_PRICE_ADJUSTERS:  # the report compares prices after promotions
+            SHELF_PRICE_ADJUSTERS.append(ShelfPrices)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from catalog.models import SKU
@@ -298,3 +299,44 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
         )
         applied.append(Applied("coupon", coupon.name, amount, code=code))
     return Quote(lines=priced, applied=applied)
+
+
+class ShelfPrices:
+    """Catalogue promotions in the price consistency report (catalog.selectors registers us):
+    each channel's shelf price is its price less the best catalogue promotion running there, as
+    an order would get it, so a promotion limited to some channels shows as a gap."""
+
+    @staticmethod
+    def candidates(at: datetime) -> set[int]:
+        """SKUs under a catalogue promotion limited to some channels (their own or their
+        categories', four levels deep): only these can differ because of a promotion."""
+        skus, categories = set(), set()
+        for promotion, scope in promotions_at(at):
+            if promotion.kind in CATALOGUE_KINDS and scope.channels:
+                skus |= scope.skus
+                categories |= scope.categories
+        if categories:
+            path = "product__category"
+            q = Q(**{f"{path}__in": categories})
+            for depth in range(1, 4):
+                q |= Q(**{f"{path}{'__parent' * depth}__in": categories})
+            skus |= set(SKU.objects.filter(q).values_list("pk", flat=True))
+        return skus
+
+    @staticmethod
+    def adjust(prices: dict, at: datetime) -> None:
+        catalogue = [(p, s) for p, s in promotions_at(at) if p.kind in CATALOGUE_KINDS]
+        if not catalogue or not prices:
+            return
+        chains = _Chains(
+            [PricedLine(sku=SKU(pk=sku_id), quantity=1, unit_price=Decimal(0)) for sku_id in prices]
+        )
+        for sku_id, by_channel in prices.items():
+            for channel_id, amount in by_channel.items():
+                offs = [
+                    _catalogue_off(promotion, amount)
+                    for promotion, scope in catalogue
+                    if (not scope.channels or channel_id in scope.channels) and scope.covers(sku_id, chains)
+                ]
+                if offs:
+                    by_channel[channel_id] = amount - max(offs)
