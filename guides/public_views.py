@@ -89,12 +89,13 @@ def _shop_store(guide: Guide) -> Store | None:
 
 def claimable_coupon(code: str, *, channel=None) -> Coupon | None:
     """The coupon a store's or guide's QR page offers (?coupon=<coupon's code> on the printed
-    link): live now, valid on the store's channel, with budget left. Anything else offers nothing."""
+    link): one HQ made claimable, live now, valid on the store's channel, with budget left. Anything
+    else offers nothing."""
     code = (code or "").strip()
     if not COUPON_PARAM.fullmatch(code):
         return None
     now = timezone.now()
-    coupons = Coupon.objects.filter(code=code, valid_from__lte=now).filter(
+    coupons = Coupon.objects.filter(code=code, claimable=True, valid_from__lte=now).filter(
         Q(valid_to__isnull=True) | Q(valid_to__gt=now),
         Q(budget_count__isnull=True) | Q(redeemed_count__lt=F("budget_count")),
         Q(budget_amount__isnull=True) | Q(redeemed_amount__lt=F("budget_amount")),

@@ -68,6 +68,7 @@ STORE_COUPON = {
     "kind": CouponKind.AMOUNT,
     "value": Decimal("100"),
     "min_spend": Decimal("2000"),
+    "claimable": True,
 }
 STORE_CODES_PER_SCALE = {"small": 12, "medium": 120, "large": 400}
 WALLETS_PER_SCALE = {"small": 40, "medium": 400, "large": 2_000}

@@ -192,6 +192,11 @@ class CouponForm(_WindowForm):
     )
     min_spend = money_field(_("Minimum spend (CNY)"), required=False)
     per_member_limit = WholeNumberField(label=_("Codes per member"), min_value=1, max_value=100, initial=1)
+    claimable = forms.BooleanField(
+        label=_("Customers may claim it at store and guide QR codes"),
+        required=False,
+        help_text=_("Leave unticked for a campaign's or the counter's coupon."),
+    )
     budget_count = WholeNumberField(
         label=_("Budget: redemptions"), required=False, min_value=1, max_value=100_000_000
     )
@@ -214,6 +219,7 @@ class CouponForm(_WindowForm):
             "value": data["value"],
             "min_spend": data.get("min_spend") or 0,
             "per_member_limit": data["per_member_limit"],
+            "claimable": bool(data.get("claimable")),
             "budget_count": data.get("budget_count"),
             "budget_amount": data.get("budget_amount"),
             "skus": data.get("skus") or [],

@@ -125,6 +125,14 @@ class Coupon(models.Model):
     valid_from = models.DateTimeField(_("valid from"))
     valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
     per_member_limit = models.PositiveSmallIntegerField(_("codes per member"), default=1)
+    claimable = models.BooleanField(
+        _("claimable at QR codes"),
+        default=False,
+        help_text=_(
+            "Customers may claim it themselves on a store's or guide's QR page. Otherwise only HQ, "
+            "a campaign, a clerk or a guide gives it."
+        ),
+    )
     budget_count = models.PositiveIntegerField(_("budget (redemptions)"), null=True, blank=True)
     budget_amount = MoneyField(_("budget (money)"), null=True, blank=True)
     issued_count = models.PositiveIntegerField(_("issued"), default=0)

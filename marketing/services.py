@@ -239,6 +239,7 @@ def coupon_define(
     valid_to: datetime | None = None,
     min_spend=0,
     per_member_limit: int = 1,
+    claimable: bool = False,
     budget_count: int | None = None,
     budget_amount=None,
     skus=(),
@@ -289,6 +290,7 @@ def coupon_define(
         valid_from=valid_from,
         valid_to=valid_to,
         per_member_limit=per_member_limit,
+        claimable=bool(claimable),
         budget_count=budget_count,
         budget_amount=budget_amount,
         created_by=person_of(actor),
@@ -359,6 +361,12 @@ def code_give(*, coupon: Coupon, member: Member, via: str, actor, guide=None, st
     if via not in IssuedVia.values or via == IssuedVia.CAMPAIGN:
         raise CouponRefused(_("Say how the coupon is given."), fields={"via": [_("Unknown.")]})
     code_giver_require(actor, member=member, store=store, guide=guide)
+    if via in (IssuedVia.STORE_QR, IssuedVia.GUIDE_QR) and not coupon.claimable:
+        # A campaign's or a counter's coupon is not for anyone who learns its code.
+        raise CouponRefused(
+            _("%(coupon)s is not offered at QR codes.") % {"coupon": coupon.name},
+            fields={"coupon": [_("Not claimable.")]},
+        )
     return _issue(coupon=coupon, member=member, via=via, user=person_of(actor), guide=guide, store=store)
 
 

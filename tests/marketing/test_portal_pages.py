@@ -282,7 +282,7 @@ def test_a_walk_in_from_another_store_pays_with_their_points(counter, world, sho
 
 def test_a_customer_claims_the_coupon_of_a_stores_qr_code_and_orders_with_it(shop, world):
     world.stock(world.a, world.tv, 1)
-    shop.coupon("QR20", value="20")
+    shop.coupon("QR20", value="20", claimable=True)
     client = Client()
     url = reverse("orders_public:store", args=["A"])
     page = client.get(url, {"coupon": "QR20"}).content.decode()
@@ -320,7 +320,7 @@ def test_a_customer_claims_the_coupon_of_a_stores_qr_code_and_orders_with_it(sho
 
 
 def test_a_store_qr_offers_only_a_live_coupon(shop, world):
-    shop.coupon("OLD", value="5", valid_from=shop_ago(days=3), valid_to=shop_ago(days=1))
+    shop.coupon("OLD", value="5", valid_from=shop_ago(days=3), valid_to=shop_ago(days=1), claimable=True)
     client = Client()
     url = reverse("orders_public:store", args=["A"])
     assert "Coupon for you" not in client.get(url, {"coupon": "OLD"}).content.decode()
@@ -328,6 +328,26 @@ def test_a_store_qr_offers_only_a_live_coupon(shop, world):
     page = client.post(url, {"action": "claim", "coupon": "OLD", "phone": "13900139555"})
     assert page.status_code == 200
     assert CouponCode.objects.count() == 0 and Member.objects.count() == 0
+
+
+def test_a_coupon_hq_did_not_make_claimable_cannot_be_claimed_by_knowing_its_code(shop, world):
+    """A campaign's or the counter's coupon is not for anyone who learns its code: the QR pages
+    do not offer it, a claim for it writes nothing, and the service refuses a QR give too."""
+    from config.roles import SYSTEM
+    from marketing.errors import CouponRefused
+    from marketing.services import code_give
+
+    coupon = shop.coupon("CAMPAIGN50", value="50")
+    client = Client()
+    url = reverse("orders_public:store", args=["A"])
+    assert "Coupon for you" not in client.get(url, {"coupon": "CAMPAIGN50"}).content.decode()
+    page = client.post(url, {"action": "claim", "coupon": "CAMPAIGN50", "phone": "13900139555"})
+    assert page.status_code == 200
+    assert CouponCode.objects.count() == 0 and Member.objects.count() == 0
+    member = shop.member()
+    with pytest.raises(CouponRefused):
+        code_give(coupon=coupon, member=member, via=IssuedVia.STORE_QR, actor=SYSTEM, store=world.a)
+    assert CouponCode.objects.count() == 0
 
 
 def shop_ago(**kwargs):
@@ -338,7 +358,7 @@ def shop_ago(**kwargs):
 
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 def test_store_qr_claim_refuses_hostile_input(shop, world, value):
-    shop.coupon("QR20", value="20")
+    shop.coupon("QR20", value="20", claimable=True)
     client = Client()
     url = reverse("orders_public:store", args=["A"])
     for body in (
@@ -373,7 +393,7 @@ def test_store_qr_order_refuses_a_hostile_coupon(world, value):
 
 
 def test_a_customer_claims_the_coupon_of_a_guides_qr_code(shop, world):
-    shop.coupon("G15", value="15")
+    shop.coupon("G15", value="15", claimable=True)
     guide = GuideFactory(store=world.a)
     client = Client()
     url = reverse("guides_public:landing", args=[guide.code])
