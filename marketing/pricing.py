@@ -29,6 +29,7 @@ from marketing.choices import CATALOGUE_KINDS, CodeStatus, CouponKind, Promotion
 from marketing.errors import CouponRefused
 from marketing.models import Coupon, CouponCode, Promotion
 from marketing.rules import Scope, coupon_scope, promotions_at
+from marketing.sql import codes_with_coupons
 
 MAX_CODES = 5
 
@@ -162,7 +163,7 @@ def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, Scope]]:
     if any(len(text) > 20 or not text.isprintable() for text in wanted):
         raise CouponRefused(_("That is not a coupon code."), fields={"coupons": [_("Not a coupon code.")]})
     # One query for the codes and their coupons; each coupon's scope comes from marketing.rules.
-    found = {c.code: c for c in CouponCode.objects.filter(code__in=wanted).select_related("coupon")}
+    found = {c.code: c for c in codes_with_coupons(wanted)}
     result, seen_coupons = [], set()
     for text in wanted:
         code = found.get(text)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connections, router
 
+from config.sql import columns_of, from_row
 from marketing.choices import CodeStatus
 from marketing.models import Coupon, CouponCode, Wallet
 
@@ -66,3 +67,27 @@ def wallet_move(member_id: int, delta: Decimal, at) -> tuple[str, list]:
         f"WHERE {member} = %s AND ROUND({balance} + %s, {PLACES}) >= 0 RETURNING {pk}",
         [delta, at, member_id, delta],
     )
+
+
+def codes_with_coupons(codes: list[str]) -> list[CouponCode]:
+    """The codes named (each with its coupon's row attached) in one statement: every coupon order
+    reads this, and the ORM's select_related cost more to build than the database to answer
+    (docs/benchmarks.md, "Flash sale with a coupon per order")."""
+    alias = router.db_for_read(CouponCode)
+    code_table, code_column, coupon_column = _names(CouponCode, "code", "coupon")
+    coupon_table, coupon_pk = _names(Coupon, "id")
+    n = len(CouponCode._meta.concrete_fields)
+    statement = (
+        f"SELECT {columns_of(CouponCode, 'c')}, {columns_of(Coupon, 'p')} "  # noqa: S608 (model names)
+        f"FROM {code_table} c JOIN {coupon_table} p ON p.{coupon_pk} = c.{coupon_column} "
+        f"WHERE c.{code_column} IN ({', '.join(['%s'] * len(codes))})"
+    )
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, list(codes))
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        code = from_row(CouponCode, row[:n])
+        code.coupon = from_row(Coupon, row[n:])
+        found.append(code)
+    return found
