@@ -33,6 +33,7 @@ from django.urls import reverse
 
 from tests.config.principals import ALL_PRINCIPALS, CHANNEL_KEYS, STAFF_A, leaks_in, module_world
 from tests.config.test_access import JOIN_PAGE, LOGIN_PAGES, PUBLIC, all_routes
+from tests.helpers import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -430,11 +431,7 @@ def fingerprint():
     from orders.models import Order
     from stores.models import Stock
 
-    counts = {
-        model._meta.label: model.objects.count()
-        for model in apps.get_models(include_auto_created=True)
-        if model._meta.app_label in OUR_APPS
-    }
+    counts = row_counts(OUR_APPS)
     return {
         "counts": counts,
         "orders": list(Order.objects.order_by("pk").values_list("pk", "status", "fulfilling_location_id")),

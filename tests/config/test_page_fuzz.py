@@ -33,6 +33,7 @@ from django.urls import reverse
 from tests.config.principals import module_world
 from tests.config.test_access import all_routes
 from tests.config.test_access_matrix import OUR_APPS, body_of, rule_of
+from tests.helpers import row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -174,11 +175,7 @@ def pages(world, who):
 
 
 def fingerprint():
-    return {
-        model._meta.label: model.objects.count()
-        for model in apps.get_models(include_auto_created=True)
-        if model._meta.app_label in OUR_APPS
-    }
+    return row_counts(OUR_APPS)
 
 
 def _get(client, url, params):
