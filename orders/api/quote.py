@@ -8,16 +8,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
-from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
-from catalog.models import SKU, Channel
+from catalog.api.serializers import IdOrCodeField
+from catalog.models import Channel
 from config.api.errors import error_responses
 from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce, StrictInput, StrictIntegerField
-from integrations.authentication import api_key_of
 from integrations.choices import Scope
 from members.api.serializers import MemberIdField
 from orders.api.serializers import (
+    BasketInput,
     LineDiscountSerializer,
-    _flatten_line_errors,
     _money,
     coupons_field,
     points_field,
@@ -26,7 +25,6 @@ from orders.api.serializers import (
 from orders.quote import basket_quote
 from orders.services import MAX_LINE_QUANTITY, MAX_LINES, LineRequest
 from stores.models import Store
-from stores.policies import stores_visible_to
 
 # --- input ------------------------------------------------------------------------------------
 
@@ -39,7 +37,7 @@ class QuoteLineInputSerializer(StrictInput, DeclaredFieldsCopied, serializers.Se
     )
 
 
-class QuoteInputSerializer(StrictInput, DeclaredFieldsCopied, serializers.Serializer):
+class QuoteInputSerializer(BasketInput, StrictInput, DeclaredFieldsCopied, serializers.Serializer):
     """Input of POST /quote/: the basket, the member, their coupons and the tenders they would use."""
 
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
@@ -57,35 +55,8 @@ class QuoteInputSerializer(StrictInput, DeclaredFieldsCopied, serializers.Serial
     points = points_field(help_text=_("Points the member would spend (at HQ's rate, within the cap)."))
     stored_value = stored_value_field(help_text=_("Stored value the member would spend, in yuan."))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            self.fields["origin_store"].queryset = stores_visible_to(request.user)
-            self.fields["origin_store"].error_messages["does_not_exist"] = _(
-                "No store with id or code '{value}' that you work at."
-            )
-            key = api_key_of(request.user)
-            if key is not None and key.channel_id is not None:
-                self.fields["channel"].known = (key.channel,)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError(_flatten_line_errors(exc.detail)) from None
-
     def validate(self, data):
-        lines = data["lines"]
-        skus = resolve_by_id_or_code(SKU.objects.all(), [line["sku"].strip() for line in lines])
-        errors = {}
-        for index, line in enumerate(lines):
-            sku = skus.get(line["sku"].strip())
-            if sku is None:
-                errors[f"lines[{index}].sku"] = [
-                    _("No SKU with id or code '%(value)s'.") % {"value": line["sku"]}
-                ]
-            line["sku"] = sku
+        errors = self.resolve_lines(data)
         if errors:
             raise serializers.ValidationError(errors)
         return data

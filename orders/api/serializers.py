@@ -145,7 +145,46 @@ class OrderLineInputSerializer(StrictInput, DeclaredFieldsCopied, serializers.Se
     )
 
 
-class OrderCreateSerializer(StrictInput, DeclaredFieldsCopied, serializers.Serializer):
+class BasketInput:
+    """What an order and a quote take alike: the origin store among the caller's stores, a channel
+    key's own channel known, line errors named `lines[i].field`, every SKU in one query."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # A sale is credited only to a store the caller works at (HQ: any store).
+            self.fields["origin_store"].queryset = stores_visible_to(request.user)
+            self.fields["origin_store"].error_messages["does_not_exist"] = _(
+                "No store with id or code '{value}' that you work at."
+            )
+            key = api_key_of(request.user)
+            if key is not None and key.channel_id is not None:
+                self.fields["channel"].known = (key.channel,)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(_flatten_line_errors(exc.detail)) from None
+
+    @staticmethod
+    def resolve_lines(data) -> dict:
+        """Each line's SKU (id or code) in one query; the errors of the unknown ones, by line."""
+        lines = data["lines"]
+        skus = resolve_by_id_or_code(SKU.objects.all(), [line["sku"].strip() for line in lines])
+        errors = {}
+        for index, line in enumerate(lines):
+            sku = skus.get(line["sku"].strip())
+            if sku is None:
+                errors[f"lines[{index}].sku"] = [
+                    _("No SKU with id or code '%(value)s'.") % {"value": line["sku"]}
+                ]
+            line["sku"] = sku
+        return errors
+
+
+class OrderCreateSerializer(BasketInput, StrictInput, DeclaredFieldsCopied, serializers.Serializer):
     """Input of POST /orders/: parsed here, judged by orders.services.order_create."""
 
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
@@ -186,37 +225,8 @@ class OrderCreateSerializer(StrictInput, DeclaredFieldsCopied, serializers.Seria
     )
     coupons = coupons_field()
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # A sale is credited only to a store the caller works at (HQ: any store).
-            self.fields["origin_store"].queryset = stores_visible_to(request.user)
-            self.fields["origin_store"].error_messages["does_not_exist"] = _(
-                "No store with id or code '{value}' that you work at."
-            )
-            key = api_key_of(request.user)
-            if key is not None and key.channel_id is not None:
-                self.fields["channel"].known = (key.channel,)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError(_flatten_line_errors(exc.detail)) from None
-
     def validate(self, data):
-        # Every SKU of the order in one query; an unknown one is named with its line.
-        lines = data["lines"]
-        skus = resolve_by_id_or_code(SKU.objects.all(), [line["sku"].strip() for line in lines])
-        errors = {}
-        for index, line in enumerate(lines):
-            sku = skus.get(line["sku"].strip())
-            if sku is None:
-                errors[f"lines[{index}].sku"] = [
-                    _("No SKU with id or code '%(value)s'.") % {"value": line["sku"]}
-                ]
-            line["sku"] = sku
+        errors = self.resolve_lines(data)
         if data.get("member") and data.get("member_phone"):
             errors["member_phone"] = [_("Give a member id or a mobile, not both.")]
         if errors:
