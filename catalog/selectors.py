@@ -88,9 +88,9 @@ class ConsistencyRow:
 
 # Layers above the catalog lower a price on the shelf (marketing's catalogue promotions). They say
 # how here, from their app's ready(), so the report compares what a customer pays on each channel
-# while the catalog imports nothing above it. An adjuster has `candidates(at)` (SKUs whose shelf
-# price may differ across channels because of it) and `adjust(prices, at)` (prices: {sku id:
-# {channel id: amount}}, changed in place).
+# while the catalog imports nothing above it. Each entry, called with the instant, answers an
+# adjuster with `candidates()` (SKUs whose shelf price may differ across channels because of it)
+# and `adjust(prices)` (prices: {sku id: {channel id: amount}}, changed in place).
 SHELF_PRICE_ADJUSTERS: list = []
 
 
@@ -105,8 +105,9 @@ def price_consistency_report(*, at: datetime) -> list[ConsistencyRow]:
     channels = list(Channel.objects.filter(is_active=True).order_by("code"))
     live = live_prices(at)
     candidate_ids = set(live.filter(channel__isnull=False).values_list("sku_id", flat=True))
-    for adjuster in SHELF_PRICE_ADJUSTERS:
-        candidate_ids |= set(adjuster.candidates(at))
+    adjusters = [make(at) for make in SHELF_PRICE_ADJUSTERS]
+    for adjuster in adjusters:
+        candidate_ids |= set(adjuster.candidates())
     rows: dict[int, dict[int | None, Decimal]] = {}
     skus: dict[int, SKU] = {}
     for price in live.filter(sku_id__in=candidate_ids).select_related("sku").order_by("valid_from"):
@@ -120,8 +121,8 @@ def price_consistency_report(*, at: datetime) -> list[ConsistencyRow]:
             for channel in channels
             if by_channel.get(channel.pk, default) is not None
         }
-    for adjuster in SHELF_PRICE_ADJUSTERS:
-        adjuster.adjust(effective, at)
+    for adjuster in adjusters:
+        adjuster.adjust(effective)
     report = []
     codes = {channel.pk: channel.code for channel in channels}
     for sku_id, by_channel in effective.items():

@@ -305,15 +305,18 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
 class ShelfPrices:
     """Catalogue promotions in the price consistency report (catalog.selectors registers us):
     each channel's shelf price is its price less the best catalogue promotion running there, as
-    an order would get it, so a promotion limited to some channels shows as a gap."""
+    an order would get it, so a promotion limited to some channels shows as a gap. One per report:
+    the running promotions are read once."""
 
-    @staticmethod
-    def candidates(at: datetime) -> set[int]:
+    def __init__(self, at: datetime):
+        self.catalogue = [(p, s) for p, s in promotions_at(at) if p.kind in CATALOGUE_KINDS]
+
+    def candidates(self) -> set[int]:
         """SKUs under a catalogue promotion limited to some channels (their own or their
         categories', four levels deep): only these can differ because of a promotion."""
         skus, categories = set(), set()
-        for promotion, scope in promotions_at(at):
-            if promotion.kind in CATALOGUE_KINDS and scope.channels:
+        for _promotion, scope in self.catalogue:
+            if scope.channels:
                 skus |= scope.skus
                 categories |= scope.categories
         if categories:
@@ -324,10 +327,8 @@ class ShelfPrices:
             skus |= set(SKU.objects.filter(q).values_list("pk", flat=True))
         return skus
 
-    @staticmethod
-    def adjust(prices: dict, at: datetime) -> None:
-        catalogue = [(p, s) for p, s in promotions_at(at) if p.kind in CATALOGUE_KINDS]
-        if not catalogue or not prices:
+    def adjust(self, prices: dict) -> None:
+        if not self.catalogue or not prices:
             return
         chains = _Chains(
             [PricedLine(sku=SKU(pk=sku_id), quantity=1, unit_price=Decimal(0)) for sku_id in prices]
@@ -336,7 +337,7 @@ class ShelfPrices:
             for channel_id, amount in by_channel.items():
                 offs = [
                     _catalogue_off(promotion, amount)
-                    for promotion, scope in catalogue
+                    for promotion, scope in self.catalogue
                     if (not scope.channels or channel_id in scope.channels) and scope.covers(sku_id, chains)
                 ]
                 if offs:

@@ -187,6 +187,58 @@ class Scene(World):
             shown.append(code_give(coupon=coupon, member=self.member, via=IssuedVia.HQ, actor=self.hq).code)
         return shown
 
+    def grow_promotions(self, n):
+        """n catalogue promotions over a category (the HQ list of promotions)."""
+        from marketing.choices import PromotionKind
+        from marketing.services import promotion_set
+
+        category = CategoryFactory()
+        return [
+            promotion_set(
+                code=f"perf-p-{self._n()}",
+                name="Perf promotion",
+                kind=PromotionKind.PERCENT_OFF,
+                percent=Decimal("5"),
+                categories=[category],
+                valid_from=self.now,
+                actor=self.hq,
+            ).code
+            for _ in range(n)
+        ]
+
+    def grow_coupon_definitions(self, n):
+        """n coupons (the HQ list of coupons)."""
+        from marketing.choices import CouponKind
+        from marketing.services import coupon_define
+
+        return [
+            coupon_define(
+                code=f"perf-c-{self._n()}",
+                name="Perf coupon",
+                kind=CouponKind.AMOUNT,
+                value=Decimal("5"),
+                budget_count=100,
+                valid_from=self.now,
+                actor=self.hq,
+            ).code
+            for _ in range(n)
+        ]
+
+    def grow_campaigns(self, n):
+        """n campaigns near store A (the HQ list of campaigns)."""
+        from marketing.services import campaign_create
+
+        return [
+            campaign_create(
+                name=f"Perf campaign {self._n()}",
+                message="Hello",
+                near_store=self.a,
+                radius_km=5,
+                actor=self.hq,
+            ).name
+            for _ in range(n)
+        ]
+
     def grow_wallet_entries(self, n):
         """Top-ups of self.member's stored value (GET /members/{id}/wallet/)."""
         from marketing.services import wallet_top_up
@@ -514,7 +566,10 @@ ROUTES = [
     Route("guides:statement", lambda s: f"/portal/guides/statements/{s.statement.pk}/", "statement_rows", 8),
     # --- HQ ---
     Route("catalog:sku_list", "/hq/catalog/skus/", "skus", 5),
-    Route("catalog:consistency", "/hq/catalog/consistency/", "skus", 6),
+    Route("catalog:consistency", "/hq/catalog/consistency/", "skus", 8),
+    Route("marketing_hq:promotions", "/hq/marketing/", "promotions", 20),
+    Route("marketing_hq:coupons", "/hq/marketing/coupons/", "coupon_definitions", 20),
+    Route("marketing_hq:campaigns", "/hq/marketing/campaigns/", "campaigns", 20),
     Route("catalog:sku_prices", "/hq/catalog/skus/TV-55/prices/", "prices", 9),
     Route("catalog:categories", "/hq/catalog/categories/", "categories", 4),
     Route("guides_hq:home", "/hq/guides/", "guides", 13),
@@ -533,7 +588,7 @@ ROUTES = [
         "statement_rows",
         5,
     ),
-    Route("dashboard:home", "/hq/dashboard/", "deliveries", 16),
+    Route("dashboard:home", "/hq/dashboard/", "deliveries", 18),
     Route("dashboard:orders", "/hq/dashboard/orders/", "orders", 6),
     Route("dashboard:offers", "/hq/dashboard/offers/", "orders", 6),
 ]
@@ -601,6 +656,9 @@ NOT_LISTS = {
     "members:register": "a form",
     "members:segment_new": "a form",
     "catalog:price_new": "a form",
+    "marketing_hq:promotion_new": "a form",
+    "marketing_hq:coupon_new": "a form",
+    "marketing_hq:campaign_new": "a form (its preview is tests/marketing/test_hq_pages.py's)",
     "guides:home": "a guide's figures and chart, not a list",
 }
 
