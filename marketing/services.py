@@ -441,41 +441,37 @@ def redeem_codes(
 
 def release_codes(*, order_number: str) -> int:
     """A cancelled order gives its codes back: each code usable again, its coupon's budgets
-    freed, a negative redemption row each (the report counts net). Coupons in id order."""
-    standing = {}
+    freed, a negative redemption row each (the report counts net). Coupons in id order, as the
+    intake locks them."""
+    first: dict[int, CouponRedemption] = {}
+    standing: dict[int, Decimal] = {}
     for row in CouponRedemption.objects.filter(order_number=order_number).order_by("id"):
+        first.setdefault(row.code_id, row)
         standing[row.code_id] = standing.get(row.code_id, Decimal(0)) + row.discount
-        standing.setdefault(("row", row.code_id), row)
-    released = 0
-    batch = Batch()
-    rows = []
-    for code_id, amount in sorted(
-        ((k, v) for k, v in standing.items() if not isinstance(k, tuple)),
-        key=lambda kv: standing[("row", kv[0])].coupon_id,
+    batch, rows = Batch(), []
+    for code_id in sorted(
+        (c for c, amount in standing.items() if amount > 0), key=lambda c: first[c].coupon_id
     ):
-        if amount <= 0:
-            continue
-        first = standing[("row", code_id)]
-        batch.sql(*sql.coupon_give_back(first.coupon_id, amount))
+        row, amount = first[code_id], standing[code_id]
+        batch.sql(*sql.coupon_give_back(row.coupon_id, amount))
         rows.append(
             CouponRedemption(
                 code_id=code_id,
-                coupon_id=first.coupon_id,
+                coupon_id=row.coupon_id,
                 order_number=order_number,
-                channel_id=first.channel_id,
-                store_id=first.store_id,
-                guide_id=first.guide_id,
+                channel_id=row.channel_id,
+                store_id=row.store_id,
+                guide_id=row.guide_id,
                 discount=-amount,
-                net_sales=-first.net_sales,
+                net_sales=-row.net_sales,
             )
         )
-        released += 1
     if rows:
         batch.rows(rows).run()
         CouponCode.objects.filter(pk__in=[r.code_id for r in rows], order_number=order_number).update(
             status=CodeStatus.HELD, redeemed_at=None, order_number=""
         )
-    return released
+    return len(rows)
 
 
 # --- wallet -----------------------------------------------------------------------------------
