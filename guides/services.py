@@ -33,8 +33,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,6 +44,7 @@ from guides.choices import BindingEnd, GuideStatus, ScanOutcome
 from guides.errors import GuideExists, GuideRefused, GuideSuspended, ScanRefused, WindowRefused
 from guides.models import AttributionWindow, Binding, Guide, GuideLevel, ScanEvent
 from guides.policies import guides_managed_by
+from guides.sql import binding_in_effect
 from members.models import Member
 from members.phones import normalise_phone
 
@@ -319,31 +319,15 @@ def attribution_days(channel) -> int:
     return rows.get(None, DEFAULT_ATTRIBUTION_DAYS)
 
 
-def _window_days_subquery(channel):
-    """The channel's own window length, else the brand default, as a subquery (NULL if neither)."""
-    default = AttributionWindow.objects.filter(channel__isnull=True).values("days")[:1]
-    if channel is None:
-        return Subquery(default)
-    own = AttributionWindow.objects.filter(channel=channel).values("days")[:1]
-    return Coalesce(Subquery(own), Subquery(default))
-
-
 def attribution_for(*, member, channel, at: datetime) -> Attribution:
     """The guide an order by `member` on `channel` at `at` is attributed to (or why none).
 
     The member's binding in effect at `at` (latest scan wins) attributes the order when the
     channel's window, counted from the last scan (Shanghai days, see window_end), still covers
-    `at` and the guide is active. One query."""
-    from guides.selectors import bindings_in_effect
-
+    `at` and the guide is active. One plain statement (guides.sql.binding_in_effect)."""
     if member is None:
         return Attribution(guide=None, binding=None, reason=_("Not attributed: not bound to a guide."))
-    binding = (
-        bindings_in_effect(member, at)
-        .annotate(window_days=_window_days_subquery(channel))
-        .select_related("guide")
-        .first()
-    )
+    binding = binding_in_effect(member.pk, at, channel.pk if channel is not None else None)
     if binding is None:
         return Attribution(guide=None, binding=None, reason=_("Not attributed: not bound to a guide."))
     guide = binding.guide

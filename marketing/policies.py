@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from config.errors import Forbidden
 from config.roles import is_hq
 from integrations.authentication import api_key_of
-from members.policies import member_fields_for, members_visible_to
+from members.policies import member_fields_for, member_visible
 from stores.policies import person_of, stores_served_by
 
 __all__ = ["person_of"]
@@ -54,10 +54,6 @@ def wallet_topup_require(actor, member) -> None:
     if is_hq(actor) or stores_served_by(actor).exists():
         return
     key = api_key_of(actor)
-    if (
-        key is not None
-        and "members:write" in key.scopes
-        and members_visible_to(actor).filter(pk=member.pk).exists()
-    ):
+    if key is not None and "members:write" in key.scopes and member_visible(actor, member):
         return
     raise Forbidden(_("You may not top up this member's wallet."))

@@ -29,7 +29,7 @@ from marketing.choices import CATALOGUE_KINDS, CodeStatus, CouponKind, Promotion
 from marketing.errors import CouponRefused
 from marketing.models import Coupon, CouponCode, Promotion
 from marketing.rules import Scope, coupon_scope, promotions_at
-from marketing.sql import codes_with_coupons
+from marketing.sql import category_chains, codes_with_coupons
 
 MAX_CODES = 5
 
@@ -130,12 +130,7 @@ class _Chains:
 
     def __getitem__(self, sku_id: int) -> set[int]:
         if self._chains is None:
-            path = "product__category"
-            fields = [path + "_id"] + [path + "__parent" * depth + "_id" for depth in range(1, 4)]
-            self._chains = {
-                pk: {c for c in row if c is not None}
-                for pk, *row in SKU.objects.filter(pk__in=self._skus).values_list("pk", *fields)
-            }
+            self._chains = category_chains(self._skus) if self._skus else {}
         return self._chains.get(sku_id, set())
 
 

@@ -478,7 +478,7 @@ def release_codes(*, order_number: str) -> int:
 
 
 def wallet_balance(member: Member) -> Decimal:
-    return Wallet.objects.filter(member=member).values_list("balance", flat=True).first() or Decimal(0)
+    return sql.wallet_balance(member.pk) or Decimal(0)
 
 
 def _wallet(member_id: int) -> Wallet:

@@ -31,6 +31,7 @@ from members.choices import IdentitySource
 from members.errors import InvalidPhone
 from members.models import ExternalIdentity, Member, PointsEntry
 from members.phones import normalise_phone
+from members.sql import seen_on_channel
 from stores.policies import stores_served_by, stores_visible_to
 
 # Every field of a member answer that is personal data (docs/security.md): shown only to those who
@@ -97,6 +98,21 @@ def members_visible_to(actor) -> QuerySet[Member]:
     if not (STAFF_ROLES & role_names(actor)):  # a guide or an account without a role
         return Member.objects.none()
     return live.filter(home_store__in=stores_visible_to(actor).values("pk"))
+
+
+def member_visible(actor, member: Member | None) -> bool:
+    """Whether `actor` may see this one member: always the answer of
+    `members_visible_to(actor).filter(pk=member.pk).exists()`, decided from the row where the row
+    says it (HQ; a channel's key and a member who consented through its channel) and otherwise by
+    one plain statement for a channel's key - every order and quote by a key for a member asks."""
+    if member is None or member.pk is None or not actor.is_authenticated or member.merged_into_id is not None:
+        return False
+    if is_hq(actor):
+        return True
+    key = api_key_of(actor)
+    if key is not None and not key.partner_id and key.channel_id is not None:
+        return member.consent_channel_id == key.channel_id or seen_on_channel(member.pk, key.channel_id)
+    return members_visible_to(actor).filter(pk=member.pk).exists()
 
 
 def member_lookup(query: str) -> Member | None:
@@ -197,7 +213,7 @@ def member_fields_for(actor, member: Member, *, found_by_lookup: bool = False) -
         return EVERYTHING
     key = api_key_of(actor)
     if key is not None:
-        if not members_visible_to(actor).filter(pk=member.pk).exists():
+        if not member_visible(actor, member):
             return NOTHING
         return MemberFields(personal=True, identity_sources=key_identity_sources(key))
     if not (STAFF_ROLES & role_names(actor)):

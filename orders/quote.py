@@ -21,7 +21,7 @@ from marketing.pricing import Quote, price_basket
 from marketing.services import wallet_balance
 from marketing.tenders import Tender, points_cap, points_for, points_rule_for, tender_plan
 from members.models import Member
-from members.policies import members_visible_to
+from members.policies import member_visible
 from orders.policies import order_place_require
 from orders.services import LineRequest, _check_lines, _priced
 from stores.models import Store
@@ -107,7 +107,7 @@ def basket_quote(
     the tenders (`points`, `stored_value`, the rest external) as the order would be paid. Whoever
     may place the order may quote it; a member the actor may not see is unknown (404)."""
     order_place_require(actor, channel=channel, origin_store=origin_store)
-    if member is not None and not members_visible_to(actor).filter(pk=member.pk).exists():
+    if member is not None and not member_visible(actor, member):
         raise NotFound(_("No such member."), fields={"member": [_("Unknown member.")]})
     if (points or stored_value) and member is None:
         raise TenderRefused(

@@ -12,6 +12,7 @@ from config.api.serializers import StrictInput, StrictIntegerField
 from members.choices import IdentitySource
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, Segment
 from members.policies import EVERYTHING, NOTHING, PERSONAL_FIELDS, fields_identities, member_fields_for
+from members.sql import member_by_id
 from stores.models import Store
 from stores.policies import stores_visible_to
 
@@ -139,7 +140,7 @@ class MemberIdField(serializers.Field):
         value = str(data).strip()
         if not (value.isascii() and value.isdigit() and int(value) <= MAX_PK):
             self.fail("invalid")
-        member = Member.objects.filter(pk=int(value)).first()
+        member = member_by_id(int(value))
         if member is None:
             self.fail("does_not_exist", value=value)
         return member

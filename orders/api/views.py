@@ -24,7 +24,7 @@ from integrations.authentication import actor, api_key_of, owner_of
 from integrations.choices import Scope
 from integrations.permissions import reads
 from members.errors import InvalidPhone
-from members.policies import members_visible_to
+from members.policies import member_visible
 from members.services import member_upsert
 from orders.api.serializers import (
     CollectInputSerializer,
@@ -317,7 +317,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if key is None:
             return
         member = data.get("member")
-        if member is not None and not members_visible_to(self.request.user).filter(pk=member.pk).exists():
+        if member is not None and not member_visible(self.request.user, member):
             raise NotFound(_("No such member."), fields={"member": [_("Unknown member.")]})
 
     def _member_by_phone(self, phone: str):

@@ -54,9 +54,7 @@ def test_an_autocomplete_key_that_is_no_key_is_refused_on_the_form(hq_client, va
 def test_the_price_form_refuses_a_sku_and_channel_that_are_no_keys(hq_client, value):
     from catalog.models import Price
 
-    response = hq_client.post(
-        "/admin/catalog/price/add/", {"sku": value, "channel": value, "amount": "10"}
-    )
+    response = hq_client.post("/admin/catalog/price/add/", {"sku": value, "channel": value, "amount": "10"})
     assert response.status_code == 200
     assert refused_on_the_form(response)
     assert not Price.objects.exists()

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def csp_of(response) -> dict[str, list[str]]:
     header = response["Content-Security-Policy"]
-    return {
-        part.split()[0]: part.split()[1:] for part in (p.strip() for p in header.split(";")) if part
-    }
+    return {part.split()[0]: part.split()[1:] for part in (p.strip() for p in header.split(";")) if part}
 
 
 def assert_headers(response):

@@ -133,7 +133,6 @@ def test_an_oversize_body_is_refused_in_the_shape(hq_client, settings, idempoten
     assert not IdempotentRequest.objects.exists()
 
 
-
 def test_a_bad_request_django_refuses_before_drf_is_answered_in_the_shape_under_api(rf):
     from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 

@@ -299,3 +299,71 @@ def test_portal_lookups_count_with_the_api_ones(tmall_member):
         assert page.context["form"].errors["q"]
     finally:
         api_settings.reload()
+
+
+def test_member_visible_answers_as_members_visible_to_for_every_principal_and_member():
+    """members.policies.member_visible decides one member from its row where it can (orders and
+    quotes ask it on every request); its answer must be the browse scope's, for everyone."""
+    from decimal import Decimal
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from integrations.authentication import KeyUser
+    from members.policies import member_visible
+    from orders.models import Order
+
+    tmall, jd = (
+        ChannelFactory(code="tmall", kind="marketplace"),
+        ChannelFactory(code="jd", kind="marketplace"),
+    )
+    partner = PartnerFactory()
+    store, partner_store = StoreFactory(), StoreFactory(partner=partner)
+    consented = MemberFactory(home_store=store)
+    member_set_consent(member=consented, consent=True, channel=tmall)
+    ordered = MemberFactory(home_store=partner_store)
+    Order.objects.create(
+        number="T000001",
+        channel=jd,
+        member=ordered,
+        origin="online",
+        delivery_method="ship",
+        status="completed",
+        subtotal=Decimal("10"),
+        total=Decimal("10"),
+    )
+    earned = MemberFactory()
+    PointsEntry.objects.create(member=earned, channel=jd, kind="earn", points=50, reason="seed")
+    stranger = MemberFactory(home_store=StoreFactory())
+    merged = MemberFactory(home_store=store)
+    member_set_consent(member=merged, consent=True, channel=tmall)
+    Member.objects.filter(pk=merged.pk).update(merged_into=consented)
+    members = [Member.objects.get(pk=m.pk) for m in (consented, ordered, earned, stranger, merged)]
+
+    def key_user(**kwargs):
+        key, _plaintext = api_key_create(name="k", scopes=[Scope.MEMBERS_READ], actor=SYSTEM, **kwargs)
+        return KeyUser(key)
+
+    principals = {
+        "anonymous": AnonymousUser(),
+        "hq": UserFactory(is_superuser=True),
+        "clerk": clerk_at(store),
+        "guide": GuideFactory().user,
+        "partner": partner_user(partner),
+        "tmall key": key_user(channel=tmall),
+        "jd key": key_user(channel=jd),
+        "partner key": key_user(partner=partner),
+    }
+    answers = {}
+    for name, actor in principals.items():
+        for member in members:
+            expected = members_visible_to(actor).filter(pk=member.pk).exists()
+            assert member_visible(actor, member) is expected, (name, member.pk)
+            answers[name, member.pk] = expected
+    # The cases are not all one answer: each key sees its own channel's members only.
+    assert answers["tmall key", consented.pk] and not answers["tmall key", ordered.pk]
+    assert (
+        answers["jd key", ordered.pk] and answers["jd key", earned.pk] and not answers["jd key", consented.pk]
+    )
+    assert not answers["tmall key", merged.pk] and not answers["hq", merged.pk]
+    assert answers["partner key", ordered.pk] and not answers["partner key", stranger.pk]
+    assert answers["clerk", consented.pk] and not answers["guide", consented.pk]
