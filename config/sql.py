@@ -9,7 +9,7 @@ that was a fifth of a request. These helpers take the same model instances (fiel
 
 from functools import lru_cache
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Field, Model
 
 
@@ -135,10 +135,30 @@ def _field_converters(model: type[Model], alias: str) -> tuple:
     return tuple(found), tuple(f.attname for f in model._meta.concrete_fields)
 
 
+@lru_cache(maxsize=256)
+def _columns_of(model: type[Model], table_alias: str, alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return ", ".join(f"{table_alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
 def columns_of(model: type[Model], table_alias: str) -> str:
     """`alias."col", ...` for every concrete field of `model`, in field order (for `from_row`)."""
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    return ", ".join(f"{table_alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+    return _columns_of(model, table_alias, DEFAULT_DB_ALIAS)
+
+
+@lru_cache(maxsize=1024)
+def _names(model: type[Model], fields: tuple[str, ...], alias: str) -> tuple[str, ...]:
+    ops = connections[alias].ops
+    meta = model._meta
+    return (ops.quote_name(meta.db_table), *(ops.quote_name(meta.get_field(f).column) for f in fields))
+
+
+def names(model: type[Model], *fields: str, write: bool = False) -> tuple[str, ...]:
+    """The quoted table name of `model` and the quoted columns of `fields`, as the connection the
+    router picks (for writing with `write`) spells them: the plain statements of the apps' sql.py
+    name tables and columns from the models' _meta, so a rename fails at once, not in production."""
+    alias = router.db_for_write(model) if write else router.db_for_read(model)
+    return _names(model, fields, alias)
 
 
 def from_row(model: type[Model], values) -> Model:

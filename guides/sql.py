@@ -7,25 +7,19 @@ from datetime import datetime
 
 from django.db import connections, router
 
-from config.sql import columns_of, from_row
+from config.sql import columns_of, from_row, names
 from guides.models import AttributionWindow, Binding, Guide
-
-
-def _quoted(model, *fields):
-    ops = connections[router.db_for_read(model)].ops
-    meta = model._meta
-    return (ops.quote_name(meta.db_table), *(ops.quote_name(meta.get_field(f).column) for f in fields))
 
 
 def binding_in_effect(member_id: int, at: datetime, channel_id: int | None) -> Binding | None:
     """The member's binding in effect at `at` (started by then, not ended by then; the latest scan,
     then the highest id, wins) with its guide, and `window_days`: the channel's attribution window,
     else the brand's default (None if neither) - guides.selectors.bindings_in_effect's first row."""
-    binding, b_member, b_guide, started, ended, last_scan, b_pk = _quoted(
+    binding, b_member, b_guide, started, ended, last_scan, b_pk = names(
         Binding, "member", "guide", "started_at", "ended_at", "last_scan_at", "id"
     )
-    guide, g_pk = _quoted(Guide, "id")
-    window, w_channel, w_days = _quoted(AttributionWindow, "channel", "days")
+    guide, g_pk = names(Guide, "id")
+    window, w_channel, w_days = names(AttributionWindow, "channel", "days")
     default = f"(SELECT {w_days} FROM {window} WHERE {w_channel} IS NULL LIMIT 1)"  # noqa: S608
     if channel_id is None:
         days, params = default, []

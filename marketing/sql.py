@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections, router
 
 from catalog.models import SKU, Category, Product
-from config.sql import columns_of, from_db_value, from_row
+from config.sql import columns_of, from_db_value, from_row, names
 from marketing.choices import CodeStatus
 from marketing.models import Coupon, CouponCode, Wallet
 
@@ -20,16 +20,10 @@ from marketing.models import Coupon, CouponCode, Wallet
 PLACES = int(settings.MONEY_DECIMAL_PLACES)
 
 
-def _names(model, *fields):
-    ops = connections[router.db_for_write(model)].ops
-    meta = model._meta
-    return (ops.quote_name(meta.db_table), *(ops.quote_name(meta.get_field(f).column) for f in fields))
-
-
 def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
     """Count one redemption of `discount` against the coupon's budgets, or answer no row."""
-    table, count, amount, budget_count, budget_amount, pk = _names(
-        Coupon, "redeemed_count", "redeemed_amount", "budget_count", "budget_amount", "id"
+    table, count, amount, budget_count, budget_amount, pk = names(
+        Coupon, "redeemed_count", "redeemed_amount", "budget_count", "budget_amount", "id", write=True
     )
     return (
         f"UPDATE {table} SET {count} = {count} + 1, {amount} = ROUND({amount} + %s, {PLACES}) "  # noqa: S608
@@ -40,7 +34,7 @@ def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
 
 
 def coupon_give_back(coupon_id: int, discount: Decimal) -> tuple[str, list]:
-    table, count, amount, pk = _names(Coupon, "redeemed_count", "redeemed_amount", "id")
+    table, count, amount, pk = names(Coupon, "redeemed_count", "redeemed_amount", "id", write=True)
     return (
         f"UPDATE {table} SET {count} = {count} - 1, {amount} = ROUND({amount} - %s, {PLACES}) "  # noqa: S608
         f"WHERE {pk} = %s AND {count} >= 1 RETURNING {pk}",
@@ -50,8 +44,8 @@ def coupon_give_back(coupon_id: int, discount: Decimal) -> tuple[str, list]:
 
 def code_take(code_id: int, member_id: int, order_number: str, at) -> tuple[str, list]:
     """Mark a held code redeemed by the order, or answer no row (used meanwhile)."""
-    table, status, redeemed_at, number, member, pk = _names(
-        CouponCode, "status", "redeemed_at", "order_number", "member", "id"
+    table, status, redeemed_at, number, member, pk = names(
+        CouponCode, "status", "redeemed_at", "order_number", "member", "id", write=True
     )
     return (
         f"UPDATE {table} SET {status} = %s, {redeemed_at} = %s, {number} = %s "  # noqa: S608 (model names)
@@ -62,7 +56,9 @@ def code_take(code_id: int, member_id: int, order_number: str, at) -> tuple[str,
 
 def wallet_move(member_id: int, delta: Decimal, at) -> tuple[str, list]:
     """Move a wallet's balance by `delta`; a debit only if the balance covers it."""
-    table, balance, member, updated_at, pk = _names(Wallet, "balance", "member", "updated_at", "id")
+    table, balance, member, updated_at, pk = names(
+        Wallet, "balance", "member", "updated_at", "id", write=True
+    )
     return (
         f"UPDATE {table} SET {balance} = ROUND({balance} + %s, {PLACES}), {updated_at} = %s "  # noqa: S608
         f"WHERE {member} = %s AND ROUND({balance} + %s, {PLACES}) >= 0 RETURNING {pk}",
@@ -75,8 +71,8 @@ def codes_with_coupons(codes: list[str]) -> list[CouponCode]:
     reads this, and the ORM's select_related cost more to build than the database to answer
     (docs/benchmarks.md, "Flash sale with a coupon per order")."""
     alias = router.db_for_read(CouponCode)
-    code_table, code_column, coupon_column = _names(CouponCode, "code", "coupon")
-    coupon_table, coupon_pk = _names(Coupon, "id")
+    code_table, code_column, coupon_column = names(CouponCode, "code", "coupon")
+    coupon_table, coupon_pk = names(Coupon, "id")
     n = len(CouponCode._meta.concrete_fields)
     statement = (
         f"SELECT {columns_of(CouponCode, 'c')}, {columns_of(Coupon, 'p')} "  # noqa: S608 (model names)
@@ -96,7 +92,7 @@ def codes_with_coupons(codes: list[str]) -> list[CouponCode]:
 
 def wallet_balance(member_id: int) -> Decimal | None:
     """The member's stored value (None: no wallet yet), as every quote shows it."""
-    table, balance, member = _names(Wallet, "balance", "member")
+    table, balance, member = names(Wallet, "balance", "member")
     with connections[router.db_for_read(Wallet)].cursor() as cursor:
         cursor.execute(f"SELECT {balance} FROM {table} WHERE {member} = %s", [member_id])  # noqa: S608
         row = cursor.fetchone()
@@ -106,9 +102,9 @@ def wallet_balance(member_id: int) -> Decimal | None:
 def category_chains(sku_ids: list[int]) -> dict[int, set[int]]:
     """Each SKU's category and its ancestors, four levels (a promotion on 'TV' covers
     'TV > UHD'), in one statement: the ORM's three joins cost a quote more than the database."""
-    sku, sku_pk, sku_product = _names(SKU, "id", "product")
-    product, product_pk, product_category = _names(Product, "id", "category")
-    category, category_pk, parent = _names(Category, "id", "parent")
+    sku, sku_pk, sku_product = names(SKU, "id", "product")
+    product, product_pk, product_category = names(Product, "id", "category")
+    category, category_pk, parent = names(Category, "id", "parent")
     statement = (
         f"SELECT s.{sku_pk}, p.{product_category}, c1.{parent}, c2.{parent}, c3.{parent} "  # noqa: S608
         f"FROM {sku} s JOIN {product} p ON p.{product_pk} = s.{sku_product} "

@@ -4,19 +4,13 @@
 
 from django.db import connections, router
 
-from config.sql import fetch
+from config.sql import fetch, names
 from members.models import Member, PointsEntry
-
-
-def _quoted(model, *fields):
-    ops = connections[router.db_for_read(model)].ops
-    meta = model._meta
-    return (ops.quote_name(meta.db_table), *(ops.quote_name(meta.get_field(f).column) for f in fields))
 
 
 def member_by_id(pk: int) -> Member | None:
     """The member row with this id (merged or not), as `Member.objects.filter(pk=pk).first()`."""
-    table, key = _quoted(Member, "id")
+    table, key = names(Member, "id")
     rows = fetch(Member, f"SELECT * FROM {table} WHERE {key} = %s", [pk])  # noqa: S608 (model names)
     return rows[0] if rows else None
 
@@ -26,8 +20,8 @@ def seen_on_channel(member_id: int, channel_id: int) -> bool:
     channel's API key besides consent given through it (members.policies.members_visible_to).
     Orders are a later app's table, reached through the `orders` relation, not imported."""
     order_model = Member._meta.get_field("orders").related_model
-    orders, order_member, order_channel = _quoted(order_model, "member", "channel")
-    points, points_member, points_channel = _quoted(PointsEntry, "member", "channel")
+    orders, order_member, order_channel = names(order_model, "member", "channel")
+    points, points_member, points_channel = names(PointsEntry, "member", "channel")
     statement = (
         f"SELECT EXISTS (SELECT 1 FROM {orders} WHERE {order_member} = %s AND {order_channel} = %s) "  # noqa: S608
         f"OR EXISTS (SELECT 1 FROM {points} WHERE {points_member} = %s AND {points_channel} = %s)"
