@@ -59,6 +59,17 @@ class Batch:
             self._refusals.append((len(self._statements) - 1, refuse))
         return self
 
+    def __len__(self) -> int:
+        return len(self._statements)
+
+    def extend(self, other: "Batch") -> "Batch":
+        """Queue `other`'s statements (and their refusals) after ours; `other` is left empty."""
+        offset = len(self._statements)
+        self._statements.extend(other._statements)
+        self._refusals.extend((index + offset, refuse) for index, refuse in other._refusals)
+        other._statements, other._refusals = [], []
+        return self
+
     def run(self) -> list[list[tuple]]:
         connection = self._connection
         answers = []

@@ -78,3 +78,13 @@ class PayForm(forms.Form):
     payment_reference = forms.CharField(
         label=_("Payment reference"), max_length=64, help_text=_("The bank transfer's reference.")
     )
+
+
+class FanCouponForm(forms.Form):
+    """A guide hands a fan one of the coupons HQ offers through guides (guides.services.fan_coupons)."""
+
+    coupon = forms.ModelChoiceField(queryset=None, label=_("Coupon"), empty_label=None)
+
+    def __init__(self, *args, coupons, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["coupon"].queryset = coupons

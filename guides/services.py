@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,6 +45,9 @@ from guides.errors import GuideExists, GuideRefused, GuideSuspended, ScanRefused
 from guides.models import AttributionWindow, Binding, Guide, GuideLevel, ScanEvent
 from guides.policies import guides_managed_by
 from guides.sql import binding_in_effect
+from marketing.choices import IssuedVia
+from marketing.models import Coupon, CouponCode
+from marketing.services import code_give
 from members.models import Member
 from members.phones import normalise_phone
 
@@ -397,3 +400,41 @@ def attribution_window_set(*, days: int, channel=None, actor) -> AttributionWind
             ends_at=F("ends_at") + timedelta(days=days - old)
         )
     return window
+
+
+# --- coupons for fans -----------------------------------------------------------------------------
+
+
+def fan_coupons(at: datetime | None = None) -> QuerySet[Coupon]:
+    """The coupons a guide may hand a fan now: those HQ offers at QR codes (claimable), in their
+    window. What anyone could claim at the guide's QR page, given by hand and attributed."""
+    at = at or timezone.now()
+    return (
+        Coupon.objects.filter(claimable=True, valid_from__lte=at)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
+        .order_by("name", "pk")
+    )
+
+
+@transaction.atomic
+def fan_coupon_give(*, binding: Binding, coupon: Coupon, actor, at: datetime | None = None) -> CouponCode:
+    """A guide hands one of their fans a coupon (marketing.services.code_give, attributed to the
+    guide): only the guide themselves, while active, to a member whose binding with them is open
+    and inside its window, and only a coupon of `fan_coupons`."""
+    at = at or timezone.now()
+    binding = Binding.objects.select_related("guide", "member").get(pk=binding.pk)
+    guide = binding.guide
+    if guide.user_id is None or guide.user_id != getattr(actor, "pk", None):
+        raise Forbidden(_("Only the guide gives their fans coupons."))
+    if not guide.is_active:
+        raise GuideSuspended(_("A suspended guide gives no coupons."))
+    if binding.ended_at is not None or binding.ends_at <= at:
+        raise GuideRefused(
+            _("This member is no longer your fan."), fields={"binding": [_("Binding ended or expired.")]}
+        )
+    if not fan_coupons(at).filter(pk=coupon.pk).exists():
+        raise GuideRefused(
+            _("%(coupon)s is not offered by guides now.") % {"coupon": coupon.name},
+            fields={"coupon": [_("Not offered by guides.")]},
+        )
+    return code_give(coupon=coupon, member=binding.member, via=IssuedVia.GUIDE, actor=actor, guide=guide)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("fans/", views.fans, name="fans"),
     path("fans/<int:pk>/", views.fan_detail, name="fan"),
+    path("fans/<int:pk>/coupon/", views.fan_coupon, name="fan_coupon"),
     path("orders/", views.orders, name="orders"),
     path("orders/<text:number>/", views.order_detail, name="order"),
     path("ledger/", views.ledger, name="ledger"),

@@ -13,22 +13,24 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.forms import CheckboxSelectMultiple
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from config.charts import bar_chart
 from config.csv import csv_attachment, csv_cell
 from config.dates import SHANGHAI, shanghai_date, shanghai_today
+from config.errors import DomainError
 from config.money import quantize_money
-from config.views import paginate
+from config.views import add_domain_error, paginate
 from guides import settlement
 from guides.choices import EntryKind, StatementParty
 from guides.commission import commission_balances
@@ -37,7 +39,7 @@ from guides.leaderboards import NET_KINDS, ZERO, Figures, guide_figures, store_f
 from guides.models import Binding, Guide, Statement
 from guides.periods import Period, month_bounds
 from guides.policies import guides_managed_by
-from guides.portal_forms import PeriodForm
+from guides.portal_forms import FanCouponForm, PeriodForm
 from guides.selectors import (
     active_binding_q,
     attributed_orders_visible_to,
@@ -50,6 +52,9 @@ from guides.selectors import (
     scans_visible_to,
     statements_visible_to,
 )
+from guides.services import fan_coupon_give, fan_coupons
+from marketing.choices import IssuedVia
+from marketing.models import CouponCode
 from orders.choices import OrderStatus
 from orders.filtersets import OrderFilterSet
 from stores.selectors import stores_visible_to
@@ -207,12 +212,7 @@ def fans(request, viewer):
     )
 
 
-@require_GET
-@portal_page
-def fan_detail(request, viewer, pk):
-    binding = get_object_or_404(
-        bindings_visible_to(request.user).select_related("member", "guide", "store", "ended_by__guide"), pk=pk
-    )
+def _fan_page(request, viewer, binding, form=None, status=200):
     bindings_mark([binding])
     orders = list(
         attributed_orders_visible_to(request.user)
@@ -225,11 +225,66 @@ def fan_detail(request, viewer, pk):
         .filter(member_id=binding.member_id, guide_id=binding.guide_id)
         .order_by("-scanned_at", "-id")[:20]
     )
+    # The guide themselves may hand an active fan a coupon; others see what the guide gave.
+    mine = viewer.guide is not None and binding.guide_id == viewer.guide.pk
+    if form is None and mine and binding.active:
+        form = FanCouponForm(coupons=fan_coupons())
+    given = list(
+        CouponCode.objects.filter(
+            guide_id=binding.guide_id, member_id=binding.member_id, issued_via=IssuedVia.GUIDE
+        )
+        .select_related("coupon")
+        .order_by("-issued_at", "-id")[:20]
+    )
     return render(
         request,
         "guides/portal/fan_detail.html",
-        {"viewer": viewer, "binding": binding, "orders": orders, "scans": scans},
+        {
+            "viewer": viewer,
+            "binding": binding,
+            "orders": orders,
+            "scans": scans,
+            "coupon_form": form,
+            "given": given,
+        },
+        status=status,
     )
+
+
+def _visible_binding(request, pk) -> Binding:
+    return get_object_or_404(
+        bindings_visible_to(request.user).select_related("member", "guide", "store", "ended_by__guide"), pk=pk
+    )
+
+
+@require_GET
+@portal_page
+def fan_detail(request, viewer, pk):
+    return _fan_page(request, viewer, _visible_binding(request, pk))
+
+
+@require_POST
+@portal_page
+def fan_coupon(request, viewer, pk):
+    """The guide hands this fan a coupon (guides.services.fan_coupon_give): their own fans only."""
+    binding = _visible_binding(request, pk)
+    if viewer.guide is None or binding.guide_id != viewer.guide.pk:
+        raise PermissionDenied(_("Only the guide gives their fans coupons."))
+    form = FanCouponForm(request.POST, coupons=fan_coupons())
+    if form.is_valid():
+        coupon = form.cleaned_data["coupon"]
+        try:
+            code = fan_coupon_give(binding=binding, coupon=coupon, actor=request.user)
+        except DomainError as error:
+            add_domain_error(form, error, field_map={"binding": "coupon", "member": "coupon"})
+        else:
+            messages.success(
+                request,
+                _("Your fan now holds coupon %(code)s (%(coupon)s).")
+                % {"code": code.code, "coupon": coupon.name},
+            )
+            return redirect("guides:fan", pk=binding.pk)
+    return _fan_page(request, viewer, binding, form=form, status=400)
 
 
 # --- attributed orders -----------------------------------------------------------------------------

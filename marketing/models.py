@@ -129,8 +129,8 @@ class Coupon(models.Model):
         _("claimable at QR codes"),
         default=False,
         help_text=_(
-            "Customers may claim it themselves on a store's or guide's QR page. Otherwise only HQ, "
-            "a campaign, a clerk or a guide gives it."
+            "Customers may claim it themselves on a store's or guide's QR page, and guides may hand it "
+            "to their fans. Otherwise only HQ, a campaign or a clerk gives it."
         ),
     )
     budget_count = models.PositiveIntegerField(_("budget (redemptions)"), null=True, blank=True)

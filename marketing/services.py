@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -55,7 +55,7 @@ from marketing.pricing import Quote
 from members.models import Member
 from members.selectors import segment_members
 from stores.models import Store
-from stores.selectors import distance_km
+from stores.selectors import bounding_box, distance_km_expression
 
 MAX_MONEY = Decimal("99999999.99")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
@@ -361,10 +361,11 @@ def code_give(*, coupon: Coupon, member: Member, via: str, actor, guide=None, st
     if via not in IssuedVia.values or via == IssuedVia.CAMPAIGN:
         raise CouponRefused(_("Say how the coupon is given."), fields={"via": [_("Unknown.")]})
     code_giver_require(actor, member=member, store=store, guide=guide)
-    if via in (IssuedVia.STORE_QR, IssuedVia.GUIDE_QR) and not coupon.claimable:
-        # A campaign's or a counter's coupon is not for anyone who learns its code.
+    if via in (IssuedVia.STORE_QR, IssuedVia.GUIDE_QR, IssuedVia.GUIDE) and not coupon.claimable:
+        # A campaign's or a counter's coupon is not for anyone who learns its code, nor for whoever
+        # signs up as a guide to hand out: a guide gives what their fans could claim, attributed.
         raise CouponRefused(
-            _("%(coupon)s is not offered at QR codes.") % {"coupon": coupon.name},
+            _("%(coupon)s is not offered at QR codes or by guides.") % {"coupon": coupon.name},
             fields={"coupon": [_("Not claimable.")]},
         )
     return _issue(coupon=coupon, member=member, via=via, user=person_of(actor), guide=guide, store=store)
@@ -597,10 +598,22 @@ def wallet_refund(
 # --- campaigns --------------------------------------------------------------------------------
 
 
+def last_store_of_member():
+    """The store of each member's latest order credited to a store (a subquery on `pk`): where
+    they last shopped. Orders are a later app's table, reached through the `orders` relation."""
+    order_model = Member._meta.get_field("orders").related_model
+    return Subquery(
+        order_model.objects.filter(member=OuterRef("pk"), origin_store__isnull=False)
+        .order_by("-created_at", "-id")
+        .values("origin_store")[:1]
+    )
+
+
 def campaign_audience(campaign: Campaign) -> QuerySet[Member]:
     """Who the campaign reaches: the segment's members (every member without one), narrowed to a
-    city and/or to members whose home store is within `radius_km` of `near_store`; consenting,
-    not merged."""
+    city and/or to members whose home store or last store (their latest order's) is within
+    `radius_km` of `near_store`; consenting, not merged. The distance is worked out by the
+    database (stores.selectors.distance_km_expression)."""
     members = Member.objects.filter(marketing_consent=True, merged_into__isnull=True)
     if campaign.segment_id:
         members = segment_members(campaign.segment.filters, members)
@@ -608,15 +621,16 @@ def campaign_audience(campaign: Campaign) -> QuerySet[Member]:
         members = members.filter(Q(city=campaign.city) | Q(home_store__city=campaign.city))
     if campaign.near_store_id and campaign.radius_km:
         centre = campaign.near_store
-        near = [
-            store.pk
-            for store in Store.objects.only("pk", "latitude", "longitude")
-            if distance_km(
-                float(centre.latitude), float(centre.longitude), float(store.latitude), float(store.longitude)
-            )
-            <= float(campaign.radius_km)
-        ]
-        members = members.filter(home_store__in=near)
+        lat, lng, radius = float(centre.latitude), float(centre.longitude), float(campaign.radius_km)
+        near = (
+            Store.objects.filter(bounding_box(lat, lng, radius))
+            .annotate(distance=distance_km_expression(lat, lng, "latitude", "longitude"))
+            .filter(distance__lte=radius)
+            .values("pk")
+        )
+        members = members.alias(last_store=last_store_of_member()).filter(
+            Q(home_store__in=near) | Q(last_store__in=near)
+        )
     return members
 
 
@@ -694,19 +708,34 @@ def campaign_create(
     )
 
 
-@transaction.atomic
+# Members a campaign reaches per transaction: each chunk commits its codes, recipients and events
+# together, so a send of a big segment holds the campaign's lock for one chunk at a time, and a send
+# cut short is finished by sending again (it reaches only members not reached yet).
+CAMPAIGN_CHUNK = 500
+
+
 def campaign_send(*, campaign: Campaign, actor, at: datetime | None = None) -> int:
     """Issue the coupon and write one `campaign.message` event per member (the brand's SMS or
-    WeChat provider delivers it from the webhook). Sending again reaches only members it has not
-    reached (a member gets one code and one message per campaign). Answers how many it reached."""
+    WeChat provider delivers it from the webhook), `CAMPAIGN_CHUNK` members per transaction.
+    Sending again reaches only members it has not reached (a member gets one code and one message
+    per campaign). Answers how many it reached."""
     marketing_require(actor)
     at = at or timezone.now()
+    total = 0
+    while True:
+        reached = _campaign_send_chunk(campaign.pk, user=person_of(actor), at=at)
+        total += reached
+        if reached < CAMPAIGN_CHUNK:
+            return total
+
+
+@transaction.atomic
+def _campaign_send_chunk(campaign_id: int, *, user, at: datetime) -> int:
     # Lock the campaign row only: PostgreSQL refuses FOR UPDATE on the nullable side of the coupon's join.
-    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("coupon").get(pk=campaign.pk)
-    reached = set(CampaignRecipient.objects.filter(campaign=campaign).values_list("member_id", flat=True))
-    user = person_of(actor)
-    count = 0
-    for member in campaign_audience(campaign).exclude(pk__in=reached).order_by("pk").iterator(chunk_size=500):
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("coupon").get(pk=campaign_id)
+    done = CampaignRecipient.objects.filter(campaign=campaign, member=OuterRef("pk"))
+    members = list(campaign_audience(campaign).exclude(Exists(done)).order_by("pk")[:CAMPAIGN_CHUNK])
+    for member in members:
         code = None
         if campaign.coupon is not None:
             try:
@@ -733,12 +762,11 @@ def campaign_send(*, campaign: Campaign, actor, at: datetime | None = None) -> i
                 "coupon_code": code.code if code else None,
             },
         )
-        count += 1
     campaign.recipients = CampaignRecipient.objects.filter(campaign=campaign).count()
     campaign.status = CampaignStatus.SENT
     campaign.sent_at = at
     campaign.save(update_fields=["recipients", "status", "sent_at"])
-    return count
+    return len(members)
 
 
 def campaign_report(campaign: Campaign) -> dict:

@@ -1,8 +1,8 @@
 """The conditional UPDATEs that keep coupons and wallets honest under concurrency (the same
 discipline as stock): each either moves its row or answers no row, and the caller refuses.
 
-They are queued on the order's Batch (config.sql) so they travel with the stock UPDATEs in one
-round trip and hold the hot coupon row only until COMMIT. Table and column names come from the
+They are queued on a Batch (config.sql) that the order sends right after its stock UPDATEs, in
+their round trip, so they hold the hot coupon row only from there until COMMIT. Table and column names come from the
 models' _meta, so a rename fails here at import, not in production."""
 
 from decimal import Decimal

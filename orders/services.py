@@ -242,7 +242,7 @@ def _check_delivery(
 
 
 def _reserve_all(
-    *, location: Store, lines: list[OrderLine], number: str, user, ledger_first: bool, batch=None
+    *, location: Store, lines: list[OrderLine], number: str, user, ledger_first: bool, batch=None, then=None
 ) -> None:
     stock_reserve_lines(
         location=location,
@@ -251,6 +251,7 @@ def _reserve_all(
         user=user,
         ledger_first=ledger_first,
         batch=batch,
+        then=then,
     )
 
 
@@ -262,6 +263,7 @@ def reserve_at_first_candidate(
     user,
     refusal_ends_transaction: bool = False,
     batch: Batch | None = None,
+    then: Batch | None = None,
 ) -> Candidate | None:
     """Reserve at the first candidate that still has everything (another order may have just
     taken the last units); None when nobody has, with nothing written.
@@ -272,20 +274,25 @@ def reserve_at_first_candidate(
     ledger rows first and needs no savepoint, so its stock UPDATEs are the transaction's last
     statements and a hot row is held only until COMMIT. `batch` (the caller's other writes) goes
     with that one candidate's stock statements in one round trip; with several candidates it is
-    written first, outside their savepoints."""
-    if batch is not None and not (len(candidates) <= 1 and refusal_ends_transaction):
+    written first, outside their savepoints. `then` (writes that must follow the stock) goes right
+    after the stock statements in that same round trip, or, with several candidates, once one has
+    reserved everything; a refusal of `then` refuses the whole reservation (the caller rolls back)."""
+    joined = len(candidates) <= 1 and refusal_ends_transaction
+    if batch is not None and not joined:
         batch.run()
     for index, candidate in enumerate(candidates):
         last = index + 1 == len(candidates)
         reserve = partial(_reserve_all, location=candidate.store, lines=lines, number=number, user=user)
         try:
             if last and refusal_ends_transaction:
-                reserve(ledger_first=True, batch=batch)
+                reserve(ledger_first=True, batch=batch, then=then if joined else None)
             elif len(lines) > 1:
                 with transaction.atomic():
                     reserve(ledger_first=True)
             else:
                 reserve(ledger_first=False)
+            if then is not None and not joined:
+                then.run()
             return candidate
         except InsufficientStock:
             continue
@@ -514,10 +521,14 @@ def _order_create(
     if choices:
         writes.rows([decision])  # before the stock: everything else is written while no hot row is locked
     event = order_event("order.created", order, batch=writes)
-    if quote.codes:  # each code used once and its coupon's budget counted, just before the stock
+    # Each code used once and its coupon's budget counted right after the stock UPDATEs, in their
+    # round trip: the hot rows are held only from there to COMMIT, and intake and cancel lock them in
+    # one order, stock then coupon, so two transactions never wait on each other.
+    redemptions = Batch() if quote.codes else None
+    if redemptions is not None:
         redeem_codes(
             quote=quote,
-            batch=writes,
+            batch=redemptions,
             order_number=number,
             member_id=member.pk,
             channel=channel,
@@ -526,7 +537,7 @@ def _order_create(
             at=at,
         )
 
-    # Stock last: the rows other buyers wait on are held only from their UPDATE to COMMIT.
+    # Stock, then the coupons: the rows other buyers wait on are held only from their UPDATE to COMMIT.
     chosen = reserve_at_first_candidate(
         candidates=choices,
         lines=order_lines,
@@ -534,6 +545,7 @@ def _order_create(
         user=placed_by,
         refusal_ends_transaction=True,
         batch=writes,
+        then=redemptions,
     )
     if chosen is None:
         raise NoFulfilmentLocation(
@@ -992,8 +1004,6 @@ def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
             what=f"order {order.number}",
         )
     lines = list(order.lines.select_related("sku"))
-    # Coupons before stock, as the intake locks them: two transactions never wait on each other.
-    release_codes(order_number=order.number)
     if order.fulfilling_location_id:
         for line in sorted(lines, key=lambda line: line.sku_id):
             stock_release(
@@ -1003,6 +1013,8 @@ def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
                 reference=order.number,
                 user=user,
             )
+    # Stock before coupons, as the intake locks them: two transactions never wait on each other.
+    release_codes(order_number=order.number)
     payments = list(order.payments.filter(kind=PaymentKind.PAYMENT))
     for payment in payments:  # every tender gets back what it paid
         tender_refund(order=order, payment=payment, amount=payment.amount, points=payment.points, user=user)

@@ -199,6 +199,7 @@ def stock_reserve_lines(
     user=None,
     ledger_first: bool = True,
     batch: Batch | None = None,
+    then: Batch | None = None,
 ) -> None:
     """Hold units of several SKUs at one location for one order: the hot path of order intake.
 
@@ -211,7 +212,9 @@ def stock_reserve_lines(
     round trip. A refusal then leaves rows behind, so the caller's transaction (or savepoint) must
     roll back on InsufficientStock. `ledger_first=False` writes them after the UPDATEs: a refused
     first line has written nothing (a caller may try another location without a savepoint when
-    there is one line). Either way no row changes unless every line fits."""
+    there is one line). Either way no row changes unless every line fits. `then` (ledger_first only)
+    goes in the same round trip right after the UPDATEs: writes that must follow the stock, such as
+    an order's coupon redemptions (its refusals are raised by Batch.run, before a stock refusal)."""
     ordered = sorted(((sku, _positive(quantity)) for sku, quantity in lines), key=lambda line: line[0].pk)
     now = timezone.now()
     reason = _("Reserved for %(ref)s") % {"ref": reference}
@@ -238,7 +241,10 @@ def stock_reserve_lines(
         )
         for sku, quantity in ordered:
             batch.sql(update, [quantity, now, location.pk, sku.pk, quantity])
-        answers = batch.run()[-len(ordered) :]
+        first = len(batch) - len(ordered)
+        if then is not None:
+            batch.extend(then)
+        answers = batch.run()[first : first + len(ordered)]
         for (sku, quantity), rows in zip(ordered, answers, strict=True):
             if not rows:
                 raise refused(sku=sku, reserved_delta=quantity)

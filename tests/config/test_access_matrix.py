@@ -210,6 +210,8 @@ RULES = {
     "guides:statements": OPEN,
     "guides:partner": OPEN,
     "guides:fan": obj(_binding, {"hq", "guide", "partner"}, must_a={"hq", "guide"}),
+    # Only the guide themselves hands their own fan a coupon: not HQ, not the guide's partner.
+    "guides:fan_coupon": act(_binding, {"guide"}, may_c=frozenset(), body={"coupon": "1"}),
     "guides:order": obj(_guide_order, {"hq", "guide", "partner"}, must_a={"hq", "guide"}),
     "guides:entry": obj(_entry, {"hq", "guide", "partner"}, must_a={"hq", "guide"}),
     "guides:statement": obj(_statement, {"hq", "guide", "partner"}, must_a={"hq", "guide"}),

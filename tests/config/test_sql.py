@@ -63,6 +63,34 @@ def test_a_refused_row_raises_djangos_integrity_error_and_the_batch_is_undone():
     assert not OutboxEvent.objects.exists() and not Price.objects.exists()
 
 
+class Refused(Exception):
+    pass
+
+
+def test_a_batch_extended_by_another_runs_its_statements_after_ours_and_keeps_its_refusals():
+    sku = SKUFactory(code="TV-55")
+    ours = Batch().sql("SELECT %s", [1])
+    theirs = (
+        Batch()
+        .sql("SELECT %s", [2])
+        .sql("SELECT id FROM catalog_sku WHERE id = %s", [sku.pk + 1000], refuse=lambda: Refused("none"))
+    )
+
+    ours.extend(theirs)
+
+    assert (len(ours), len(theirs)) == (3, 0)
+    with pytest.raises(Refused):  # the refusal moved with its statement (now the third)
+        ours.run()
+    kept = (
+        Batch()
+        .sql("SELECT %s", [1])
+        .extend(
+            Batch().sql("SELECT id FROM catalog_sku WHERE id = %s", [sku.pk], refuse=lambda: Refused("none"))
+        )
+    )
+    assert kept.run() == [[(1,)], [(sku.pk,)]]
+
+
 def test_fetch_builds_the_rows_the_orm_builds():
     sku, channel = SKUFactory(code="TV-55"), ChannelFactory(code="mall")
     Price.objects.create(sku=sku, channel=channel, amount=Decimal("2999.00"), valid_from=timezone.now())

@@ -24,7 +24,7 @@ from marketing.services import (
 from members.models import Member, Segment
 from orders.choices import DeliveryMethod, Origin
 from orders.services import LineRequest, order_cancel, order_create, order_pay
-from tests.factories import GuideFactory, MemberFactory, StoreFactory
+from tests.factories import ChannelFactory, GuideFactory, MemberFactory, StoreFactory
 from tests.world import north
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,49 @@ def test_the_audience_narrows_to_members_whose_home_store_is_within_the_distance
     assert {m.pk for m in campaign_audience(within_1)} == {people.at_c.pk}
 
 
+def _shopped_at(member, store, minutes_ago: int):
+    """An order of the member's credited to `store`, `minutes_ago` minutes ago."""
+    from orders.models import Order
+
+    order = Order.objects.create(
+        number=f"T{member.pk:04d}{minutes_ago:04d}",
+        channel=ChannelFactory(),
+        member=member,
+        origin=Origin.IN_STORE,
+        origin_store=store,
+        delivery_method=DeliveryMethod.PICKUP,
+        status="completed",
+        subtotal=D("10"),
+        total=D("10"),
+    )
+    Order.objects.filter(pk=order.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=minutes_ago)
+    )
+
+
+def test_the_distance_counts_the_last_store_a_member_shopped_at_as_well_as_the_home_store(world, people):
+    # Lives in Shanghai, last bought at A: near A. Bought at A once, but since then in Shanghai: not.
+    visitor = MemberFactory(name="Visitor", home_store=people.shanghai, marketing_consent=True)
+    _shopped_at(visitor, world.a, minutes_ago=5)
+    moved = MemberFactory(name="Moved", home_store=people.shanghai, marketing_consent=True)
+    _shopped_at(moved, world.a, minutes_ago=60)
+    _shopped_at(moved, people.shanghai, minutes_ago=5)
+    # Shopped at A but never said yes to marketing: never reached.
+    _shopped_at(people.no_consent, world.a, minutes_ago=5)
+
+    audience = {m.pk for m in campaign_audience(campaign(near_store=world.a, radius_km="10"))}
+
+    assert audience == {people.at_a.pk, people.at_b.pk, people.survivor.pk, visitor.pk}
+    assert campaign_preview(campaign(near_store=world.a, radius_km="10")).recipients == 4
+
+
+def test_a_distance_of_thousands_of_km_reaches_other_cities(world, people):
+    # Shanghai lies ~1,070 km from A: beyond the store finder's 500 km, within a campaign's 5,000.
+    audience = {m.pk for m in campaign_audience(campaign(near_store=world.a, radius_km="1500"))}
+
+    assert audience == people.consenting
+
+
 def test_the_audience_narrows_to_a_segment_and_place_together(world, people):
     Member.objects.filter(pk__in=[people.at_b.pk, people.at_c.pk, people.no_consent.pk]).update(
         total_spend=D("5000")
@@ -163,6 +206,22 @@ def test_sending_twice_reaches_nobody_twice(world, people):
     assert {e.payload["coupon_code"] for e in events} == set(codes.values_list("code", flat=True))
     c.refresh_from_db()
     assert c.status == CampaignStatus.SENT and c.recipients == 6 and c.coupon.issued_count == 6
+
+
+def test_a_big_send_goes_in_chunks_and_reaches_everyone_once(world, people, monkeypatch):
+    import marketing.services
+
+    monkeypatch.setattr(marketing.services, "CAMPAIGN_CHUNK", 2)
+    c = campaign(coupon=coupon())
+
+    assert campaign_send(campaign=c, actor=SYSTEM) == 5
+    assert campaign_send(campaign=c, actor=SYSTEM) == 0
+
+    assert reached(c) == people.consenting
+    assert CouponCode.objects.filter(campaign=c).count() == 5
+    assert OutboxEvent.objects.filter(type="campaign.message").count() == 5
+    c.refresh_from_db()
+    assert c.recipients == 5 and c.status == CampaignStatus.SENT
 
 
 def test_a_member_who_holds_the_most_codes_still_gets_the_message_but_no_second_code(world, people):
