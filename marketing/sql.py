@@ -2,8 +2,8 @@
 discipline as stock): each either moves its row or answers no row, and the caller refuses.
 
 They are queued on a Batch (config.sql) that the order sends right after its stock UPDATEs, in
-their round trip, so they hold the hot coupon row only from there until COMMIT. Table and column names come from the
-models' _meta, so a rename fails here at import, not in production."""
+their round trip, so they hold the hot coupon row only from there until COMMIT. Table and column
+names come from the models' _meta, so a rename fails here at import, not in production."""
 
 from decimal import Decimal
 
