@@ -33,11 +33,14 @@ class Batch:
 
     `rows(objs)` queues an INSERT of model instances (one model per call) and sets their primary
     keys when the batch runs; `sql(statement, params)` queues any statement and `run()` returns the
-    rows each statement answered, in order."""
+    rows each statement answered, in order; `read(statement, params, parse)` queues a read whose
+    answer, `parse(rows)`, is the returned Pending's `value` once the batch ran (so reads of several
+    apps share one round trip)."""
 
     def __init__(self):
         self._statements: list[tuple[str, list, list | None]] = []
         self._refusals: list[tuple[int, object]] = []
+        self._reads: list[tuple[int, object, Pending]] = []
         # The connection itself, not django.db.connection's per-thread proxy (a lookup per use).
         self._connection = connections[DEFAULT_DB_ALIAS]
 
@@ -59,6 +62,13 @@ class Batch:
             self._refusals.append((len(self._statements) - 1, refuse))
         return self
 
+    def read(self, statement: str, params: list, parse) -> "Pending":
+        """Queue a read; its `parse(rows)` is the answer's `value` after `run()`."""
+        pending = Pending()
+        self._statements.append((statement, params, None))
+        self._reads.append((len(self._statements) - 1, parse, pending))
+        return pending
+
     def __len__(self) -> int:
         return len(self._statements)
 
@@ -67,7 +77,8 @@ class Batch:
         offset = len(self._statements)
         self._statements.extend(other._statements)
         self._refusals.extend((index + offset, refuse) for index, refuse in other._refusals)
-        other._statements, other._refusals = [], []
+        self._reads.extend((index + offset, parse, pending) for index, parse, pending in other._reads)
+        other._statements, other._refusals, other._reads = [], [], []
         return self
 
     def run(self) -> list[list[tuple]]:
@@ -94,10 +105,22 @@ class Batch:
                 obj._state.db = connection.alias
         self._statements = []
         refusals, self._refusals = self._refusals, []
+        reads, self._reads = self._reads, []
         for index, refuse in refusals:
             if not answers[index]:
                 raise refuse()
+        for index, parse, pending in reads:
+            pending.value = parse(answers[index])
         return answers
+
+
+class Pending:
+    """The answer of a read queued on a Batch: `value`, once the batch ran."""
+
+    __slots__ = ("value",)
+
+    def __repr__(self) -> str:
+        return f"Pending({getattr(self, 'value', '<not run>')!r})"
 
 
 @lru_cache(maxsize=256)

@@ -15,6 +15,14 @@ def binding_in_effect(member_id: int, at: datetime, channel_id: int | None) -> B
     """The member's binding in effect at `at` (started by then, not ended by then; the latest scan,
     then the highest id, wins) with its guide, and `window_days`: the channel's attribution window,
     else the brand's default (None if neither) - guides.selectors.bindings_in_effect's first row."""
+    statement, params = binding_statement(member_id, at, channel_id)
+    with connections[router.db_for_read(Binding)].cursor() as cursor:
+        cursor.execute(statement, params)
+        return binding_from_rows(cursor.fetchall())
+
+
+def binding_statement(member_id: int, at: datetime, channel_id: int | None) -> tuple[str, list]:
+    """binding_in_effect's statement and parameters (for a caller that batches its reads)."""
     binding, b_member, b_guide, started, ended, last_scan, b_pk = names(
         Binding, "member", "guide", "started_at", "ended_at", "last_scan_at", "id"
     )
@@ -32,11 +40,14 @@ def binding_in_effect(member_id: int, at: datetime, channel_id: int | None) -> B
         f"WHERE b.{b_member} = %s AND b.{started} <= %s AND (b.{ended} IS NULL OR b.{ended} > %s) "
         f"ORDER BY b.{last_scan} DESC, b.{b_pk} DESC LIMIT 1"
     )
-    with connections[router.db_for_read(Binding)].cursor() as cursor:
-        cursor.execute(statement, [*params, member_id, at, at])
-        row = cursor.fetchone()
-    if row is None:
+    return statement, [*params, member_id, at, at]
+
+
+def binding_from_rows(rows) -> Binding | None:
+    """binding_in_effect's answer from its statement's rows."""
+    if not rows:
         return None
+    row = rows[0]
     n = len(Binding._meta.concrete_fields)
     found = from_row(Binding, row[:n])
     found.guide = from_row(Guide, row[n:-1])

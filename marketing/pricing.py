@@ -25,11 +25,12 @@ from django.utils.translation import gettext as _
 
 from catalog.models import SKU
 from config.money import CENT, quantize_money
+from config.sql import Pending
 from marketing.choices import CATALOGUE_KINDS, CodeStatus, CouponKind, PromotionKind
 from marketing.errors import CouponRefused
 from marketing.models import Coupon, CouponCode, Promotion
 from marketing.rules import Scope, coupon_scope, promotions_at
-from marketing.sql import category_chains, codes_with_coupons
+from marketing.sql import category_chains, codes_from_rows, codes_statement, codes_with_coupons
 
 MAX_CODES = 5
 
@@ -139,7 +140,9 @@ def live_promotions(*, channel, at: datetime) -> list[tuple[Promotion, Scope]]:
     return [(p, scope) for p, scope in promotions_at(at) if scope.covers_channel(channel)]
 
 
-def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, Scope]]:
+def wanted_codes(codes) -> list[str]:
+    """The codes an order or quote names, normalised (upper case, stripped, each once); refuses
+    what is not a list of codes or names more than MAX_CODES."""
     wanted = []
     if isinstance(codes, str):  # one code, not its letters
         codes = [codes]
@@ -153,12 +156,30 @@ def _codes_for(codes, member, channel, at) -> list[tuple[CouponCode, Scope]]:
         raise CouponRefused(
             _("At most %(n)s coupons on one order.") % {"n": MAX_CODES}, fields={"coupons": [_("Too many.")]}
         )
-    if not wanted:
-        return []
     if any(len(text) > 20 or not text.isprintable() for text in wanted):
         raise CouponRefused(_("That is not a coupon code."), fields={"coupons": [_("Not a coupon code.")]})
-    # One query for the codes and their coupons; each coupon's scope comes from marketing.rules.
-    found = {c.code: c for c in codes_with_coupons(wanted)}
+    return wanted
+
+
+def codes_read(batch, codes) -> Pending:
+    """The codes named, read on `batch` (a config.sql.Batch) with the caller's other reads: its
+    `value` once the batch ran is what `price_basket(found_codes=...)` takes. Refuses at once
+    what wanted_codes refuses."""
+    wanted = wanted_codes(codes)
+    if not wanted:
+        pending = Pending()
+        pending.value = []
+        return pending
+    return batch.read(*codes_statement(wanted), codes_from_rows)
+
+
+def _codes_for(codes, member, channel, at, found_codes=None) -> list[tuple[CouponCode, Scope]]:
+    wanted = wanted_codes(codes)
+    if not wanted:
+        return []
+    # One query for the codes and their coupons (unless the caller read them with its own reads);
+    # each coupon's scope comes from marketing.rules.
+    found = {c.code: c for c in (codes_with_coupons(wanted) if found_codes is None else found_codes)}
     result, seen_coupons = [], set()
     for text in wanted:
         code = found.get(text)
@@ -214,11 +235,14 @@ def _spread(lines: list[PricedLine], amount: Decimal, make, weights: list[Decima
     return amount
 
 
-def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: datetime) -> Quote:
+def price_basket(
+    *, channel, lines: list[tuple], member=None, codes=(), at: datetime, found_codes=None
+) -> Quote:
     """Price `lines` ([(sku, quantity, unit_price)]) for
     `member` on `channel` at `at`, with the member's coupon `codes`. Refuses (CouponRefused) a
     code that is unknown, not the member's, used, out of its window or channel, or whose basket
-    falls short of its minimum spend; a promotion that does not qualify simply does not apply."""
+    falls short of its minimum spend; a promotion that does not qualify simply does not apply.
+    `found_codes`: the codes' rows as codes_read answered them (else they are read here)."""
     priced = [PricedLine(sku=sku, quantity=q, unit_price=p) for sku, q, p in lines]
     chains = _Chains(priced)
     applied: list[Applied] = []
@@ -276,7 +300,7 @@ def price_basket(*, channel, lines: list[tuple], member=None, codes=(), at: date
             applied.append(Applied("promotion", promotion.name, amount, promotion=promotion))
 
     # 3. Coupons.
-    for code, scope in _codes_for(codes, member, channel, at):
+    for code, scope in _codes_for(codes, member, channel, at, found_codes):
         coupon = code.coupon
         eligible = [line for line in priced if scope.covers(line.sku.pk, chains) and line.net > 0]
         base = sum((line.net for line in eligible), Decimal(0))

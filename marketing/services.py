@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import SKU
 from config.money import quantize_money
-from config.sql import Batch
+from config.sql import Batch, Pending
 from integrations.outbox import event_emit
 from marketing import sql
 from marketing.choices import (
@@ -480,6 +480,12 @@ def release_codes(*, order_number: str) -> int:
 
 def wallet_balance(member: Member) -> Decimal:
     return sql.wallet_balance(member.pk) or Decimal(0)
+
+
+def wallet_balance_read(batch, member: Member) -> Pending:
+    """`wallet_balance` queued on `batch` (a config.sql.Batch; its `value` once the batch ran)."""
+    statement, params = sql.wallet_balance_statement(member.pk)
+    return batch.read(statement, params, lambda rows: sql.wallet_balance_from_rows(rows) or Decimal(0))
 
 
 def _wallet(member_id: int) -> Wallet:

@@ -70,18 +70,27 @@ def codes_with_coupons(codes: list[str]) -> list[CouponCode]:
     """The codes named (each with its coupon's row attached) in one statement: every coupon order
     reads this, and the ORM's select_related cost more to build than the database to answer
     (docs/benchmarks.md, "Flash sale with a coupon per order")."""
-    alias = router.db_for_read(CouponCode)
+    statement, params = codes_statement(codes)
+    with connections[router.db_for_read(CouponCode)].cursor() as cursor:
+        cursor.execute(statement, params)
+        return codes_from_rows(cursor.fetchall())
+
+
+def codes_statement(codes: list[str]) -> tuple[str, list]:
+    """codes_with_coupons' statement and parameters (for a caller that batches its reads)."""
     code_table, code_column, coupon_column = names(CouponCode, "code", "coupon")
     coupon_table, coupon_pk = names(Coupon, "id")
-    n = len(CouponCode._meta.concrete_fields)
     statement = (
         f"SELECT {columns_of(CouponCode, 'c')}, {columns_of(Coupon, 'p')} "  # noqa: S608 (model names)
         f"FROM {code_table} c JOIN {coupon_table} p ON p.{coupon_pk} = c.{coupon_column} "
         f"WHERE c.{code_column} IN ({', '.join(['%s'] * len(codes))})"
     )
-    with connections[alias].cursor() as cursor:
-        cursor.execute(statement, list(codes))
-        rows = cursor.fetchall()
+    return statement, list(codes)
+
+
+def codes_from_rows(rows) -> list[CouponCode]:
+    """codes_with_coupons' answer from its statement's rows."""
+    n = len(CouponCode._meta.concrete_fields)
     found = []
     for row in rows:
         code = from_row(CouponCode, row[:n])
@@ -92,11 +101,20 @@ def codes_with_coupons(codes: list[str]) -> list[CouponCode]:
 
 def wallet_balance(member_id: int) -> Decimal | None:
     """The member's stored value (None: no wallet yet), as every quote shows it."""
-    table, balance, member = names(Wallet, "balance", "member")
+    statement, params = wallet_balance_statement(member_id)
     with connections[router.db_for_read(Wallet)].cursor() as cursor:
-        cursor.execute(f"SELECT {balance} FROM {table} WHERE {member} = %s", [member_id])  # noqa: S608
-        row = cursor.fetchone()
-    return from_db_value(Wallet._meta.get_field("balance"), row[0]) if row else None
+        cursor.execute(statement, params)
+        return wallet_balance_from_rows(cursor.fetchall())
+
+
+def wallet_balance_statement(member_id: int) -> tuple[str, list]:
+    """wallet_balance's statement and parameters (for a caller that batches its reads)."""
+    table, balance, member = names(Wallet, "balance", "member")
+    return f"SELECT {balance} FROM {table} WHERE {member} = %s", [member_id]  # noqa: S608 (model names)
+
+
+def wallet_balance_from_rows(rows) -> Decimal | None:
+    return from_db_value(Wallet._meta.get_field("balance"), rows[0][0]) if rows else None
 
 
 def category_chains(sku_ids: list[int]) -> dict[int, set[int]]:

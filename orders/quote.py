@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Channel
+from catalog.selectors import live_prices_read
 from config.errors import NotFound
+from config.sql import Batch
 from marketing.errors import TenderRefused
-from marketing.pricing import Quote, price_basket
-from marketing.services import wallet_balance
+from marketing.pricing import Quote, codes_read, price_basket
+from marketing.services import wallet_balance_read
 from marketing.tenders import Tender, points_cap, points_for, points_rule_for, tender_plan
 from members.models import Member
 from members.policies import member_visible
@@ -116,15 +118,23 @@ def basket_quote(
         )
     at = at or timezone.now()
     _check_lines(lines)
-    priced = _priced(lines, channel, at)
+    # The prices, the coupon codes and the wallet: one round trip.
+    reads = Batch()
+    prices = live_prices_read(reads, skus=[line.sku for line in lines], channel=channel, at=at)
+    found = codes_read(reads, coupons) if coupons else None
+    wallet = wallet_balance_read(reads, member) if member is not None else None
+    if len(reads):
+        reads.run()
+    priced = _priced(lines, channel, prices.value)
     quote = price_basket(
         channel=channel,
         lines=[(line.sku, line.quantity, line.unit_price) for line in priced],
         member=member,
         codes=coupons,
         at=at,
+        found_codes=found.value if found is not None else None,
     )
-    balance = wallet_balance(member) if member is not None else None
+    balance = wallet.value if wallet is not None else None
     tenders = tender_plan(
         total=quote.total,
         channel=channel,

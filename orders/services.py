@@ -21,15 +21,15 @@ from django.utils.translation import ngettext
 
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel
-from catalog.selectors import live_prices_for
+from catalog.selectors import live_prices_read
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from config.sql import Batch, fetch
 from guides.commission import commission_accrue, commission_clawback
-from guides.services import attribution_for
+from guides.services import attribution_read
 from integrations.models import OutboxEvent
 from integrations.outbox import order_event, order_payload
-from marketing.pricing import price_basket
+from marketing.pricing import codes_read, price_basket
 from marketing.services import redeem_codes, release_codes, wallet_balance, wallet_refund, wallet_spend
 from marketing.tenders import tender_plan
 from members.models import Member
@@ -178,8 +178,8 @@ def _check_lines(lines: list[LineRequest]) -> dict[int, int]:
     return quantities
 
 
-def _priced(lines: list[LineRequest], channel: Channel, at: datetime) -> list[OrderLine]:
-    prices = live_prices_for(skus=[line.sku for line in lines], channel=channel, at=at)
+def _priced(lines: list[LineRequest], channel: Channel, prices: dict) -> list[OrderLine]:
+    """The order's lines at the live `prices` ({sku id: price}, catalog.selectors.live_prices_read)."""
     priced = []
     for index, line in enumerate(lines):
         price = prices.get(line.sku.pk)
@@ -405,7 +405,6 @@ def _order_create(
             % {"id": member.pk, "into": member.merged_into_id},
             fields={"member": [_("Merged.")]},
         )
-    attribution = attribution_for(member=member, channel=channel, at=at) if member is not None else None
     quantities = _check_lines(lines)
     _check_delivery(
         delivery_method=delivery_method,
@@ -416,7 +415,15 @@ def _order_create(
         longitude=longitude,
         address=address,
     )
-    order_lines = _priced(lines, channel, at)
+    # The prices, the member's binding and coupon codes: one round trip.
+    reads = Batch()
+    prices = live_prices_read(reads, skus=[line.sku for line in lines], channel=channel, at=at)
+    bound = attribution_read(reads, member=member, channel=channel, at=at) if member is not None else None
+    found = codes_read(reads, coupons) if coupons else None
+    if len(reads):
+        reads.run()
+    attribution = bound.value if bound is not None else None
+    order_lines = _priced(lines, channel, prices.value)
     # Promotions and the member's coupons (marketing.pricing), allocated to the lines to the cent.
     quote = price_basket(
         channel=channel,
@@ -424,6 +431,7 @@ def _order_create(
         member=member,
         codes=coupons,
         at=at,
+        found_codes=found.value if found is not None else None,
     )
     for line, priced in zip(order_lines, quote.lines, strict=True):
         line.discount = priced.discount

@@ -104,3 +104,20 @@ def test_fetch_builds_the_rows_the_orm_builds():
     assert isinstance(rows[1].amount, Decimal) and rows[1].valid_from.tzinfo is not None
     assert not rows[0]._state.adding and rows[0].sku.code == "TV-55"
     assert fetch(Price, 'SELECT * FROM "catalog_price" WHERE "sku_id" = %s', [sku.pk + 1000]) == []
+
+
+def test_reads_queued_on_a_batch_answer_after_it_ran_and_move_with_extend():
+    sku = SKUFactory(code="TV-55")
+    ours = Batch()
+    code = ours.read("SELECT code FROM catalog_sku WHERE id = %s", [sku.pk], lambda rows: rows[0][0])
+    theirs = Batch()
+    none = theirs.read("SELECT id FROM catalog_sku WHERE id = %s", [sku.pk + 1000], lambda rows: rows or None)
+    count = theirs.read("SELECT count(*) FROM catalog_sku", [], lambda rows: rows[0][0])
+    assert not hasattr(code, "value")  # nothing is answered before the batch runs
+    ours.extend(theirs)
+
+    with CaptureQueriesContext(connection) as queries:
+        ours.run()
+
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 3)
+    assert (code.value, none.value, count.value) == ("TV-55", None, 1)

@@ -190,3 +190,41 @@ def test_one_code_tried_by_two_orders_at_once_is_used_once(shop):
     assert (coupon.redeemed_count, coupon.redeemed_amount) == (1, D("30"))
     assert Stock.objects.get().reserved == 1
     assert_ledgers_add_up()
+
+
+def test_a_members_coupon_order_reads_its_prices_binding_and_code_in_one_round_trip(world, shop):
+    # The member's binding and the coupon code cost no round trip of their own: they are read with
+    # the prices (one statement each, one round trip on PostgreSQL).
+    from django.test.utils import CaptureQueriesContext
+
+    from guides.services import member_bind
+    from tests.factories import GuideFactory
+
+    member = MemberFactory()
+    guide = GuideFactory(store=world.a, code="G-ROUND")
+    member_bind(member=member, guide=guide)
+    code = shop.give(shop.coupon(value="30"), member)
+    shop.order()  # warm: first-use reads (rules, windows) are not what is counted
+
+    def reads_before_the_insert(**order):
+        with CaptureQueriesContext(connection) as queries:
+            made = shop.order(**order)
+        sql = [q["sql"] for q in queries.captured_queries]
+        first_insert = next(i for i, s in enumerate(sql) if s.startswith('INSERT INTO "orders_order"'))
+        return made, [s for s in sql[:first_insert] if s.startswith("SELECT")]
+
+    plain, plain_reads = reads_before_the_insert()
+    coupon_order, coupon_reads = reads_before_the_insert(member=member, coupons=[code])
+
+    assert (coupon_order.guide_id, coupon_order.discount_total) == (guide.pk, Decimal("30.00"))
+    assert CouponCode.objects.get(code=code).status == CodeStatus.REDEEMED
+    assert plain.guide_id is None and plain.discount_total == 0
+    assert not any("guides_binding" in s or "marketing_couponcode" in s for s in plain_reads)
+    texts = [
+        s for s in coupon_reads if any(t in s for t in ('"catalog_price"', "guides_binding", "couponcode"))
+    ]
+    if connection.vendor == "postgresql":  # one text: the prices, the binding and the code
+        assert len(texts) == 1
+        assert all(t in texts[0] for t in ('"catalog_price"', "guides_binding", "marketing_couponcode"))
+    else:  # one statement each
+        assert len(texts) == 3
