@@ -4,15 +4,26 @@
 
 from django.db import connections, router
 
-from config.sql import fetch, names
+from config.sql import columns_of, from_row, names
 from members.models import Member, PointsEntry
 
 
 def member_by_id(pk: int) -> Member | None:
     """The member row with this id (merged or not), as `Member.objects.filter(pk=pk).first()`."""
+    statement, params = member_statement(pk)
+    with connections[router.db_for_read(Member)].cursor() as cursor:
+        cursor.execute(statement, params)
+        return member_from_rows(cursor.fetchall())
+
+
+def member_statement(pk: int) -> tuple[str, list]:
+    """member_by_id's statement and parameters (for a caller that batches its reads)."""
     table, key = names(Member, "id")
-    rows = fetch(Member, f"SELECT * FROM {table} WHERE {key} = %s", [pk])  # noqa: S608 (model names)
-    return rows[0] if rows else None
+    return f"SELECT {columns_of(Member, 'm')} FROM {table} m WHERE m.{key} = %s", [pk]  # noqa: S608
+
+
+def member_from_rows(rows) -> Member | None:
+    return from_row(Member, rows[0]) if rows else None
 
 
 def seen_on_channel(member_id: int, channel_id: int) -> bool:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +15,7 @@ from rest_framework import serializers
 from catalog.models import SKU, Category, Channel, Price, Product
 from catalog.policies import may_see_dealer_cost
 from config.api.serializers import DeclaredFieldsCopied, StrictInput
-from config.sql import fetch
+from config.sql import Pending, columns_of, from_row
 
 MAX_BATCH_SKUS = 200
 MAX_PK = 2**63 - 1
@@ -34,15 +34,37 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     Codes are the identifiers other systems hold, so a code that happens to be all digits
     must not be shadowed by an unrelated row's primary key.
     """
-    # No code holds a NUL character, and PostgreSQL refuses one in a query: such a value is unknown.
-    values = [v for v in dict.fromkeys(values) if v and "\x00" not in v]
+    values, ids = _wanted(values)
     if not values:
         return {}
-    ids = [pk for pk in map(_as_pk, values) if pk is not None]
     if queryset.query.where:
         rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
     else:  # every row of the table (SKUs and channels of an order): plain SQL, built once per size
-        rows = fetch(queryset.model, _by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids)
+        with connection.cursor() as cursor:
+            cursor.execute(_by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids)
+            rows = [from_row(queryset.model, row) for row in cursor.fetchall()]
+    return _matched(values, rows)
+
+
+def resolve_by_id_or_code_read(batch, model, values: list[str]) -> Pending:
+    """`resolve_by_id_or_code` over every row of `model`, read on `batch` (a config.sql.Batch) with
+    the caller's other reads: its `value` once the batch ran."""
+    values, ids = _wanted(values)
+    if not values:
+        pending = Pending()
+        pending.value = {}
+        return pending
+    sql = _by_id_or_code_sql(model, len(values), len(ids))
+    return batch.read(sql, values + ids, lambda rows: _matched(values, [from_row(model, r) for r in rows]))
+
+
+def _wanted(values: list[str]) -> tuple[list[str], list[int]]:
+    # No code holds a NUL character, and PostgreSQL refuses one in a query: such a value is unknown.
+    values = [v for v in dict.fromkeys(values) if v and "\x00" not in v]
+    return values, [pk for pk in map(_as_pk, values) if pk is not None]
+
+
+def _matched(values: list[str], rows: list) -> dict[str, object]:
     by_code = {row.code: row for row in rows}
     by_id = {str(row.pk): row for row in rows}
     found = {}
@@ -56,10 +78,10 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
 @lru_cache(maxsize=1024)
 def _by_id_or_code_sql(model, codes: int, ids: int) -> str:
     table, pk = model._meta.db_table, model._meta.pk.column
-    where = f'"code" IN ({", ".join(["%s"] * codes)})'
+    where = f't."code" IN ({", ".join(["%s"] * codes)})'
     if ids:
-        where += f' OR "{pk}" IN ({", ".join(["%s"] * ids)})'
-    return f'SELECT * FROM "{table}" WHERE {where}'  # noqa: S608 (model names and placeholders)
+        where += f' OR t."{pk}" IN ({", ".join(["%s"] * ids)})'
+    return f'SELECT {columns_of(model, "t")} FROM "{table}" t WHERE {where}'  # noqa: S608 (model names)
 
 
 @extend_schema_field(OpenApiTypes.STR)

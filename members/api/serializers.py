@@ -9,10 +9,11 @@ from rest_framework import serializers
 from catalog.api.serializers import MAX_PK, IdOrCodeField
 from catalog.models import Channel
 from config.api.serializers import StrictInput, StrictIntegerField
+from config.sql import Pending
 from members.choices import IdentitySource
 from members.models import ExternalIdentity, Member, MemberMerge, PointsEntry, Segment
 from members.policies import EVERYTHING, NOTHING, PERSONAL_FIELDS, fields_identities, member_fields_for
-from members.sql import member_by_id
+from members.sql import member_by_id, member_from_rows, member_statement
 from stores.models import Store
 from stores.policies import stores_visible_to
 
@@ -134,16 +135,32 @@ class MemberIdField(serializers.Field):
         "does_not_exist": _("No member with id {value}."),  # DRF fills it with str.format
     }
 
+    def __init__(self, *, later: bool = False, **kwargs):
+        # later: the field answers the id and the serializer reads the member with its other reads
+        # (read_later), one round trip for all.
+        self.later = later
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int):
             self.fail("invalid")
         value = str(data).strip()
         if not (value.isascii() and value.isdigit() and int(value) <= MAX_PK):
             self.fail("invalid")
+        if self.later:
+            return int(value)
         member = member_by_id(int(value))
         if member is None:
             self.fail("does_not_exist", value=value)
         return member
+
+    def read_later(self, batch, pk: int) -> Pending:
+        """The member with id `pk` read on `batch` (a config.sql.Batch); once it ran, its `value`
+        is the member or None (then `missing(pk)` says so, as the field would)."""
+        return batch.read(*member_statement(pk), member_from_rows)
+
+    def missing(self, pk: int) -> str:
+        return self.error_messages["does_not_exist"].format(value=pk)
 
     def to_representation(self, value):
         return value.pk

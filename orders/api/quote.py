@@ -45,7 +45,10 @@ class QuoteInputSerializer(BasketInput, StrictInput, DeclaredFieldsCopied, seria
 
     channel = IdOrCodeField(queryset=Channel.objects.all(), help_text=_("Channel id or code."))
     member = MemberIdField(
-        required=False, allow_null=True, help_text=_("Member id: their coupons, points and stored value.")
+        later=True,
+        required=False,
+        allow_null=True,
+        help_text=_("Member id: their coupons, points and stored value."),
     )
     origin_store = IdOrCodeField(
         queryset=Store.objects.all(),

@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code
+from catalog.api.serializers import IdOrCodeField, resolve_by_id_or_code_read
 from catalog.models import SKU, Channel
 from config.api.serializers import DeclaredFieldsCopied, FieldsBuiltOnce, StrictInput, StrictIntegerField
+from config.sql import Batch
 from integrations.authentication import api_key_of
 from marketing.api.serializers import StrictMoneyField
 from marketing.pricing import MAX_CODES
@@ -168,11 +169,17 @@ class BasketInput:
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(_flatten_line_errors(exc.detail)) from None
 
-    @staticmethod
-    def resolve_lines(data) -> dict:
-        """Each line's SKU (id or code) in one query; the errors of the unknown ones, by line."""
+    def resolve_lines(self, data) -> dict:
+        """Each line's SKU (id or code) and the member (a `MemberIdField(later=True)`) in one
+        round trip; the errors of the unknown ones, by line and field."""
         lines = data["lines"]
-        skus = resolve_by_id_or_code(SKU.objects.all(), [line["sku"].strip() for line in lines])
+        reads = Batch()
+        found = resolve_by_id_or_code_read(reads, SKU, [line["sku"].strip() for line in lines])
+        member_id = data.get("member")
+        member = self.fields["member"].read_later(reads, member_id) if member_id is not None else None
+        if len(reads):
+            reads.run()
+        skus = found.value
         errors = {}
         for index, line in enumerate(lines):
             sku = skus.get(line["sku"].strip())
@@ -181,6 +188,10 @@ class BasketInput:
                     _("No SKU with id or code '%(value)s'.") % {"value": line["sku"]}
                 ]
             line["sku"] = sku
+        if member is not None:
+            data["member"] = member.value
+            if member.value is None:
+                errors["member"] = [self.fields["member"].missing(member_id)]
         return errors
 
 
@@ -191,7 +202,7 @@ class OrderCreateSerializer(BasketInput, StrictInput, DeclaredFieldsCopied, seri
     lines = OrderLineInputSerializer(many=True, max_length=MAX_LINES, allow_empty=False)
     delivery_method = DeliveryMethodField()
     origin = OriginField(default=Origin.ONLINE)
-    member = MemberIdField(required=False, allow_null=True, help_text=_("Member id."))
+    member = MemberIdField(later=True, required=False, allow_null=True, help_text=_("Member id."))
     member_phone = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -341,6 +341,33 @@ def test_a_merged_member_is_refused(world, hq_client):
     assert written() == before
 
 
+def test_the_member_and_the_skus_are_read_in_one_round_trip_and_an_unknown_one_is_named(world, hq_client):
+    world.stock(world.a, world.tv, 5)
+    member = MemberFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = create(hq_client, ship_body(member=member.pk))
+
+    assert response.status_code == 201 and response.json()["member"] == member.pk
+    assert Order.objects.get(number=response.json()["number"]).member_id == member.pk
+    reads = [q["sql"] for q in queries.captured_queries if '"members_member"' in q["sql"]]
+    if connection.vendor == "postgresql":  # one text with the SKUs' read
+        assert len(reads) == 1 and '"catalog_sku"' in reads[0]
+    before = written()
+    unknown = member.pk + 1000
+
+    body = assert_error(
+        create(hq_client, ship_body(member=unknown, lines=[{"sku": "NOPE", "quantity": 1}])),
+        400,
+        "invalid",
+        "member",
+    )
+
+    assert body["fields"]["member"] == [f"No member with id {unknown}."]
+    assert body["fields"]["lines[0].sku"] == ["No SKU with id or code 'NOPE'."]  # both, in one answer
+    assert written() == before
+
+
 def test_a_clerk_cannot_credit_a_sale_to_another_store(world):
     world.stock(world.b, world.phone, 1)
     clerk = login(clerk_at(world.a))
