@@ -31,6 +31,7 @@ from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from integrations.authentication import actor as person_of
 from integrations.outbox import order_event, ticket_event
+from marketing.pricing import allocate
 from marketing.tenders import Tender, refund_split
 from members.errors import InvalidPhone
 from members.phones import normalise_phone, normalise_phone_or_blank
@@ -337,7 +338,8 @@ def ticket_resolve(
     """Carry out an approved ticket, all in this one transaction.
 
     Return: refund, stock back at the handling store, serial returned, returned quantity, points,
-    guide commission and revenue split reversed in proportion, order (partly) returned.
+    guide commission and revenue split reversed in proportion on what was refunded (moved onto
+    the kept lines by a threshold keep-back), order (partly) returned.
     Exchange: a replacement from the handling store's stock goes to the customer (a
     serial-tracked SKU needs `replacement_serial`), the faulty unit comes back on hand there.
     Repair: the repair note (required) is kept.
@@ -394,33 +396,66 @@ def units_value(line: OrderLine, units: int) -> Decimal:
     return quantize_money(line.line_total * units / line.quantity)
 
 
-def _threshold_penalty(rules: list, returned: dict[int, int]) -> Decimal:
-    """What the kept units owe back of the threshold discounts their basket no longer reaches, when
-    `returned` ({line id: units back}) have come back: for each rule whose remaining basket (each
-    line valued as the rule saw it, per unit kept) is below its threshold, the part of its
-    discount still allocated to the units kept."""
-    owed = Decimal(0)
+def _threshold_penalty(rules: list, returned: dict[int, int]) -> dict[int, Decimal]:
+    """What the kept units of each line owe back of the threshold discounts their basket no longer
+    reaches, when `returned` ({line id: units back}) have come back: for each rule whose remaining
+    basket (each line valued as the rule saw it, per unit kept) is below its threshold, the part of
+    its discount still allocated to each line's units kept. {line id: owed}, lines owing nothing
+    left out."""
+    owed: dict[int, Decimal] = {}
     for threshold, parts in rules:
         remaining = Decimal(0)
         for line, _amount, basis in parts:
             remaining += basis * (line.quantity - returned[line.pk]) / line.quantity
         if remaining < threshold:
             for line, amount, _basis in parts:
-                owed += quantize_money(amount * (line.quantity - returned[line.pk]) / line.quantity)
+                part = quantize_money(amount * (line.quantity - returned[line.pk]) / line.quantity)
+                if part:
+                    owed[line.pk] = owed.get(line.pk, Decimal(0)) + part
     return owed
 
 
-def kept_back(*, order: Order, line: OrderLine, before: int, quantity: int) -> Decimal:
+def _spread(total: Decimal, owed: dict[int, Decimal]) -> dict[int, Decimal]:
+    """`total` of what is owed, on the lines that owe it: all of `owed` when it is the whole,
+    else in proportion (largest remainder, in line id order: the same figures give the same
+    split every time, so the split before a return is the split after the previous one)."""
+    if total == sum(owed.values(), Decimal(0)):
+        return dict(owed)
+    ids = sorted(owed)
+    return dict(zip(ids, allocate(total, [owed[i] for i in ids]), strict=True))
+
+
+def _kept_so_far(*, order: Order, line: OrderLine, before: int) -> Decimal:
+    """What the refunds of this order have kept back so far: the net share of every unit returned
+    before this return, less every refund (refunds come only from returns until everything is
+    back; a cancelled order is never returned)."""
+    lines = list(order.lines.only("pk", "quantity", "line_total", "returned_quantity"))
+    returned = sum(
+        (units_value(other, before if other.pk == line.pk else other.returned_quantity) for other in lines),
+        Decimal(0),
+    )
+    refunded = order.payments.filter(kind=PaymentKind.REFUND).aggregate(total=Sum("amount"))["total"]
+    return returned - quantize_money(refunded or 0)
+
+
+def kept_back(*, order: Order, line: OrderLine, before: int, quantity: int) -> dict[int, Decimal]:
     """What the refund of `quantity` units of `line` (after `before` came back) keeps back, or
-    (negative) gives back, of the threshold discounts.
+    (negative) gives back, of the threshold discounts, per line whose kept units owe it:
+    {line id: change in what that line's kept units owe}. The refund keeps back the sum.
 
     The rule (docs/marketing.md): a discount that needed a minimum basket (满300减50, a coupon's
     minimum spend) stays with the lines it was allocated to while what remains of them still
     reaches the minimum, each line valued as the rule saw it (its price less the discounts applied
     before that rule). The return that takes them below it keeps back, from its refund, the part
-    of that discount still sitting on the units the customer keeps: they now cost what they cost
-    without it. A later return of those units refunds them at that price (their net share plus the
-    part kept back), so returning everything refunds exactly what was paid."""
+    of that discount still sitting on the units the customer keeps (on whichever line they are):
+    they now cost what they cost without it. A later return of those units refunds them at that
+    price (their net share plus the part kept back), so returning everything refunds exactly what
+    was paid.
+
+    A refund keeps back at most the returned units' value. What is owed is therefore counted from
+    what the earlier refunds really kept back (`_kept_so_far`), not from the rule alone: after a
+    capped keep-back, a later return gives back only what was kept. When the rule's figure cannot
+    be kept back in full, what is kept is spread over the owing lines in proportion."""
     rows = list(
         LineDiscount.objects.filter(line__order=order).select_related("line").order_by("line_id", "id")
     )
@@ -436,13 +471,23 @@ def kept_back(*, order: Order, line: OrderLine, before: int, quantity: int) -> D
             (row.line, row.amount, basis)
         )
     if not by_rule:
-        return Decimal(0)
+        return {}
     rules = [(threshold, parts) for (_p, _c, threshold), parts in by_rule.items()]
     returned = {row.line.pk: row.line.returned_quantity for row in rows}
     returned[line.pk] = before
     owed_before = _threshold_penalty(rules, returned)
     returned[line.pk] = before + quantity
-    return _threshold_penalty(rules, returned) - owed_before
+    owed_after = _threshold_penalty(rules, returned)
+
+    # Never below nothing, never above the rule's figure (a refund made some other way, an order
+    # refunded before this rule was written).
+    kept = _kept_so_far(order=order, line=line, before=before)
+    kept = min(max(kept, Decimal(0)), sum(owed_before.values(), Decimal(0)))
+    line_value = units_value(line, before + quantity) - units_value(line, before)
+    keep = min(sum(owed_after.values(), Decimal(0)) - kept, line_value)
+    was, now = _spread(kept, owed_before), _spread(kept + keep, owed_after)
+    deltas = {pk: now.get(pk, Decimal(0)) - was.get(pk, Decimal(0)) for pk in sorted(was.keys() | now.keys())}
+    return {pk: delta for pk, delta in deltas.items() if delta}
 
 
 def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Payment]:
@@ -470,40 +515,76 @@ def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Paym
     ]
 
 
-def line_share_reversals(*, line: OrderLine, amount: Decimal) -> list[RevenueShare]:
-    """Rows reversing `amount` of the line's standing revenue split, in proportion to each share.
+def _shares_moved(line_id: int, shares: list[RevenueShare], amount: Decimal) -> list[RevenueShare]:
+    """Rows moving the line's standing split by -`amount` (`shares`: its rows, oldest first), each
+    pointing at the share it changes.
 
-    Each party's part is rounded half-up and the brand (else the largest share) takes the
-    remainder, so the rows sum exactly to -amount; when `amount` is all that still stands (the
-    last units come back), every share is reversed to exactly zero.
+    A positive amount reverses that much in proportion to each share still standing (all of it
+    once `amount` is all that stands: every share back to exactly zero; never more than stands).
+    A negative amount grows the shares by that much in the same proportion (the line's kept units
+    now cost more: a threshold discount was kept back on them). Each party's part is rounded
+    half-up and the brand (else the largest share) takes the remainder, so the rows sum exactly.
     """
-    shares = list(RevenueShare.objects.filter(line=line).order_by("id"))
-    net = {s.pk: s.amount for s in shares if s.reverses_id is None}
+    originals = [s for s in shares if s.reverses_id is None]
+    net = {s.pk: s.amount for s in originals}
     for s in shares:
         if s.reverses_id is not None:
             net[s.reverses_id] += s.amount
-    standing = [s for s in shares if s.reverses_id is None and net[s.pk] != 0]
-    total = sum((net[s.pk] for s in standing), Decimal(0))
-    if not standing or amount <= 0 or total <= 0:
+    total = sum(net.values(), Decimal(0))
+    if not originals or not amount:
         return []
-    if amount >= total:
-        parts = {s.pk: net[s.pk] for s in standing}
+    if amount > 0:
+        moving = [s for s in originals if net[s.pk] != 0]
+        if not moving or total <= 0:
+            return []
+        if amount >= total:
+            parts = {s.pk: -net[s.pk] for s in moving}
+            return _share_rows(line_id, moving, parts)
+        weights = net
     else:
-        remainder = next(
-            (s for s in standing if s.party == ShareParty.BRAND), max(standing, key=lambda s: net[s.pk])
-        )
-        parts = {s.pk: quantize_money(net[s.pk] * amount / total) for s in standing if s is not remainder}
-        parts[remainder.pk] = amount - sum(parts.values(), Decimal(0))
+        # What stands decides the proportion; a line whose split stands at nothing grows as it
+        # was first split.
+        moving = originals
+        weights = net if total > 0 else {s.pk: s.amount for s in originals}
+    whole = sum((weights[s.pk] for s in moving), Decimal(0))
+    remainder = next(
+        (s for s in moving if s.party == ShareParty.BRAND), max(moving, key=lambda s: weights[s.pk])
+    )
+    parts = {
+        s.pk: quantize_money(-amount * weights[s.pk] / whole) if whole else Decimal(0)
+        for s in moving
+        if s is not remainder
+    }
+    parts[remainder.pk] = -amount - sum(parts.values(), Decimal(0))
+    return _share_rows(line_id, moving, parts)
+
+
+def _share_rows(line_id: int, shares: list[RevenueShare], parts: dict[int, Decimal]) -> list[RevenueShare]:
     return [
-        RevenueShare(line=line, party=s.party, store_id=s.store_id, amount=-parts[s.pk], reverses=s)
-        for s in standing
+        RevenueShare(line_id=line_id, party=s.party, store_id=s.store_id, amount=parts[s.pk], reverses=s)
+        for s in shares
         if parts[s.pk]
     ]
 
 
+def share_moves(*, amounts: dict[int, Decimal]) -> list[RevenueShare]:
+    """Rows moving each line's standing revenue split by -amounts[line id] (see _shares_moved), in
+    one query for all the lines."""
+    by_line: dict[int, list[RevenueShare]] = {pk: [] for pk in amounts}
+    for share in RevenueShare.objects.filter(line_id__in=list(amounts)).order_by("id"):
+        by_line[share.line_id].append(share)
+    return [row for pk in sorted(amounts) for row in _shares_moved(pk, by_line[pk], amounts[pk])]
+
+
+def line_share_reversals(*, line: OrderLine, amount: Decimal) -> list[RevenueShare]:
+    """Rows reversing `amount` of the line's standing revenue split, in proportion to each share
+    (growing it when `amount` is negative); see _shares_moved."""
+    return share_moves(amounts={line.pk: amount})
+
+
 def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user) -> Payment | None:
     """Money, stock, serial, points, commission and revenue split of a return (locks held)."""
-    from guides.commission import commission_clawback
+    from guides.commission import commission_rebase
     from members.choices import PointsKind
     from members.models import PointsEntry
     from members.services import points_reverse
@@ -527,8 +608,14 @@ def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user
     stock_return(location=store, sku=line.sku, quantity=quantity, reference=ticket.number, user=user)
 
     line_value = units_value(line, before + quantity) - units_value(line, before)
-    keep = min(kept_back(order=order, line=line, before=before, quantity=quantity), line_value)
-    refunds = _refund(order=order, amount=line_value - keep, user=user, reference=ticket.number)
+    # What each line's kept units now owe more (or less) of the threshold discounts; the refund
+    # keeps back the sum. Commission and the revenue split follow the money per line: the
+    # returned line loses its units' value less what its kept units now owe, every other line
+    # grows by what its kept units now owe (docs/marketing.md, "The threshold keep-back rule").
+    owed = kept_back(order=order, line=line, before=before, quantity=quantity)
+    refunds = _refund(
+        order=order, amount=line_value - sum(owed.values(), Decimal(0)), user=user, reference=ticket.number
+    )
     refund = next((r for r in refunds if r.method not in MEMBER_TENDERS), refunds[0] if refunds else None)
     money_back = sum((r.amount for r in refunds if r.method != PaymentMethod.POINTS), Decimal(0))
     if money_back > 0 and order.member_id:
@@ -541,14 +628,17 @@ def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user
                 reference=ticket.number,
                 user=user,
             )
-    if order.guide_id and line_value > 0:
-        commission_clawback(
+    net = {pk: -delta for pk, delta in owed.items()}
+    net[line.pk] = line_value + net.get(line.pk, Decimal(0))
+    net = {pk: amount for pk, amount in net.items() if amount}
+    if order.guide_id and net:
+        commission_rebase(
             order=order,
-            refunds={line.pk: line_value},
+            changes=net,
             user=user,
             reason=_("Ticket %(number)s: return") % {"number": ticket.number},
         )
-    RevenueShare.objects.bulk_create(line_share_reversals(line=line, amount=line_value))
+    RevenueShare.objects.bulk_create(share_moves(amounts=net))
 
     everything_back = not order.lines.filter(returned_quantity__lt=F("quantity")).exists()
     order_transition(

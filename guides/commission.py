@@ -21,6 +21,11 @@ Ledger (CommissionEntry; balances are sums, a correction is a new row)
   the line's refunded total to the whole line takes exactly what is left of the accrual, so
   partial refunds sum to the accrual. Before release it reduces held; after release it is a
   negative payable entry carried into the next statement.
+- a return that keeps back a threshold discount on the units the customer keeps (aftersales,
+  docs/marketing.md) makes their line worth more: a clawback row with a negative base grows that
+  line's commission in the same proportion (+held, or +payable after release), and a later
+  return of those units claws it back with the rest. Clawbacks' bases are signed: a line's base
+  standing is its accrual's base less their sum, which is what the customer still pays for it.
 """
 
 from dataclasses import dataclass
@@ -399,6 +404,21 @@ def commission_clawback(
             raise ClawbackRefused(message, fields={"refunds": [message]})
         if refunded:
             amounts[int(line_id)] = refunded
+    return _booked(order=order, amounts=amounts, user=user, reason=reason)
+
+
+def commission_rebase(
+    *, order, changes: dict[int, Decimal], user=None, reason: str = ""
+) -> list[CommissionEntry]:
+    """Move each line's commission base down by changes[line id] after a return: a positive
+    change is claimed back as commission_clawback does, a negative one (the line's kept units now
+    cost more: a threshold discount was kept back on them) grows the line's commission in the
+    same proportion, held or (after release) payable."""
+    amounts = {int(line_id): quantize_money(change) for line_id, change in changes.items()}
+    return _booked(order=order, amounts={k: v for k, v in amounts.items() if v}, user=user, reason=reason)
+
+
+def _booked(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[CommissionEntry]:
     if not amounts:
         return []
     # Checked before the transaction: a refused refund leaves the caller's transaction usable.
@@ -466,16 +486,21 @@ def _clawback(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[
     for accrual in accruals:
         refunded = amounts[accrual.line_id]
         remaining = accrual.held_change - clawed_before.get(accrual.pk, ZERO)
-        if remaining <= 0:
-            continue
-        line = accrual.line
-        whole = (
-            refunded_before.get(accrual.pk, ZERO) + refunded >= accrual.base_amount
-            or line.returned_quantity >= line.quantity
-        )
-        share = remaining if whole else quantize_money(accrual.held_change * refunded / accrual.base_amount)
-        share = min(share, remaining)
-        if share <= 0:
+        proportional = quantize_money(accrual.held_change * refunded / accrual.base_amount)
+        if refunded < 0:  # the line is worth more (commission_rebase): the commission grows with it
+            share = proportional
+        else:
+            if remaining <= 0:
+                continue
+            line = accrual.line
+            whole = (
+                refunded_before.get(accrual.pk, ZERO) + refunded >= accrual.base_amount
+                or line.returned_quantity >= line.quantity
+            )
+            share = min(remaining if whole else proportional, remaining)
+            if share <= 0:
+                continue
+        if not share:
             continue
         after_release = accrual.pk in released
         entries.append(

@@ -288,8 +288,9 @@ class Statement(models.Model):
 class CommissionEntry(models.Model):
     """Append-only ledger row. `held_change` and `payable_change` move the guide's two balances:
     accrual +held; release -held +payable; clawback -held (inside the window) or -payable (after
-    release); reward +payable. Balances and statements are sums; nothing is ever edited except
-    the statement that claims a payable row.
+    release), or + of either with a negative base when a return's threshold keep-back makes the
+    line's kept units worth more (guides.commission.commission_rebase); reward +payable. Balances
+    and statements are sums; nothing is ever edited except the statement that claims a payable row.
 
     A release row moves the held commission of many accruals at once: one row per guide,
     partner and store per release run. Which accruals it releases is a rule, not a list: the

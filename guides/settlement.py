@@ -176,10 +176,10 @@ def covered_by_rule(release: str, accrual: str, line: str) -> str:
 
 
 def _held_clawbacks() -> str:
-    """Per accrual: the held clawbacks' sum and the refunded base (a hash join, not a lookup
-    per accrual)."""
+    """Per accrual: the held clawbacks' sum and the refunded base, signed (a clawback that grew the
+    line after a threshold keep-back has a negative base); a hash join, not a lookup per accrual."""
     return f"""
-        SELECT c.accrual_id, SUM(c.held_change) AS held, SUM(ABS(c.base_amount)) AS base
+        SELECT c.accrual_id, SUM(c.held_change) AS held, SUM(c.base_amount) AS base
         FROM {_t(CommissionEntry)} c
         WHERE c.kind = %(clawback)s AND c.held_change <> 0
         GROUP BY c.accrual_id
@@ -639,7 +639,7 @@ def partner_sales(*, year: int) -> list[tuple[int, Decimal]]:
             SELECT a.partner_id, ROUND(SUM(a.base_amount - COALESCE(cb.base, 0)), %(places)s) AS sales
             FROM {ce} a
             LEFT JOIN (
-                SELECT c.accrual_id, SUM(ABS(c.base_amount)) AS base FROM {ce} c
+                SELECT c.accrual_id, SUM(c.base_amount) AS base FROM {ce} c
                 WHERE c.kind = %(clawback)s GROUP BY c.accrual_id
             ) cb ON cb.accrual_id = a.id
             WHERE a.kind = %(accrual)s AND a.partner_id IS NOT NULL

@@ -314,6 +314,23 @@ def test_share_reversals_sum_exactly_to_the_amount_and_the_brand_takes_the_remai
     assert line_share_reversals(line=line, amount=Decimal("1.00")) == []
 
 
+def test_a_negative_reversal_grows_the_shares_in_proportion_and_a_full_one_takes_them_to_zero(db, world):
+    order = delivered(world, sku=world.phone, quantity=3)
+    line = order.lines.get()  # 5997.00: store fee 8% = 479.76, brand 5517.24
+    grow = line_share_reversals(line=line, amount=Decimal("-100.00"))  # the kept units cost 100 more
+    assert {row.party: row.amount for row in grow} == {
+        "fulfilling_store": Decimal("8.00"),
+        "brand": Decimal("92.00"),
+    }
+    assert all(row.reverses.line_id == line.pk and row.reverses.reverses_id is None for row in grow)
+    RevenueShare.objects.bulk_create(grow)
+    assert line_shares_total(line) == Decimal("6097.00")
+    RevenueShare.objects.bulk_create(line_share_reversals(line=line, amount=Decimal("6097.00")))
+    assert line_shares_total(line) == Decimal("0.00")
+    for share in RevenueShare.objects.filter(line=line, reverses__isnull=True):
+        assert share.amount + sum(r.amount for r in share.reversed_by.all()) == 0
+
+
 # --- exchange ----------------------------------------------------------------------------------
 
 

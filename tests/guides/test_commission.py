@@ -18,13 +18,14 @@ from guides.commission import (
     commission_accrue,
     commission_balances,
     commission_clawback,
+    commission_rebase,
     commission_rule_end,
     commission_rule_set,
     rule_for,
 )
 from guides.models import CommissionEntry, CommissionRule, CommissionRuleChange, Statement
 from orders.choices import DeliveryMethod
-from orders.models import Order
+from orders.models import Order, OrderLine
 from orders.services import LineRequest, order_cancel, order_create, order_pay
 from tests.factories import (
     CategoryFactory,
@@ -544,6 +545,48 @@ def test_negative_refund_is_refused(three_tvs):
     with pytest.raises(ClawbackRefused):
         commission_clawback(order=order, refunds={accrual.line_id: D("-1")})
     assert clawed(accrual) == 0
+
+
+@pytest.mark.django_db
+def test_a_line_worth_more_after_a_keep_back_grows_its_held_commission_in_proportion(three_tvs, guide):
+    order, accrual = three_tvs
+    # another line's return kept back 299.90 of a threshold discount on these TVs
+    [grow] = commission_rebase(order=order, changes={accrual.line_id: D("-299.90")}, reason="Kept back")
+    assert (grow.kind, grow.base_amount, grow.held_change, grow.payable_change) == (
+        EntryKind.CLAWBACK,
+        D("-299.90"),
+        D("9.99"),  # 299.60 x 299.90 / 8997
+        0,
+    )
+    assert grow.accrual == accrual and grow.note == "Kept back"
+    assert commission_balances(guide=guide) == Balances(D("309.59"), D("0.00"), D("0.00"))
+    # everything back: the whole line, base and all, claws back the accrual and the growth
+    OrderLine.objects.filter(pk=accrual.line_id).update(returned_quantity=3)
+    [back] = commission_rebase(order=order, changes={accrual.line_id: D("9296.90")})
+    assert back.held_change == D("-309.59")
+    assert clawed(accrual) == accrual.held_change
+    assert commission_balances(guide=guide) == Balances(0, 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_growth_after_release_is_payable_and_a_growth_before_release_is_released(three_tvs, guide):
+    from guides.settlement import commission_release
+
+    order, accrual = three_tvs
+    commission_rebase(order=order, changes={accrual.line_id: D("-299.90")})  # held +9.99
+    OrderLine.objects.filter(pk=accrual.line_id).update(returnable_until=timezone.now() - timedelta(days=1))
+    assert commission_release() == 1
+    assert commission_balances(guide=guide) == Balances(D("0.00"), D("309.59"), D("0.00"))
+    [after] = commission_rebase(order=order, changes={accrual.line_id: D("-299.90")})
+    assert (after.held_change, after.payable_change) == (0, D("9.99"))
+    assert commission_balances(guide=guide) == Balances(D("0.00"), D("319.58"), D("0.00"))
+
+
+@pytest.mark.django_db
+def test_rebase_claws_back_positive_changes_as_a_refund_does(three_tvs):
+    order, accrual = three_tvs
+    [entry] = commission_rebase(order=order, changes={accrual.line_id: D("2999.00"), 999_999: D("0")})
+    assert (entry.base_amount, entry.held_change) == (D("2999.00"), D("-99.87"))
 
 
 @pytest.mark.django_db

@@ -14,13 +14,15 @@ from aftersales.services import ticket_approve, ticket_inspect, ticket_open, tic
 from catalog.services import price_set
 from config.money import quantize_money
 from config.roles import SYSTEM
+from guides.choices import EntryKind
+from guides.models import CommissionEntry
 from marketing.choices import CouponKind, IssuedVia, PromotionKind
 from marketing.models import Coupon, CouponRedemption, PointsTenderRule, Wallet, WalletEntry
 from marketing.services import code_give, coupon_define, promotion_set, wallet_top_up
 from members.models import Member, PointsEntry, PointsRule
 from members.services import points_adjust
 from orders.choices import DeliveryMethod, PaymentKind
-from orders.models import Order, Payment
+from orders.models import Order, Payment, RevenueShare
 from orders.services import LineRequest, order_create, order_pay
 from tests.factories import MemberFactory, SKUFactory
 from tests.world import north
@@ -155,6 +157,60 @@ def refunded(order) -> dict:
     for p in order.payments.filter(kind=PaymentKind.REFUND):
         out[p.method] = out.get(p.method, D(0)) + p.amount
     return out
+
+
+def split_standing(order) -> dict:
+    """{line id: its revenue split still standing} (every share and every row moving it)."""
+    out = {line.pk: D(0) for line in order.lines.all()}
+    for share in RevenueShare.objects.filter(line__order=order):
+        out[share.line_id] += share.amount
+    return {pk: quantize_money(amount) for pk, amount in out.items()}
+
+
+def net_after_refunds(order) -> Decimal:
+    """Everything paid (all tenders) less everything refunded."""
+    rows = order.payments.all()
+    paid_in = sum((p.amount for p in rows if p.kind == PaymentKind.PAYMENT), D(0))
+    return paid_in - sum((p.amount for p in rows if p.kind == PaymentKind.REFUND), D(0))
+
+
+def credited(order, guide):
+    """The guide put on the order by hand before it is paid (accrual happens on payment)."""
+    Order.objects.filter(pk=order.pk).update(guide=guide)
+    order.refresh_from_db()
+    return order
+
+
+def commission_by_line(order) -> dict:
+    """{line id: (base still standing, commission still standing)} of the guide's ledger."""
+    out = {}
+    for accrual in CommissionEntry.objects.filter(order=order, kind=EntryKind.ACCRUAL):
+        base, amount = accrual.base_amount, accrual.held_change
+        for entry in accrual.followups.filter(kind=EntryKind.CLAWBACK):
+            base -= entry.base_amount
+            amount += entry.held_change + entry.payable_change
+        out[accrual.line_id] = (base, amount)
+    return out
+
+
+def assert_split_and_commission_follow_the_money(order, *, rate_percent=None):
+    """Σ standing split == paid - refunded, and each line's commission base is its split.
+
+    The base is written on the ledger row that moves the commission, so a change whose
+    commission rounds to 0.00 leaves no row (a row moves money): the tests that check it use rates
+    where every change moves at least a cent. At 100 % the commission is the split, to the cent."""
+    by_line = split_standing(order)
+    assert sum(by_line.values(), D(0)) == net_after_refunds(order)
+    for line_id, (base, amount) in commission_by_line(order).items():
+        assert base == by_line[line_id], (line_id, base, by_line)
+        if rate_percent == 100:
+            assert amount == by_line[line_id], (line_id, amount, by_line)
+
+
+def assert_everything_nets_to_zero(order):
+    for share in RevenueShare.objects.filter(line__order=order, reverses__isnull=True):
+        assert share.amount + sum(r.amount for r in share.reversed_by.all()) == 0, share
+    assert all(figures == (0, 0) for figures in commission_by_line(order).values())
 
 
 def assert_ledgers_add_up():

@@ -1,7 +1,10 @@
 """Property-based: over random baskets, promotions, coupons, tenders and partial returns (or a
 cancel), the money always adds up: Σ line discounts = the order's discount; no tender ever gets
 back more than it paid, and everything back is exactly what each paid; every ledger balance
-(points, wallet) is its sum; every coupon's counters are the sum of its redemption rows."""
+(points, wallet) is its sum; every coupon's counters are the sum of its redemption rows; after
+every return the revenue split still standing, and the guide's commission base per line, are
+what was paid less what was refunded, and once everything is back every share and every
+commission accrual nets to zero."""
 
 from decimal import Decimal
 
@@ -11,11 +14,20 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from config.roles import SYSTEM
+from guides.commission import commission_rule_set
 from marketing.choices import CouponKind, PromotionKind
 from marketing.errors import CouponRefused
 from orders.models import LineDiscount
 from orders.services import order_cancel
-from tests.marketing.helpers import assert_ledgers_add_up, paid, refunded
+from tests.factories import GuideFactory
+from tests.marketing.helpers import (
+    assert_everything_nets_to_zero,
+    assert_ledgers_add_up,
+    assert_split_and_commission_follow_the_money,
+    credited,
+    paid,
+    refunded,
+)
 
 D = Decimal
 
@@ -101,6 +113,9 @@ def check(shop, s):
         order = shop.order(member, lines=lines, coupons=codes)
     except CouponRefused:  # short of the minimum spend: the same basket without it
         order = shop.order(member, lines=lines, stock=False)
+    # At 100 % every change of a line's base moves its commission by as much (see the helper).
+    commission_rule_set(rate_percent=D("100"), actor=SYSTEM)
+    order = credited(order, GuideFactory())
 
     # Σ line discounts = the order's discount; each line's rows = its discount; lines are net
     rows = LineDiscount.objects.filter(line__order=order)
@@ -130,6 +145,7 @@ def check(shop, s):
     if s["cancel"]:
         order_cancel(order=order, reason="Property", actor=SYSTEM)
         assert refunded(order) == paid(order)
+        assert_everything_nets_to_zero(order)
         assert_ledgers_add_up()
         return
 
@@ -143,9 +159,11 @@ def check(shop, s):
             shop.return_units(line, quantity)
             back, out = refunded(order), paid(order)
             assert all(back[m] <= out[m] for m in back), (back, out)
+            assert_split_and_commission_follow_the_money(order, rate_percent=100)
     everything = all(line.returned_quantity == line.quantity for line in order.lines.all())
     back, out = refunded(order), paid(order)
     if everything:
         assert back == {m: a for m, a in out.items() if a}
+        assert_everything_nets_to_zero(order)
     assert sum(back.values(), D(0)) <= order.total
     assert_ledgers_add_up()

@@ -7,12 +7,27 @@ from decimal import Decimal
 import pytest
 
 from aftersales.services import kept_back
+from config.roles import SYSTEM
+from guides.choices import EntryKind
+from guides.commission import commission_rule_set
+from guides.models import CommissionEntry
 from marketing.choices import WalletKind
 from marketing.models import WalletEntry
 from marketing.services import wallet_balance
 from members.models import PointsEntry
 from orders.choices import OrderStatus, PaymentKind
-from tests.marketing.helpers import assert_ledgers_add_up, paid, refunded
+from orders.models import RevenueShare
+from tests.factories import GuideFactory
+from tests.marketing.helpers import (
+    assert_everything_nets_to_zero,
+    assert_ledgers_add_up,
+    assert_split_and_commission_follow_the_money,
+    commission_by_line,
+    credited,
+    paid,
+    refunded,
+    split_standing,
+)
 
 D = Decimal
 
@@ -95,7 +110,8 @@ def test_below_the_threshold_the_refund_keeps_back_what_the_kept_item_no_longer_
     shop.deliver(order)
 
     line_a = line_of(order, a)
-    assert kept_back(order=order, line=line_a, before=0, quantity=1) == D("25")
+    # the 25 is owed by the kept item's line, B
+    assert kept_back(order=order, line=line_a, before=0, quantity=1) == {line_of(order, b).pk: D("25")}
     first = shop.return_units(line_a)
     # 175 for the returned item, less the 25 still on the kept one: it alone is 200 < 300
     assert first.refund.amount == D("150")
@@ -150,3 +166,98 @@ def test_the_worked_example_of_docs_marketing(shop):
     assert shop.return_units(line_of(order, b)).refund.amount == D("100.00")
     assert shop.return_units(line_of(order, a)).refund.amount == D("200.00")
     assert refunded(order) == paid(order) == {"card": D("300")}
+
+
+# --- commission and the revenue split follow the money (docs/marketing.md) ---------------------
+
+
+@pytest.fixture
+def ten_percent(db):
+    return commission_rule_set(rate_percent=D("10"), actor=SYSTEM)
+
+
+@pytest.mark.django_db
+def test_the_kept_back_discount_moves_the_split_and_commission_onto_the_line_kept(shop, ten_percent):
+    a, b = shop.sku("200", code="A-200"), shop.sku("150", code="B-150")
+    shop.threshold("300", "50")
+    order = credited(shop.order(shop.member(), lines=[(a, 1), (b, 1)]), GuideFactory())
+    shop.pay(order)
+    shop.deliver(order)
+    line_a, line_b = line_of(order, a), line_of(order, b)
+    assert (line_a.line_total, line_b.line_total) == (D("171.43"), D("128.57"))
+    assert commission_by_line(order) == {
+        line_a.pk: (D("171.43"), D("17.14")),
+        line_b.pk: (D("128.57"), D("12.86")),
+    }
+
+    # A back: B alone (150) is below 300, so B's 21.43 is kept back from A's refund
+    assert shop.return_units(line_a).refund.amount == D("150.00")
+    assert refunded(order) == {"card": D("150.00")}
+    assert split_standing(order) == {line_a.pk: D("0.00"), line_b.pk: D("150.00")}
+    assert_split_and_commission_follow_the_money(order)
+    # A's commission all back; B's grows with B's base, 12.86 x 150 / 128.57
+    assert commission_by_line(order) == {
+        line_a.pk: (D("0.00"), D("0.00")),
+        line_b.pk: (D("150.00"), D("15.00")),
+    }
+    grow = CommissionEntry.objects.get(line=line_b, kind=EntryKind.CLAWBACK)
+    assert (grow.base_amount, grow.held_change, grow.payable_change) == (D("-21.43"), D("2.14"), 0)
+    # every row that moved B's split points at the share it grows; they add up to the 21.43
+    grows = RevenueShare.objects.filter(line=line_b, reverses__isnull=False)
+    assert sum(r.amount for r in grows) == D("21.43")
+    assert all(r.amount > 0 and r.reverses.line_id == line_b.pk for r in grows)
+
+    # B back: its net share plus what was kept back on it
+    assert shop.return_units(line_of(order, b)).refund.amount == D("150.00")
+    assert refunded(order) == paid(order) == {"card": D("300.00")}
+    assert_split_and_commission_follow_the_money(order)
+    assert_everything_nets_to_zero(order)
+
+
+@pytest.mark.django_db
+def test_units_of_one_line_returned_one_by_one_keep_split_and_commission_on_the_money(shop, ten_percent):
+    a = shop.sku("200", code="A-200")
+    shop.threshold("300", "50")
+    order = credited(shop.order(shop.member(), lines=[(a, 3)]), GuideFactory())  # 600 - 50
+    shop.pay(order)
+    shop.deliver(order)
+    line = line_of(order, a)
+    assert commission_by_line(order) == {line.pk: (D("550.00"), D("55.00"))}
+
+    expected = [  # refund, then the line's split and commission standing
+        (D("183.33"), D("366.67"), D("36.67")),
+        (D("166.67"), D("200.00"), D("20.00")),  # 183.34 less the 16.67 on the unit kept
+        (D("200.00"), D("0.00"), D("0.00")),
+    ]
+    for refund, standing, commission in expected:
+        assert shop.return_units(line_of(order, a)).refund.amount == refund
+        assert split_standing(order) == {line.pk: standing}
+        assert commission_by_line(order) == {line.pk: (standing, commission)}
+        assert_split_and_commission_follow_the_money(order)
+    assert refunded(order) == paid(order) == {"card": D("550.00")}
+    assert_everything_nets_to_zero(order)
+
+
+@pytest.mark.django_db
+def test_a_capped_keep_back_is_given_back_only_as_far_as_it_was_kept(shop, ten_percent):
+    a, b, c = shop.sku("290", code="A-290"), shop.sku("20", code="B-20"), shop.sku("100", code="C-100")
+    member = shop.member()
+    code = shop.give(shop.coupon(value="50", min_spend="300", skus=[a, b]), member)
+    order = credited(shop.order(member, lines=[(a, 1), (b, 1), (c, 1)], coupons=[code]), GuideFactory())
+    shop.pay(order)
+    shop.deliver(order)
+    line_a, line_b, line_c = line_of(order, a), line_of(order, b), line_of(order, c)
+    assert [line.line_total for line in (line_a, line_b, line_c)] == [D("243.23"), D("16.77"), D("100.00")]
+
+    # B back: A (290) is below 300 and owes its 46.77, but B's refund can keep back only 16.77
+    assert shop.return_units(line_b).refund is None
+    assert refunded(order) == {}
+    assert split_standing(order) == {line_a.pk: D("260.00"), line_b.pk: D("0.00"), line_c.pk: D("100.00")}
+    assert_split_and_commission_follow_the_money(order)
+    # A back: its net share and the 16.77 really kept back (not the 46.77 the rule named)
+    assert shop.return_units(line_of(order, a)).refund.amount == D("260.00")
+    assert split_standing(order)[line_a.pk] == D("0.00")
+    assert_split_and_commission_follow_the_money(order)
+    assert shop.return_units(line_of(order, c)).refund.amount == D("100.00")
+    assert refunded(order) == paid(order) == {"card": D("360.00")}
+    assert_everything_nets_to_zero(order)
