@@ -3,7 +3,7 @@ as plain SQL in the same run.
 
     .venv/bin/python bench/flash_sale.py [--clients 16 64] [--workers 3] [--hot-buyers 3000]
         [--spread-orders 3000] [--skus 100000] [--scenarios hot spread] [--explain]
-        [--no-coupons] [--budget-limit 1000] [--member-run]
+        [--no-coupons] [--budget-limit 1000] [--member-run] [--rounds 1]
 
 The API side: a channel's API key with the orders:write scope (`Authorization: Bearer <key>`), a
 fresh `Idempotency-Key` per order, N keep-alive clients POSTing /api/v1/orders/ to gunicorn.
@@ -22,7 +22,9 @@ Every code, redemption row, line discount and the coupon's counters are checked 
 orders made. `--budget-limit K` adds one spread run at the first client count with the coupon's
 budget set to K redemptions: exactly K orders may go through, the rest are refused. `--member-run`
 adds a `mem` run per scenario: the coupon run's members without their codes (what the member alone
-costs, so the coupon's own cost is cpn over mem).
+costs, so the coupon's own cost is cpn over mem). `--rounds R` runs the API sides R times per
+scenario, each round in another order, and shows the median of the rounds' own ratios with their
+range (a shared machine drifts between runs; one pair of runs can be off by a tenth).
 
 Prints per run orders/s, p50/p95/p99, answers by kind, Python CPU ms per request (gunicorn
 workers' utime+stime from /proc) and PostgreSQL CPU ms per request (the database's client
@@ -40,6 +42,7 @@ import queue
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -88,6 +91,7 @@ class Run:
     pg_cpu_ms: float = 0.0
     check: dict = field(default_factory=dict)
     budget: int | None = None  # the coupon's budget in redemptions, when it is the limit
+    round: int = 0  # with --rounds: which round of the sides this run was in
 
     @property
     def rate(self) -> float:
@@ -741,6 +745,14 @@ def main():
         metavar="K",
         help="one more coupon spread run with the coupon's budget at K redemptions (0: none)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="R",
+        help="run the API sides R times per scenario, in turn, each round in another order; "
+        "ratios are each round's, the median shown (a shared machine drifts between runs)",
+    )
     args = parser.parse_args()
     coupons = not args.no_coupons
     buyers = max(args.hot_buyers, args.spread_orders) if coupons else 0
@@ -796,7 +808,7 @@ def main():
             for clients in args.clients:
                 for scenario in args.scenarios:
                     count = args.hot_buyers if scenario == "hot" else args.spread_orders
-                    for side, sender in sides:
+                    for round_, (side, sender) in _rounds(sides, args.rounds):
                         tag = f"{side}-{scenario}-{clients}-{secrets.token_hex(3)}"
                         run = measure(
                             side,
@@ -815,6 +827,7 @@ def main():
                             admin,
                             server.pid if side != "raw" else None,
                         )
+                        run.round = round_
                         report(run)
                         runs.append(run)
                         if failed(run):
@@ -844,8 +857,43 @@ def main():
     summarise(runs)
 
 
+def _rounds(sides: list, rounds: int) -> list[tuple[int, tuple]]:
+    """(round, side) in the order to run them: raw once, then the API sides `rounds` times, each
+    round starting one side later, so no side always runs first (or last) on a drifting machine."""
+    raw = [(0, side) for side in sides if side[0] == "raw"]
+    others = [side for side in sides if side[0] != "raw"]
+    order = []
+    for round_ in range(rounds):
+        shift = round_ % len(others) if others else 0
+        order += [(round_, side) for side in others[shift:] + others[:shift]]
+    return raw + order
+
+
+class _Rates(dict):
+    """{(side, scenario, clients): orders/s}, the median over rounds; `ratio(a, b, ...)` is the
+    median of the rounds' own a/b (each pair measured minutes apart at most), with their range."""
+
+    def __init__(self, runs: list[Run]):
+        self.by_round: dict = {}
+        for r in runs:
+            if r.budget is None:
+                self.by_round.setdefault((r.side, r.scenario, r.clients), {})[r.round] = r.rate
+        super().__init__({key: statistics.median(v.values()) for key, v in self.by_round.items()})
+
+    def ratio(self, top: str, bottom: str, scenario: str, clients: int) -> tuple[float, str] | None:
+        a, b = self.by_round.get((top, scenario, clients)), self.by_round.get((bottom, scenario, clients))
+        if not a or not b:
+            return None
+        if bottom == "raw":  # raw runs once
+            return self[(top, scenario, clients)] / self[(bottom, scenario, clients)], ""
+        ratios = sorted(a[k] / b[k] for k in a.keys() & b.keys() if b[k])
+        if len(ratios) < 2:
+            return (ratios[0], "") if ratios else None
+        return statistics.median(ratios), f" [{len(ratios)} rounds {ratios[0]:.2f}-{ratios[-1]:.2f}]"
+
+
 def summarise(runs: list[Run]) -> None:
-    rate = {(r.side, r.scenario, r.clients): r.rate for r in runs}
+    rate = _Rates(runs)
     finals = []
     print()
     for clients in sorted({r.clients for r in runs}):
@@ -863,13 +911,21 @@ def summarise(runs: list[Run]) -> None:
         coupon = []
         for scenario in ("spread", "hot"):
             api, cpn = rate.get(("api", scenario, clients)), rate.get(("cpn", scenario, clients))
-            if api and cpn:
-                coupon.append(f"{scenario} {cpn / api:.2f} ({cpn:.0f} vs {api:.0f}/s)")
-                finals.append(f"coupon/plain {scenario}@{clients} {cpn / api:.2f}")
+            ratio = rate.ratio("cpn", "api", scenario, clients)
+            if ratio:
+                coupon.append(f"{scenario} {ratio[0]:.2f}{ratio[1]} ({cpn:.0f} vs {api:.0f}/s)")
+                finals.append(f"coupon/plain {scenario}@{clients} {ratio[0]:.2f}")
             mem = rate.get(("mem", scenario, clients))
-            if api and mem:
-                coupon.append(f"{scenario} by members without codes / without {mem / api:.2f} ({mem:.0f}/s)")
-                finals.append(f"member/plain {scenario}@{clients} {mem / api:.2f}")
+            ratio = rate.ratio("mem", "api", scenario, clients)
+            if ratio:
+                coupon.append(
+                    f"{scenario} by members without codes / without {ratio[0]:.2f}{ratio[1]} ({mem:.0f}/s)"
+                )
+                finals.append(f"member/plain {scenario}@{clients} {ratio[0]:.2f}")
+            ratio = rate.ratio("cpn", "mem", scenario, clients)
+            if ratio:
+                coupon.append(f"{scenario} coupon / the same members without codes {ratio[0]:.2f}{ratio[1]}")
+                finals.append(f"coupon/member {scenario}@{clients} {ratio[0]:.2f}")
         if coupon:
             print(f"clients {clients}: with a coupon / without: " + "; ".join(coupon))
     for run in runs:

@@ -381,11 +381,23 @@ def codes_of(member: Member, *, usable_at: datetime | None = None) -> QuerySet[C
 
 
 def redeem_codes(
-    *, quote: Quote, batch: Batch, order_number: str, member_id: int, channel, store_id, guide_id, at
+    *,
+    quote: Quote,
+    batch: Batch,
+    order_number: str,
+    member_id: int,
+    channel,
+    store_id,
+    guide_id,
+    at,
+    rows_batch: Batch | None = None,
 ) -> list[CouponRedemption]:
     """Queue on the order's batch: each code marked used and its coupon's budgets counted, by
     conditional UPDATEs that refuse when the code was used meanwhile or the budget is spent, and
-    a redemption row each. Coupons in id order: two orders never lock them crosswise."""
+    a redemption row and a `coupon.redeemed` event each (on `rows_batch` when given: the order
+    writes them before it takes the hot rows, which are then held for the UPDATEs alone). Coupons
+    in id order: two orders never lock them crosswise."""
+    rows_batch = batch if rows_batch is None else rows_batch
     per_code: dict[int, Decimal] = {}
     codes = {}
     for line in quote.lines:
@@ -423,7 +435,7 @@ def redeem_codes(
                 net_sales=quote.total,
             )
         )
-    batch.rows(rows)
+    rows_batch.rows(rows)
     for row in rows:
         event_emit(
             type="coupon.redeemed",
@@ -435,7 +447,7 @@ def redeem_codes(
                 "discount": str(row.discount),
             },
             channel=channel,
-            batch=batch,
+            batch=rows_batch,
         )
     return rows
 

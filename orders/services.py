@@ -531,7 +531,9 @@ def _order_create(
     event = order_event("order.created", order, batch=writes)
     # Each code used once and its coupon's budget counted right after the stock UPDATEs, in their
     # round trip: the hot rows are held only from there to COMMIT, and intake and cancel lock them in
-    # one order, stock then coupon, so two transactions never wait on each other.
+    # one order, stock then coupon, so two transactions never wait on each other. The redemption
+    # rows and their events go before the stock (a row naming the code and coupon takes only a key
+    # share lock on them, which their counters' UPDATEs do not wait for).
     redemptions = Batch() if quote.codes else None
     if redemptions is not None:
         redeem_codes(
@@ -543,6 +545,7 @@ def _order_create(
             store_id=origin_store.pk if origin_store else None,
             guide_id=order.guide_id,
             at=at,
+            rows_batch=writes,  # the redemption rows and events before the stock: only the UPDATEs hold
         )
 
     # Stock, then the coupons: the rows other buyers wait on are held only from their UPDATE to COMMIT.
