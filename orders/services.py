@@ -63,7 +63,7 @@ from orders.models import (
 )
 from orders.policies import order_actionable_by, order_place_require, order_require, person_of
 from orders.routing import Candidate, route_candidates
-from orders.sql import line_discount_insert
+from orders.sql import line_discounts_insert
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
 from stores.errors import InsufficientStock
@@ -516,8 +516,8 @@ def _order_create(
         for line, priced in zip(order_lines, quote.lines, strict=True)
         for d in priced.discounts
     ]
-    for discount in discounts:  # in the same round trip: each names its line by (order, SKU)
-        writes.sql(*line_discount_insert(discount, order_id=order.pk, sku_id=discount.line.sku_id))
+    if discounts:  # in the same round trip, one statement: each names its line by (order, SKU)
+        writes.sql(*line_discounts_insert(discounts, order_id=order.pk))
     writes.rows([OrderStatusChange(order=order, to_status=OrderStatus.CREATED, changed_by=placed_by)])
     decision = RoutingDecision(
         order=order,

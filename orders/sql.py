@@ -6,25 +6,36 @@ from config.sql import names
 from orders.models import LineDiscount, OrderLine
 
 
-def line_discount_insert(discount: LineDiscount, *, order_id: int, sku_id: int) -> tuple[str, list]:
-    """INSERT one discount row for the line of `sku_id` on the order (a SKU is on one line of an
-    order), naming the line by a sub-select: it travels in the same round trip as the lines'
-    own INSERT, whose ids are not known yet."""
+def line_discounts_insert(discounts: list[LineDiscount], *, order_id: int) -> tuple[str, list]:
+    """INSERT the order's discount rows in one statement, each naming its line by the line's SKU
+    (a SKU is on one line of an order) through a join: it travels in the same round trip as the
+    lines' own INSERT, whose ids are not known yet."""
     table, line, source, promotion, code, label, amount, threshold = names(
         LineDiscount, "line", "source", "promotion", "code", "label", "amount", "threshold", write=True
     )
     lines, line_id, line_order, line_sku = names(OrderLine, "id", "order", "sku", write=True)
-    return (
-        f"INSERT INTO {table} ({line}, {source}, {promotion}, {code}, {label}, {amount}, {threshold}) "  # noqa: S608 (model names)
-        f"SELECT {line_id}, %s, %s, %s, %s, %s, %s FROM {lines} WHERE {line_order} = %s AND {line_sku} = %s",
-        [
+    one = (
+        "SELECT %s AS n, CAST(%s AS bigint) AS sku, CAST(%s AS varchar) AS source, "
+        "CAST(%s AS bigint) AS promotion, CAST(%s AS bigint) AS code, CAST(%s AS varchar) AS label, "
+        "CAST(%s AS numeric) AS amount, CAST(%s AS numeric) AS threshold"
+    )
+    params = []
+    for n, discount in enumerate(discounts):
+        params += [
+            n,
+            discount.line.sku_id,
             discount.source,
             discount.promotion_id,
             discount.code_id,
             discount.label,
             discount.amount,
             discount.threshold,
-            order_id,
-            sku_id,
-        ],
+        ]
+    # A UNION ALL of one-row SELECTs, not VALUES: SQLite names no VALUES columns.
+    return (
+        f"INSERT INTO {table} ({line}, {source}, {promotion}, {code}, {label}, {amount}, {threshold}) "  # noqa: S608 (model names)
+        f"SELECT l.{line_id}, v.source, v.promotion, v.code, v.label, v.amount, v.threshold "
+        f"FROM ({' UNION ALL '.join([one] * len(discounts))}) v "
+        f"JOIN {lines} l ON l.{line_order} = %s AND l.{line_sku} = v.sku ORDER BY v.n",
+        [*params, order_id],
     )
