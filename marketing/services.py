@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
@@ -380,6 +381,27 @@ def codes_of(member: Member, *, usable_at: datetime | None = None) -> QuerySet[C
     return codes
 
 
+def _code_used(code: CouponCode) -> CouponRefused:
+    return CouponRefused(
+        _("Coupon %(code)s was used a moment ago.") % {"code": code.code},
+        fields={"coupons": [_("Already used.")]},
+    )
+
+
+def _budget_spent(code: CouponCode) -> CouponBudgetSpent:
+    message = _("%(coupon)s has been given out in full; it cannot be used any more.")
+    return CouponBudgetSpent(message % {"coupon": code.coupon.name}, fields={"coupons": [_("Budget spent.")]})
+
+
+def _taken_or_refused(code: CouponCode, rows) -> None:
+    """The answer of sql.code_and_coupon_take: (codes taken, coupons counted)."""
+    taken, counted = rows[0]
+    if not taken:
+        raise _code_used(code)
+    if not counted:
+        raise _budget_spent(code)
+
+
 def redeem_codes(
     *,
     quote: Quote,
@@ -408,21 +430,12 @@ def redeem_codes(
     rows = []
     for code in sorted(codes.values(), key=lambda c: c.coupon_id):
         amount = per_code[code.pk]
-        batch.sql(
-            *sql.code_take(code.pk, member_id, order_number, at),
-            refuse=lambda c=code: CouponRefused(
-                _("Coupon %(code)s was used a moment ago.") % {"code": c.code},
-                fields={"coupons": [_("Already used.")]},
-            ),
-        )
-        batch.sql(
-            *sql.coupon_take(code.coupon_id, amount),
-            refuse=lambda c=code: CouponBudgetSpent(
-                _("%(coupon)s has been given out in full; it cannot be used any more.")
-                % {"coupon": c.coupon.name},
-                fields={"coupons": [_("Budget spent.")]},
-            ),
-        )
+        both = sql.code_and_coupon_take(code.pk, member_id, order_number, at, code.coupon_id, amount)
+        if both is not None:  # one statement (PostgreSQL)
+            batch.read(*both, partial(_taken_or_refused, code))
+        else:
+            batch.sql(*sql.code_take(code.pk, member_id, order_number, at), refuse=partial(_code_used, code))
+            batch.sql(*sql.coupon_take(code.coupon_id, amount), refuse=partial(_budget_spent, code))
         rows.append(
             CouponRedemption(
                 code=code,

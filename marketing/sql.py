@@ -20,16 +20,36 @@ from marketing.models import Coupon, CouponCode, Wallet
 PLACES = int(settings.MONEY_DECIMAL_PLACES)
 
 
-def coupon_take(coupon_id: int, discount: Decimal) -> tuple[str, list]:
-    """Count one redemption of `discount` against the coupon's budgets, or answer no row."""
+def coupon_take(coupon_id: int, discount: Decimal, *, only_if: str = "") -> tuple[str, list]:
+    """Count one redemption of `discount` against the coupon's budgets, or answer no row.
+    `only_if`: one more condition (SQL without parameters, e.g. on a WITH's rows)."""
     table, count, amount, budget_count, budget_amount, pk = names(
         Coupon, "redeemed_count", "redeemed_amount", "budget_count", "budget_amount", "id", write=True
     )
+    also = f"{only_if} AND " if only_if else ""
     return (
         f"UPDATE {table} SET {count} = {count} + 1, {amount} = ROUND({amount} + %s, {PLACES}) "  # noqa: S608
-        f"WHERE {pk} = %s AND ({budget_count} IS NULL OR {count} < {budget_count}) "
+        f"WHERE {pk} = %s AND {also}({budget_count} IS NULL OR {count} < {budget_count}) "
         f"AND ({budget_amount} IS NULL OR ROUND({amount} + %s, {PLACES}) <= {budget_amount}) RETURNING {pk}",
         [discount, coupon_id, discount],
+    )
+
+
+def code_and_coupon_take(
+    code_id: int, member_id: int, order_number: str, at, coupon_id: int, discount: Decimal
+) -> tuple[str, list] | None:
+    """code_take and coupon_take as one statement (PostgreSQL's data-modifying WITH; None
+    elsewhere): the coupon is counted only if the code was taken. It answers one row, (codes
+    taken, coupons counted): (0, 0) when the code was used meanwhile, (1, 0) when the budget is
+    spent; the caller refuses either, and the transaction undoes the code's UPDATE."""
+    if connections[router.db_for_write(Coupon)].vendor != "postgresql":
+        return None
+    take, take_params = code_take(code_id, member_id, order_number, at)
+    count, count_params = coupon_take(coupon_id, discount, only_if="EXISTS (SELECT 1 FROM taken)")
+    return (
+        f"WITH taken AS ({take}), counted AS ({count}) "  # noqa: S608 (model names)
+        "SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM counted)",
+        [*take_params, *count_params],
     )
 
 
