@@ -35,9 +35,9 @@ from marketing.pricing import allocate
 from marketing.tenders import Tender, refund_split
 from members.errors import InvalidPhone
 from members.phones import normalise_phone, normalise_phone_or_blank
-from orders.choices import MEMBER_TENDERS, OrderStatus, PaymentKind, PaymentMethod, ShareParty
+from orders.choices import MEMBER_TENDERS, OrderStatus, PaymentKind, PaymentMethod
 from orders.models import LineDiscount, Order, OrderLine, Payment, RevenueShare, SoldUnit
-from orders.services import normalise_serial, tender_refund
+from orders.services import normalise_serial, share_moves, tender_refund
 from orders.states import order_transition
 from stores.services import stock_reserve, stock_return, stock_sell
 
@@ -513,73 +513,6 @@ def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Paym
         )
         for part in refund_split(amount=amount, paid=paid, refunded=refunded)
     ]
-
-
-def _shares_moved(line_id: int, shares: list[RevenueShare], amount: Decimal) -> list[RevenueShare]:
-    """Rows moving the line's standing split by -`amount` (`shares`: its rows, oldest first), each
-    pointing at the share it changes.
-
-    A positive amount reverses that much in proportion to each share still standing (all of it
-    once `amount` is all that stands: every share back to exactly zero; never more than stands).
-    A negative amount grows the shares by that much in the same proportion (the line's kept units
-    now cost more: a threshold discount was kept back on them). Each party's part is rounded
-    half-up and the brand (else the largest share) takes the remainder, so the rows sum exactly.
-    """
-    originals = [s for s in shares if s.reverses_id is None]
-    net = {s.pk: s.amount for s in originals}
-    for s in shares:
-        if s.reverses_id is not None:
-            net[s.reverses_id] += s.amount
-    total = sum(net.values(), Decimal(0))
-    if not originals or not amount:
-        return []
-    if amount > 0:
-        moving = [s for s in originals if net[s.pk] != 0]
-        if not moving or total <= 0:
-            return []
-        if amount >= total:
-            parts = {s.pk: -net[s.pk] for s in moving}
-            return _share_rows(line_id, moving, parts)
-        weights = net
-    else:
-        # What stands decides the proportion; a line whose split stands at nothing grows as it
-        # was first split.
-        moving = originals
-        weights = net if total > 0 else {s.pk: s.amount for s in originals}
-    whole = sum((weights[s.pk] for s in moving), Decimal(0))
-    remainder = next(
-        (s for s in moving if s.party == ShareParty.BRAND), max(moving, key=lambda s: weights[s.pk])
-    )
-    parts = {
-        s.pk: quantize_money(-amount * weights[s.pk] / whole) if whole else Decimal(0)
-        for s in moving
-        if s is not remainder
-    }
-    parts[remainder.pk] = -amount - sum(parts.values(), Decimal(0))
-    return _share_rows(line_id, moving, parts)
-
-
-def _share_rows(line_id: int, shares: list[RevenueShare], parts: dict[int, Decimal]) -> list[RevenueShare]:
-    return [
-        RevenueShare(line_id=line_id, party=s.party, store_id=s.store_id, amount=parts[s.pk], reverses=s)
-        for s in shares
-        if parts[s.pk]
-    ]
-
-
-def share_moves(*, amounts: dict[int, Decimal]) -> list[RevenueShare]:
-    """Rows moving each line's standing revenue split by -amounts[line id] (see _shares_moved), in
-    one query for all the lines."""
-    by_line: dict[int, list[RevenueShare]] = {pk: [] for pk in amounts}
-    for share in RevenueShare.objects.filter(line_id__in=list(amounts)).order_by("id"):
-        by_line[share.line_id].append(share)
-    return [row for pk in sorted(amounts) for row in _shares_moved(pk, by_line[pk], amounts[pk])]
-
-
-def line_share_reversals(*, line: OrderLine, amount: Decimal) -> list[RevenueShare]:
-    """Rows reversing `amount` of the line's standing revenue split, in proportion to each share
-    (growing it when `amount` is negative); see _shares_moved."""
-    return share_moves(amounts={line.pk: amount})
 
 
 def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user) -> Payment | None:

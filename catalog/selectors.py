@@ -49,9 +49,7 @@ def live_prices_read(batch: Batch, *, skus: list[SKU], channel: Channel, at: dat
     reads go to the database in the same round trip."""
     sku_ids = [s.pk for s in skus]
     if not sku_ids:
-        pending = Pending()
-        pending.value = {}
-        return pending
+        return Pending.of({})
     when = connection.ops.adapt_datetimefield_value(at)
     return batch.read(_live_prices_sql(len(sku_ids)), [*sku_ids, channel.pk, when, when], _first_per_sku)
 

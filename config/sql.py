@@ -119,6 +119,13 @@ class Pending:
 
     __slots__ = ("value",)
 
+    @classmethod
+    def of(cls, value) -> "Pending":
+        """An answer known without reading (nothing to ask the database)."""
+        pending = cls()
+        pending.value = value
+        return pending
+
     def __repr__(self) -> str:
         return f"Pending({getattr(self, 'value', '<not run>')!r})"
 

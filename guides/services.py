@@ -339,9 +339,7 @@ def attribution_read(batch, *, member, channel, at: datetime) -> Pending:
     """`attribution_for` queued on `batch` (a config.sql.Batch; its `value` once the batch ran), so
     an order's reads go to the database in one round trip."""
     if member is None:
-        pending = Pending()
-        pending.value = attribution_for(member=None, channel=channel, at=at)
-        return pending
+        return Pending.of(attribution_for(member=None, channel=channel, at=at))
     statement, params = binding_statement(member.pk, at, channel.pk if channel is not None else None)
     return batch.read(statement, params, lambda rows: _attribution(binding_from_rows(rows), channel, at))
 

@@ -167,9 +167,7 @@ def codes_read(batch, codes) -> Pending:
     what wanted_codes refuses."""
     wanted = wanted_codes(codes)
     if not wanted:
-        pending = Pending()
-        pending.value = []
-        return pending
+        return Pending.of([])
     return batch.read(*codes_statement(wanted), codes_from_rows)
 
 

@@ -51,9 +51,7 @@ def resolve_by_id_or_code_read(batch, model, values: list[str]) -> Pending:
     the caller's other reads: its `value` once the batch ran."""
     values, ids = _wanted(values)
     if not values:
-        pending = Pending()
-        pending.value = {}
-        return pending
+        return Pending.of({})
     sql = _by_id_or_code_sql(model, len(values), len(ids))
     return batch.read(sql, values + ids, lambda rows: _matched(values, [from_row(model, r) for r in rows]))
 

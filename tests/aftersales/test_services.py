@@ -16,7 +16,6 @@ from aftersales.errors import NotEligible, PhotoRefused, SerialRefused, TicketRe
 from aftersales.models import Ticket, TicketPhoto, TicketStatusChange
 from aftersales.selectors import tickets_visible_to
 from aftersales.services import (
-    line_share_reversals,
     ticket_approve,
     ticket_close,
     ticket_inspect,
@@ -35,6 +34,7 @@ from members.models import Member, PointsEntry, PointsRule
 from orders.choices import OrderStatus, PaymentKind
 from orders.fulfilment import order_complete
 from orders.models import Order, OrderLine, Payment, RevenueShare, SoldUnit
+from orders.services import line_share_reversals
 from stores.errors import InsufficientStock
 from stores.models import Stock, StockMovement
 from tests.aftersales.helpers import on_hand, placed_order, png, serial_sku, ship_from_a
@@ -722,3 +722,21 @@ def test_two_returns_of_the_last_unit_resolved_at_once_refund_it_once(world, loy
     assert line_shares_total(line) == Decimal("0.00")
     assert Member.objects.get(pk=member.pk).points_balance == 0
     assert OrderLine.objects.filter(pk=line.pk, returned_quantity__gt=1).count() == 0
+
+
+def test_reversing_an_orders_shares_takes_what_stands_after_earlier_moves_to_zero(db, world):
+    # A cancellation or re-routing reverses what stands of each share, whatever moved it before.
+    from orders.services import share_reversals
+
+    order = delivered(world, sku=world.phone, quantity=3)
+    line = order.lines.get()
+    RevenueShare.objects.bulk_create(line_share_reversals(line=line, amount=Decimal("1999.00")))
+    RevenueShare.objects.bulk_create(line_share_reversals(line=line, amount=Decimal("-10.00")))
+    assert line_shares_total(line) == Decimal("4008.00")
+
+    rows = share_reversals(order=order)
+
+    assert sum(row.amount for row in rows) == Decimal("-4008.00")
+    RevenueShare.objects.bulk_create(rows)
+    assert line_shares_total(line) == Decimal("0.00")
+    assert share_reversals(order=order) == []
