@@ -52,6 +52,27 @@ def test_a_batch_writes_rows_of_several_models_as_save_would_in_one_round_trip()
     assert (saved.event_id, saved.payload) == (event.event_id, {"sku": "TV-55", "amount": "2999.00"})
 
 
+def test_rows_of_the_model_the_statement_before_inserts_join_its_insert():
+    # An order's own event and its coupon's are queued one after the other: one INSERT, every row
+    # keeps its key, in the order queued. Rows of another model in between start a new statement.
+    channel = ChannelFactory(code="mall")
+    events = [
+        OutboxEvent(event_id=uuid.uuid4(), type=kind, payload={"n": n}, channel_id=channel.pk)
+        for n, kind in enumerate(["order.created", "coupon.redeemed", "coupon.redeemed"])
+    ]
+    price = Price(sku=SKUFactory(), channel=channel, amount=Decimal("10.00"), valid_from=timezone.now())
+    later = OutboxEvent(event_id=uuid.uuid4(), type="price.changed", payload={}, channel_id=channel.pk)
+    batch = Batch().rows(events[:1]).rows(events[1:]).rows([price]).rows([later])
+
+    assert len(batch) == 3
+    batch.run()
+
+    assert [e.pk for e in events] == sorted(e.pk for e in events) and events[0].pk < later.pk
+    stored = {e.pk: (e.type, e.payload) for e in OutboxEvent.objects.all()}
+    assert [stored[e.pk] for e in events] == [(e.type, e.payload) for e in events]
+    assert Price.objects.get().pk == price.pk and len(stored) == 4
+
+
 def test_a_refused_row_raises_djangos_integrity_error_and_the_batch_is_undone():
     # Callers catch django.db.IntegrityError (a retried order's key): the batch must raise that.
     sku = SKUFactory(code="TV-55")

@@ -228,3 +228,31 @@ def test_a_members_coupon_order_reads_its_prices_binding_and_code_in_one_round_t
         assert all(t in texts[0] for t in ('"catalog_price"', "guides_binding", "marketing_couponcode"))
     else:  # one statement each
         assert len(texts) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="heap-only updates are PostgreSQL's")
+def test_redeeming_and_freeing_a_code_rewrite_its_row_in_place(shop):
+    # No index holds what a redemption changes and the table leaves room on its pages, so marking a
+    # code used (and freeing it on cancel) adds no entry to any of the code's indexes: a heap-only
+    # update, the cheapest write PostgreSQL has. An index on status or order_number would undo it.
+    member = MemberFactory()
+    code = shop.give(shop.coupon(value="30"), member)
+
+    def updates():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+                "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+                [CouponCode._meta.db_table] * 2,
+            )
+            return cursor.fetchone()
+
+    before = updates()
+    order = shop.order(member=member, coupons=[code])
+    order_cancel(order=order, reason="Changed my mind", actor=SYSTEM)
+    after = updates()
+
+    assert CouponCode.objects.get(code=code).status == CodeStatus.HELD
+    updated, in_place = after[0] - before[0], after[1] - before[1]
+    assert updated == 2  # taken by the order, freed by the cancellation
+    assert in_place == updated
