@@ -3,16 +3,15 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog import sql
 from catalog.errors import NoPrice
 from catalog.models import SKU, Channel, Price
-from config.sql import Batch, Pending, columns_of, from_row
+from config.sql import Batch, Pending
 
 
 def live_prices(at: datetime) -> QuerySet[Price]:
@@ -29,7 +28,7 @@ def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None 
     at = at or timezone.now()
     sku_id = sku if isinstance(sku, int) else sku.pk
     channel_id = channel if isinstance(channel, int) else channel.pk
-    price = _live_prices([sku_id], channel_id, at).get(sku_id)
+    price = sql.live_prices([sku_id], channel_id, at).get(sku_id)
     if price is None:
         raise NoPrice(
             _("SKU %(sku)s has no price on channel %(channel)s at %(at)s.")
@@ -40,8 +39,10 @@ def price_lookup(*, sku: SKU | int, channel: Channel | int, at: datetime | None 
 
 
 def live_prices_for(*, skus: list[SKU], channel: Channel, at: datetime) -> dict[int, Price]:
-    """`price_lookup` for many SKUs on one channel in one query: {sku id: price}, missing if none."""
-    return _live_prices([s.pk for s in skus], channel.pk, at)
+    """`price_lookup` for many SKUs on one channel in one query: {sku id: price}, missing if none.
+    Plain SQL (catalog.sql.live_prices): it runs on every order, and building the ORM query cost
+    more Python than the database spends on it."""
+    return sql.live_prices([s.pk for s in skus], channel.pk, at)
 
 
 def live_prices_read(batch: Batch, *, skus: list[SKU], channel: Channel, at: datetime) -> Pending:
@@ -50,39 +51,7 @@ def live_prices_read(batch: Batch, *, skus: list[SKU], channel: Channel, at: dat
     sku_ids = [s.pk for s in skus]
     if not sku_ids:
         return Pending.of({})
-    when = connection.ops.adapt_datetimefield_value(at)
-    return batch.read(_live_prices_sql(len(sku_ids)), [*sku_ids, channel.pk, when, when], _first_per_sku)
-
-
-def _first_per_sku(rows) -> dict[int, Price]:
-    answer: dict[int, Price] = {}
-    for row in rows:
-        price = from_row(Price, row)
-        answer.setdefault(price.sku_id, price)
-    return answer
-
-
-def _live_prices(sku_ids: list[int], channel_id: int, at: datetime) -> dict[int, Price]:
-    """The rule of both: rows come ordered so that the first seen per SKU is the answer. Plain SQL
-    built once per number of SKUs: it runs on every order, and building the ORM query cost more
-    Python than the database spends on it."""
-    if not sku_ids:
-        return {}
-    when = connection.ops.adapt_datetimefield_value(at)
-    with connection.cursor() as cursor:
-        cursor.execute(_live_prices_sql(len(sku_ids)), [*sku_ids, channel_id, when, when])
-        return _first_per_sku(cursor.fetchall())
-
-
-@cache
-def _live_prices_sql(count: int) -> str:
-    table = Price._meta.db_table
-    return (
-        f'SELECT {columns_of(Price, "p")} FROM "{table}" p WHERE p."sku_id" IN ({", ".join(["%s"] * count)}) '  # noqa: S608 (no input)
-        'AND (p."channel_id" = %s OR p."channel_id" IS NULL) AND p."valid_from" <= %s '
-        'AND (p."valid_to" IS NULL OR p."valid_to" > %s) '
-        'ORDER BY p."sku_id", p."channel_id" ASC NULLS LAST, p."valid_from" DESC'
-    )
+    return batch.read(*sql.live_prices_statement(sku_ids, channel.pk, at), sql.live_prices_from_rows)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from psycopg.pq import ExecStatus
 
 
 @lru_cache(maxsize=1024)
-def _insert_sql(model: type[Model], rows: int) -> tuple[str, tuple]:
-    connection = connections[DEFAULT_DB_ALIAS]
+def _insert_sql(model: type[Model], rows: int, alias: str = DEFAULT_DB_ALIAS) -> tuple[str, tuple]:
+    connection = connections[alias]
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if f is not meta.pk or f.has_default())
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -38,12 +38,14 @@ class Batch:
     answer, `parse(rows)`, is the returned Pending's `value` once the batch ran (so reads of several
     apps share one round trip)."""
 
-    def __init__(self):
+    def __init__(self, using: str = DEFAULT_DB_ALIAS):
         self._statements: list[tuple[str, list, list | None]] = []
         self._refusals: list[tuple[int, object]] = []
         self._reads: list[tuple[int, object, Pending]] = []
-        # The connection itself, not django.db.connection's per-thread proxy (a lookup per use).
-        self._connection = connections[DEFAULT_DB_ALIAS]
+        # The connection itself, not django.db.connection's per-thread proxy (a lookup per use). The
+        # database the caller's transaction writes to: a batch's reads must see its own writes, so
+        # they never go to a replica (`using` names another).
+        self._connection = connections[using]
 
     def rows(self, objs: list[Model]) -> "Batch":
         """Queue an INSERT of `objs`; rows of the model the statement before inserts join its
@@ -51,7 +53,7 @@ class Batch:
         if objs:
             model = type(objs[0])
             connection = self._connection
-            fields = _insert_sql(model, 1)[1]
+            fields = _insert_sql(model, 1, connection.alias)[1]
             params = [
                 f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields
             ]
@@ -59,7 +61,7 @@ class Batch:
             if last is not None and last[2] and type(last[2][0]) is model:
                 objs, params = [*last[2], *objs], [*last[1], *params]
                 self._statements.pop()
-            self._statements.append((_insert_sql(model, len(objs))[0], params, objs))
+            self._statements.append((_insert_sql(model, len(objs), connection.alias)[0], params, objs))
         return self
 
     def sql(self, statement: str, params: list, refuse=None) -> "Batch":
@@ -222,3 +224,12 @@ def from_row(model: type[Model], values) -> Model:
         for convert in functions:
             values[index] = convert(values[index], column, connection)
     return model.from_db(connection.alias, names, values)
+
+
+def databases_answer() -> None:
+    """Ask every configured database for `SELECT 1` (the health check): raises if one does not
+    answer. Every one, not just the default: a replica that serves reads is as needed as the
+    primary."""
+    for connection in connections.all():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")

@@ -6,13 +6,13 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.http import JsonResponse
 from django.urls import register_converter
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError
 from config.roles import STAFF_ROLES, is_hq, role_names
+from config.sql import databases_answer
 
 
 class TextConverter:
@@ -57,8 +57,7 @@ def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | No
 
 
 def health(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    databases_answer()
     return JsonResponse({"status": "ok"})
 
 

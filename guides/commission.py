@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection, transaction
-from django.db.models import BooleanField, DecimalField, Q, Sum, Value
-from django.db.models.expressions import RawSQL
+from django.db import transaction
+from django.db.models import DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,6 +44,7 @@ from config.money import quantize_money
 from guides.choices import EntryKind, StatementStatus
 from guides.models import CommissionEntry, CommissionRule, CommissionRuleChange, Guide
 from guides.policies import commission_rules_managed_by
+from guides.sql import category_ancestors, is_released, settlement_wait
 from integrations.authentication import actor as person_of
 from orders.models import OrderLine
 
@@ -296,32 +296,6 @@ def _line_categories(lines) -> dict[int, int]:
     )
 
 
-def _ancestor_chains(category_ids) -> dict[int, list[int]]:
-    """Category id -> [itself, parent, grandparent, ...] in one recursive query."""
-    ids = sorted(set(category_ids))
-    if not ids:
-        return {}
-    qn = connection.ops.quote_name
-    table = qn(Category._meta.db_table)
-    parent = qn(Category._meta.get_field("parent").column)
-    marks = ", ".join(["%s"] * len(ids))
-    # Identifiers come from the model, values are parameters. Depth is capped against a cycle.
-    sql = (
-        f"WITH RECURSIVE up (leaf, node, parent, depth) AS ("  # noqa: S608
-        f" SELECT c.id, c.id, c.{parent}, 0 FROM {table} c WHERE c.id IN ({marks})"
-        f" UNION ALL"
-        f" SELECT up.leaf, c.id, c.{parent}, up.depth + 1 FROM {table} c JOIN up ON c.id = up.parent"
-        f" WHERE up.depth < 50"
-        f") SELECT leaf, node FROM up ORDER BY leaf, depth"
-    )
-    chains: dict[int, list[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
-        for leaf, node in cursor.fetchall():
-            chains.setdefault(leaf, []).append(node)
-    return chains
-
-
 # --- ledger -----------------------------------------------------------------------------------
 
 
@@ -354,7 +328,7 @@ def commission_accrue(*, order, lines, at: datetime) -> list[CommissionEntry]:
     line_category: dict[int, int] = {}
     if lines and any(rule.category_id for rule in rules):
         line_category = _line_categories(lines)
-        chains = _ancestor_chains(line_category.values())
+        chains = category_ancestors(list(line_category.values()))
     partner_id = guide.partner_id or (guide.store.partner_id if guide.store else None)
 
     entries = []
@@ -427,10 +401,6 @@ def _booked(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[Co
         return _clawback(order=order, amounts=amounts, user=user, reason=reason)
 
 
-# The key guides.settlement's release runs take (exclusively); see wait_for_settlement.
-SETTLEMENT_LOCK = 0x5E771E
-
-
 def wait_for_settlement() -> None:
     """Take the settlement key shared (PostgreSQL; SQLite has one writer at a time): wait for a
     release run under way, and make the next one wait for this transaction.
@@ -438,24 +408,9 @@ def wait_for_settlement() -> None:
     A refund takes it before it reads whether its accruals are released, so its clawback is
     "held" only if no release has been or can be written meanwhile; an accrual booked for a line
     whose return window has already closed takes it too, so a run never counts as released an
-    accrual it could not see yet (the release rows name accruals by a rule, see the models)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [SETTLEMENT_LOCK])
-
-
-def _is_released() -> RawSQL:
-    """Annotation on accruals: has a release row released it (by its rule or by name)?"""
-    from guides.settlement import covered_by_rule
-
-    qn = connection.ops.quote_name
-    ce, ol = qn(CommissionEntry._meta.db_table), qn(OrderLine._meta.db_table)
-    sql = (
-        f"EXISTS (SELECT 1 FROM {ce} r, {ol} rl WHERE rl.id = {ce}.line_id AND r.kind = %s"  # noqa: S608
-        f" AND r.guide_id = {ce}.guide_id"
-        f" AND (r.accrual_id = {ce}.id OR ({covered_by_rule('r', ce, 'rl')})))"
-    )
-    return RawSQL(sql, [EntryKind.RELEASE.value], output_field=BooleanField())  # noqa: S611
+    accrual it could not see yet (the release rows name accruals by a rule, see the models). The
+    key is guides.sql.SETTLEMENT_LOCK, which guides.settlement's release runs take exclusively."""
+    settlement_wait()
 
 
 def _clawback(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[CommissionEntry]:
@@ -464,7 +419,7 @@ def _clawback(*, order, amounts: dict[int, Decimal], user, reason: str) -> list[
         CommissionEntry.objects.select_for_update(of=("self",))
         .select_related("line")
         .filter(kind=EntryKind.ACCRUAL, order_id=order.pk, line_id__in=amounts)
-        .annotate(is_released=_is_released())
+        .annotate(is_released=is_released())
         .order_by("pk")
     )
     if not accruals:

@@ -16,19 +16,18 @@ Rules (written here and tested in tests/guides/test_settlement.py)
 - Only drafts take entries. Approved and paid statements never change: entries booked later
   (a clawback after the payout, a late release) wait for the party's next draft.
 - draft -> approved (HQ) -> paid (with a payment reference); any other move is refused.
-- Everything large is set-based SQL (INSERT ... SELECT, UPDATE ... FROM; SQLite 3.33+), the
-  same text on SQLite and PostgreSQL: a month of a million orders never comes into Python.
-  Each run reads the ledger once for the due accruals and once for the unclaimed entries into
-  temporary tables; on PostgreSQL runs take turns and refunds wait for a run under way (see
-  SETTLEMENT_LOCK).
+- Everything large is set-based SQL (guides.sql: INSERT ... SELECT, UPDATE ... FROM; SQLite
+  3.33+), the same text on SQLite and PostgreSQL: a month of a million orders never comes into
+  Python. Each run reads the ledger once for the due accruals and once for the unclaimed entries
+  into temporary tables; on PostgreSQL runs take turns and refunds wait for a run under way (see
+  guides.sql.SETTLEMENT_LOCK).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -37,14 +36,13 @@ from django.utils.translation import gettext as _
 from config.dates import SHANGHAI
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
+from guides import sql
 from guides.choices import EntryKind, StatementParty, StatementStatus
-from guides.commission import SETTLEMENT_LOCK
 from guides.models import CommissionEntry, PartnerReward, PartnerRewardRule, Statement
 from guides.policies import statement_actionable_by
+from guides.sql import covered_by_rule  # noqa: F401 (moved to guides.sql; still imported from here)
 from integrations.authentication import actor as person_of
 from integrations.outbox import statement_event
-from orders.models import Order, OrderLine
-from stores.models import Partner
 
 # The statement's state machine: every allowed move; anything else is refused naming both states.
 TRANSITIONS: dict[str, set[str]] = {
@@ -110,38 +108,7 @@ def _checked_period(period: date) -> date:
     return month_start(period)
 
 
-# --- SQL helpers --------------------------------------------------------------------------
-# Identifiers come from the models (quoted); every value is a query parameter.
-
-
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _dt(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _params(*, now: datetime, period: date | None = None) -> dict:
-    params = {
-        "now": _dt(now),
-        "places": settings.MONEY_DECIMAL_PLACES,
-        "accrual": EntryKind.ACCRUAL.value,
-        "release": EntryKind.RELEASE.value,
-        "clawback": EntryKind.CLAWBACK.value,
-        "draft": StatementStatus.DRAFT.value,
-        "guide": StatementParty.GUIDE.value,
-        "partner": StatementParty.PARTNER.value,
-    }
-    if period is not None:
-        params["period"] = connection.ops.adapt_datefield_value(period)
-    return params
-
-
-def _execute(sql: str, params: dict | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+# --- release --------------------------------------------------------------------------------
 
 
 # Runs that write statements or releases take turns (PostgreSQL): two at once would both see
@@ -150,121 +117,7 @@ def _execute(sql: str, params: dict | None = None) -> int:
 # for the clawbacks under way and a clawback waits for a release run, so a clawback is booked
 # "held" only if no release has been (or is being) written for its accrual.
 def _one_run_at_a_time() -> None:
-    if connection.vendor == "postgresql":
-        _execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SETTLEMENT_LOCK})
-
-
-# What a run releases, per guide, partner and store, is computed once into a temporary table
-# (this connection only, dropped at the end of the run) and used by every later step.
-DUE = "guides_settlement_due"
-
-
-def _same_party(a: str, b: str) -> str:
-    """The release rule's grouping: same guide, partner and store (an empty one matches empty)."""
-    return " AND ".join(
-        f"COALESCE({a}.{c}, 0) = COALESCE({b}.{c}, 0)" for c in ("guide_id", "partner_id", "store_id")
-    )
-
-
-def covered_by_rule(release: str, accrual: str, line: str) -> str:
-    """SQL: the release row `release` (a rule row) releases the accrual `accrual` of line `line`."""
-    return (
-        f"{release}.released_through IS NOT NULL AND {_same_party(release, accrual)}"
-        f" AND {line}.returnable_until <= {release}.released_through"
-        f" AND {accrual}.id <= {release}.accruals_through"
-    )
-
-
-def _held_clawbacks() -> str:
-    """Per accrual: the held clawbacks' sum and the refunded base, signed (a clawback that grew the
-    line after a threshold keep-back has a negative base); a hash join, not a lookup per accrual."""
-    return f"""
-        SELECT c.accrual_id, SUM(c.held_change) AS held, SUM(c.base_amount) AS base
-        FROM {_t(CommissionEntry)} c
-        WHERE c.kind = %(clawback)s AND c.held_change <> 0
-        GROUP BY c.accrual_id
-    """  # noqa: S608
-
-
-def _collect_due(*, now: datetime) -> None:
-    """Per guide, partner and store: the accruals whose line's return window closed by `now`,
-    up to the last accrual id visible now, released by no earlier row, with something still
-    held (net of their held clawbacks); their count, base and held sums, and that last id.
-
-    The net is rounded in SQL so that SQLite's floating sums compare with 0 exactly."""
-    ce, ol, due = _t(CommissionEntry), _t(OrderLine), connection.ops.quote_name(DUE)
-    _execute(f"DROP TABLE IF EXISTS {due}")
-    # The last entry id first, as a constant: the planner then scans the ledger once.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MAX(x.id) FROM {ce} x")  # noqa: S608
-        last_id = cursor.fetchone()[0] or 0
-    sql = f"""
-        CREATE TEMPORARY TABLE {due} AS
-        SELECT a.guide_id, a.partner_id, a.store_id, COUNT(*) AS n,
-               ROUND(SUM(a.base_amount - COALESCE(cb.base, 0)), %(places)s) AS base,
-               ROUND(SUM(a.held_change + COALESCE(cb.held, 0)), %(places)s) AS held,
-               CAST(%(last_id)s AS BIGINT) AS last_id
-        FROM {ce} a
-        JOIN {ol} l ON l.id = a.line_id
-        LEFT JOIN ({_held_clawbacks()}) cb ON cb.accrual_id = a.id
-        WHERE a.kind = %(accrual)s AND a.id <= %(last_id)s
-          AND l.returnable_until <= %(now)s
-          AND ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s) <> 0
-          AND NOT EXISTS (
-              SELECT 1 FROM {ce} r WHERE r.kind = %(release)s AND {covered_by_rule("r", "a", "l")}
-          )
-          AND a.id NOT IN (
-              SELECT r.accrual_id FROM {ce} r WHERE r.kind = %(release)s AND r.accrual_id IS NOT NULL
-          )
-        GROUP BY a.guide_id, a.partner_id, a.store_id
-    """  # noqa: S608
-    _execute(sql, {**_params(now=now), "last_id": last_id})
-    # Temporary tables get no statistics by themselves: without them the planner guessed the
-    # statements' INSERT ... SELECT over this table at a quarter of the run (10,000 guides).
-    _execute(f"ANALYZE {due}")
-
-
-def _drop_due() -> None:
-    _execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(DUE)}")
-
-
-def _prepare_release(*, now: datetime) -> None:
-    _collect_due(now=now)
-
-
-# --- release --------------------------------------------------------------------------------
-
-
-def _release(*, now: datetime, period: date | None) -> int:
-    """One INSERT ... SELECT of the release rows, one per guide, partner and store with
-    something due; with `period`, straight onto that period's draft statements (created first
-    by the caller), so that the rows are written once. Returns the accruals released."""
-    ce, st, due = _t(CommissionEntry), _t(Statement), connection.ops.quote_name(DUE)
-    if period is None:
-        statements, joins = "NULL, NULL", ""
-    else:
-        statements = "gs.id, ps.id"
-        joins = f"""
-            LEFT JOIN {st} gs
-              ON gs.guide_id = d.guide_id AND gs.period = %(period)s AND gs.status = %(draft)s
-            LEFT JOIN {st} ps
-              ON ps.partner_id = d.partner_id AND ps.period = %(period)s AND ps.status = %(draft)s
-        """
-    sql = f"""
-        INSERT INTO {ce} (kind, guide_id, partner_id, store_id, base_amount, held_change, payable_change,
-                          statement_id, partner_statement_id, note, released_through, accruals_through,
-                          accrual_count, created_at)
-        SELECT %(release)s, d.guide_id, d.partner_id, d.store_id, d.base, -d.held, d.held,
-               {statements}, '', %(now)s, d.last_id, d.n, %(now)s
-        FROM {due} d
-        {joins}
-        WHERE d.held <> 0
-    """  # noqa: S608
-    if not _execute(sql, _params(now=now, period=period)):
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT SUM(d.n) FROM {due} d WHERE d.held <> 0")  # noqa: S608
-        return int(cursor.fetchone()[0] or 0)
+    sql.settlement_take_turn()
 
 
 @transaction.atomic
@@ -273,27 +126,15 @@ def commission_release(*, now: datetime | None = None) -> int:
     (one row per guide, partner and store); returns the accruals released (0 on a re-run)."""
     now = now or timezone.now()
     _one_run_at_a_time()
-    _prepare_release(now=now)
-    released = _release(now=now, period=None)
-    _drop_due()
+    sql.due_collect(now=now)
+    released = sql.release_write(now=now, period=None)
+    sql.due_drop()
     return released
 
 
 def releases_of(accrual: CommissionEntry):
     """The release row that released `accrual` (a queryset: empty while it is held)."""
-    ce, ol = _t(CommissionEntry), _t(OrderLine)
-    rule = covered_by_rule("r", "a", "l")
-    sql = f"""
-        SELECT r.id FROM {ce} r, {ce} a JOIN {ol} l ON l.id = a.line_id
-        WHERE a.id = %(accrual_id)s AND r.kind = %(release)s
-          AND (r.accrual_id = a.id OR ({rule}))
-          AND NOT EXISTS (SELECT 1 FROM {ce} r0 WHERE r0.kind = %(release)s AND r0.id < r.id
-                          AND {covered_by_rule("r0", "a", "l")})
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {**_params(now=timezone.now()), "accrual_id": accrual.pk})
-        ids = [row[0] for row in cursor.fetchall()]
-    return CommissionEntry.objects.filter(pk__in=ids)
+    return CommissionEntry.objects.filter(pk__in=sql.release_ids_of(accrual.pk))
 
 
 def released_accruals(release: CommissionEntry) -> list[dict]:
@@ -306,145 +147,22 @@ def released_accruals(release: CommissionEntry) -> list[dict]:
 
 def _released_lines(release_ids: list[int]) -> dict[int, list[dict]]:
     """Release row id -> its accruals as in released_accruals, in one query."""
-    from catalog.models import SKU
-    from guides.models import Guide
-
-    if not release_ids:
-        return {}
-    ce, ol, od, sku, gd = _t(CommissionEntry), _t(OrderLine), _t(Order), _t(SKU), _t(Guide)
-    marks = ", ".join(f"%(r{i})s" for i in range(len(release_ids)))
-    sql = f"""
-        SELECT r.id, a.id, o.number, k.code, g.code,
-               ROUND(a.base_amount - COALESCE(cb.base, 0), %(places)s),
-               ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s)
-        FROM {ce} r
-        JOIN {ce} a ON a.kind = %(accrual)s AND (a.id = r.accrual_id OR a.guide_id = r.guide_id)
-        JOIN {ol} l ON l.id = a.line_id
-        LEFT JOIN ({_held_clawbacks()}) cb ON cb.accrual_id = a.id
-        LEFT JOIN {od} o ON o.id = a.order_id
-        LEFT JOIN {sku} k ON k.id = l.sku_id
-        LEFT JOIN {gd} g ON g.id = a.guide_id
-        WHERE r.id IN ({marks}) AND r.kind = %(release)s
-          AND (r.accrual_id = a.id OR ({covered_by_rule("r", "a", "l")}
-               AND ROUND(a.held_change + COALESCE(cb.held, 0), %(places)s) <> 0
-               AND NOT EXISTS (SELECT 1 FROM {ce} r0 WHERE r0.kind = %(release)s AND r0.id < r.id
-                               AND {covered_by_rule("r0", "a", "l")})
-               AND NOT EXISTS (SELECT 1 FROM {ce} r1 WHERE r1.kind = %(release)s AND r1.accrual_id = a.id)))
-        ORDER BY r.id, a.id
-    """  # noqa: S608
-    params = {**_params(now=timezone.now()), **{f"r{i}": pk for i, pk in enumerate(release_ids)}}
     lines: dict[int, list[dict]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for release_id, accrual_id, number, sku_code, guide_code, base, held in cursor.fetchall():
-            lines.setdefault(release_id, []).append(
-                {
-                    "accrual_id": accrual_id,
-                    "order": number or "",
-                    "sku": sku_code or "",
-                    "guide": guide_code or "",
-                    "base_amount": quantize_money(base),
-                    "change": quantize_money(held),
-                }
-            )
+    for release_id, accrual_id, number, sku_code, guide_code, base, held in sql.released_lines(release_ids):
+        lines.setdefault(release_id, []).append(
+            {
+                "accrual_id": accrual_id,
+                "order": number or "",
+                "sku": sku_code or "",
+                "guide": guide_code or "",
+                "base_amount": quantize_money(base),
+                "change": quantize_money(held),
+            }
+        )
     return lines
 
 
 # --- statements -----------------------------------------------------------------------------
-
-
-# The payable entries not on a statement of their guide or their partner yet, looked up once per
-# run (one scan of the ledger) into a temporary table, like the due accruals.
-UNCLAIMED = "guides_settlement_unclaimed"
-
-
-def _collect_unclaimed(*, now: datetime) -> None:
-    ce, unclaimed = _t(CommissionEntry), connection.ops.quote_name(UNCLAIMED)
-    _execute(f"DROP TABLE IF EXISTS {unclaimed}")
-    sql = f"""
-        CREATE TEMPORARY TABLE {unclaimed} AS
-        SELECT e.id, e.guide_id, e.partner_id,
-               CASE WHEN e.guide_id IS NOT NULL AND e.statement_id IS NULL THEN 1 ELSE 0 END AS for_guide,
-               CASE WHEN e.partner_id IS NOT NULL AND e.partner_statement_id IS NULL THEN 1 ELSE 0 END
-                 AS for_partner
-        FROM {ce} e
-        WHERE e.payable_change <> 0 AND (e.statement_id IS NULL OR e.partner_statement_id IS NULL)
-          AND e.created_at <= %(now)s
-          AND ((e.guide_id IS NOT NULL AND e.statement_id IS NULL)
-               OR (e.partner_id IS NOT NULL AND e.partner_statement_id IS NULL))
-    """  # noqa: S608
-    _execute(sql, _params(now=now))
-    _execute(f"ANALYZE {unclaimed}")  # as the due table: statistics for the statements below
-
-
-PARTIES = (
-    # party, its column on entries and statements, the entry's statement column, the temp flag
-    ("guide", "guide_id", "statement_id", "for_guide"),
-    ("partner", "partner_id", "partner_statement_id", "for_partner"),
-)
-
-
-def _start_drafts(*, now: datetime, period: date, with_due: bool) -> tuple[int, int]:
-    """INSERT a draft for each guide and each partner with something to claim and no statement
-    of this period yet; `with_due` counts the accruals about to be released too."""
-    st, unclaimed = _t(Statement), connection.ops.quote_name(UNCLAIMED)
-    counts = []
-    for party, column, _target, flag in PARTIES:
-        ids = "x.id, NULL" if party == "guide" else "NULL, x.id"
-        due = (
-            f"UNION SELECT d.{column} FROM {connection.ops.quote_name(DUE)} d"  # noqa: S608
-            f" WHERE d.held <> 0 AND d.{column} IS NOT NULL"
-            if with_due
-            else ""
-        )
-        sql = f"""
-            INSERT INTO {st} (party, guide_id, partner_id, period, status, total, entry_count,
-                              created_at, payment_reference)
-            SELECT %({party})s, {ids}, %(period)s, %(draft)s, 0, 0, %(now)s, ''
-            FROM (
-                SELECT DISTINCT u.{column} AS id FROM {unclaimed} u WHERE u.{flag} = 1
-                {due}
-            ) x
-            WHERE NOT EXISTS (SELECT 1 FROM {st} s WHERE s.{column} = x.id AND s.period = %(period)s)
-        """  # noqa: S608
-        counts.append(_execute(sql, _params(now=now, period=period)))
-    return counts[0], counts[1]
-
-
-def _claim(*, period: date) -> int:
-    """Put the unclaimed payable entries on their party's draft of the period, if it has one
-    (an approved statement of the period takes nothing: they wait for the next draft)."""
-    ce, st, unclaimed = _t(CommissionEntry), _t(Statement), connection.ops.quote_name(UNCLAIMED)
-    claimed = 0
-    for _party, column, target, flag in PARTIES:
-        draft = (
-            f"FROM {st} s WHERE s.{column} = {ce}.{column} AND s.period = %(period)s AND s.status = %(draft)s"
-        )
-        sql = f"""
-            UPDATE {ce} SET {target} = (SELECT s.id {draft})
-            WHERE id IN (SELECT u.id FROM {unclaimed} u WHERE u.{flag} = 1) AND EXISTS (SELECT 1 {draft})
-        """  # noqa: S608
-        claimed += _execute(sql, _params(now=timezone.now(), period=period))
-    return claimed
-
-
-def _refresh_totals(*, period: date) -> None:
-    """Set each draft's total and entry count from its entries, in one UPDATE per party;
-    drafts whose figures are already right are not written."""
-    ce, st = _t(CommissionEntry), _t(Statement)
-    for party, _column, target, _flag in PARTIES:
-        sql = f"""
-            UPDATE {st} SET total = agg.total, entry_count = agg.n
-            FROM (
-                SELECT e.{target} AS sid, ROUND(SUM(e.payable_change), %(places)s) AS total, COUNT(*) AS n
-                FROM {ce} e JOIN {st} d ON d.id = e.{target}
-                WHERE d.party = %({party})s AND d.period = %(period)s AND d.status = %(draft)s
-                GROUP BY e.{target}
-            ) agg
-            WHERE {st}.id = agg.sid
-              AND (ROUND({st}.total, %(places)s) <> agg.total OR {st}.entry_count <> agg.n)
-        """  # noqa: S608
-        _execute(sql, _params(now=timezone.now(), period=period))
 
 
 def _lock_drafts(period: date) -> None:
@@ -465,18 +183,20 @@ def _draft(*, period: date, now: datetime, release: bool) -> tuple[int, DraftRes
     _one_run_at_a_time()
     _lock_drafts(period)
     if release:
-        _prepare_release(now=now)
-    _collect_unclaimed(now=now)
+        sql.due_collect(now=now)
+    sql.unclaimed_collect(now=now)
     before = _claimed_so_far(period)
-    guides, partners = _start_drafts(now=now, period=period, with_due=release)
-    released = _release(now=now, period=period) if release else 0
-    claimed = _claim(period=period)
-    _execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(UNCLAIMED)}")
+    guides, partners = sql.drafts_start(now=now, period=period, with_due=release)
+    released = sql.release_write(now=now, period=period) if release else 0
+    # Put the unclaimed payable entries on their party's draft of the period, if it has one (an
+    # approved statement of the period takes nothing: they wait for the next draft).
+    claimed = sql.drafts_claim(period=period)
+    sql.unclaimed_drop()
     if release:
-        _drop_due()
+        sql.due_drop()
     if guides or partners or released or claimed:
         # Nothing new means every draft's figures are still those the last run set.
-        _refresh_totals(period=period)
+        sql.drafts_total(period=period)
     # Entries put on drafts by this run (a release row counts once per statement it is on).
     claimed = _claimed_so_far(period) - before
     return released, DraftResult(
@@ -627,33 +347,18 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, datetime.combine(date(year + 1, 1, 1), time.min, tzinfo=SHANGHAI)
 
 
-def partner_sales(*, year: int) -> list[tuple[int, Decimal]]:
+def partner_sales(*, year: int, write: bool = False) -> list[tuple[int, Decimal]]:
     """(partner id, attributed sales) for a year, best first; ties by partner code.
 
     Attributed sales: the paid amounts commission accrued on in the year (Asia/Shanghai), less
-    what was refunded of them (the clawbacks' base), per the partner on the entry."""
-    ce, pt = _t(CommissionEntry), _t(Partner)
+    what was refunded of them (the clawbacks' base), per the partner on the entry. `write`: read
+    where the rewards are written (inside their transaction)."""
     start, end = _year_bounds(year)
-    sql = f"""
-        SELECT s.partner_id, s.sales FROM (
-            SELECT a.partner_id, ROUND(SUM(a.base_amount - COALESCE(cb.base, 0)), %(places)s) AS sales
-            FROM {ce} a
-            LEFT JOIN (
-                SELECT c.accrual_id, SUM(c.base_amount) AS base FROM {ce} c
-                WHERE c.kind = %(clawback)s GROUP BY c.accrual_id
-            ) cb ON cb.accrual_id = a.id
-            WHERE a.kind = %(accrual)s AND a.partner_id IS NOT NULL
-              AND a.created_at >= %(start)s AND a.created_at < %(end)s
-            GROUP BY a.partner_id
-        ) s JOIN {pt} p ON p.id = s.partner_id
-        WHERE s.sales > 0
-        ORDER BY s.sales DESC, p.code, p.id
-    """  # noqa: S608
-    params = {**_params(now=timezone.now()), "start": _dt(start), "end": _dt(end)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # SQLite hands sums back as floats: quantize to the money rule.
-        return [(partner_id, quantize_money(sales)) for partner_id, sales in cursor.fetchall()]
+    # SQLite hands sums back as floats: quantize to the money rule.
+    return [
+        (partner_id, quantize_money(sales))
+        for partner_id, sales in sql.partner_sales(start=start, end=end, write=write)
+    ]
 
 
 @transaction.atomic
@@ -672,7 +377,7 @@ def partner_rewards_compute(
         raise RewardRefused(
             _("The %(year)s reward is computed after the year has ended.") % {"year": rule.year}
         )
-    ranking = partner_sales(year=rule.year)[: rule.top_n]
+    ranking = partner_sales(year=rule.year, write=True)[: rule.top_n]
     rewards = []
     for rank, (partner_id, sales) in enumerate(ranking, start=1):
         entry = CommissionEntry.objects.create(

@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -19,6 +18,7 @@ from rest_framework import authentication, exceptions
 from config.sql import from_db_value
 from integrations.keys import key_matches, key_split
 from integrations.models import ApiKey
+from integrations.sql import key_state
 
 LAST_USED_EVERY = timedelta(minutes=1)
 _AUTHENTICATED = "_api_key_authenticated"
@@ -131,25 +131,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 # Keys this process has loaded, by prefix: (the row's state, the key with its channel and partner,
-# when loaded). Every request still reads the key's row, as plain SQL: a key revoked, expired,
-# re-scoped or re-bound is seen at once, as is its last use; only the channel's and partner's own
-# columns (names) may be up to KEY_ROWS_FOR old. Loading the key with the ORM on every request cost
-# a fifth of an order's Python time.
+# when loaded). Every request still reads the key's row, as plain SQL (integrations.sql.key_state): a
+# key revoked, expired, re-scoped or re-bound is seen at once, as is its last use; only the channel's
+# and partner's own columns (names) may be up to KEY_ROWS_FOR old. Loading the key with the ORM on
+# every request cost a fifth of an order's Python time.
 KEY_ROWS_FOR = 60.0
 _loaded: dict[str, tuple[tuple, ApiKey, float]] = {}
-_STATE_SQL = (
-    f'SELECT "id", "hashed_key", "channel_id", "partner_id", CAST("scopes" AS TEXT), "expires_at", '  # noqa: S608
-    f'"revoked_at", "last_used_at" FROM "{ApiKey._meta.db_table}" WHERE "prefix" = %s'
-)
-
 
 _LAST_USED = ApiKey._meta.get_field("last_used_at")
 
 
 def _key_by_prefix(prefix: str) -> ApiKey | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [prefix])
-        row = cursor.fetchone()
+    row = key_state(prefix)
     if row is None:
         _loaded.pop(prefix, None)
         return None

@@ -13,7 +13,7 @@ with: a task exists exactly when its rows do).
 
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 from django.tasks import task
 from django.utils import timezone
 
@@ -35,8 +35,9 @@ STRANDED_AFTER = timedelta(minutes=10)
 
 
 def _for_update(queryset):
-    """Lock the rows taken, skipping rows another worker holds (PostgreSQL; SQLite has one writer)."""
-    if connection.features.has_select_for_update_skip_locked:
+    """Lock the rows taken, skipping rows another worker holds (PostgreSQL; SQLite has one writer).
+    A locking read runs where the router sends the model's writes."""
+    if connections[router.db_for_write(queryset.model)].features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True)
     return queryset
 

@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +33,7 @@ from config.roles import Role
 from members.choices import Gender, IdentitySource, PointsKind
 from members.models import ExternalIdentity, Member, PointsEntry, PointsRule, Tier
 from members.services import segment_create, static_group_add, static_group_create
+from members.sql import rows_insert
 from stores.choices import MovementKind, StaffRole, StoreKind, StoreStatus
 from stores.demo import DEMO_USERS, OPENING_REASON, OPENING_REFERENCE, seed_users
 from stores.models import Partner, StaffMembership, Stock, StockMovement, Store
@@ -488,8 +488,9 @@ class _MemberSeeder:
             raise RuntimeError("This database does not return primary keys from bulk inserts.")
         identities = [(p.member.pk, *row) for p in batch for row in p.identities]
         entries = [(p.member.pk, *row) for p in batch for row in p.entries]
-        _insert(ExternalIdentity, ("member", *IDENTITY_FIELDS), identities)
-        _insert(PointsEntry, ("member", *ENTRY_FIELDS), entries)
+        # Plain INSERTs (members.sql): hundreds of thousands of rows that need no model instance.
+        rows_insert(ExternalIdentity, ("member", *IDENTITY_FIELDS), identities, batch_size=BATCH_SIZE)
+        rows_insert(PointsEntry, ("member", *ENTRY_FIELDS), entries, batch_size=BATCH_SIZE)
         self.counts["members"] += len(members)
         if duplicates:
             self.counts["of them deliberate duplicates"] += len(members)
@@ -512,28 +513,6 @@ class _MemberSeeder:
         for member in vips:
             static_group_add(group=group, member=member, user=people.manager)
         self.counts["store lists"] = 1
-
-
-def _insert(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
-    """INSERT rows (values in `fields` order) with executemany, in batches.
-
-    Identifiers come quoted from the model's _meta and every value is a parameter; datetimes are
-    adapted as the ORM would (naive UTC text on SQLite, aware on PostgreSQL).
-    """
-    ops = connection.ops
-    table = ops.quote_name(model._meta.db_table)
-    columns = ", ".join(ops.quote_name(model._meta.get_field(name).column) for name in fields)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
-    adapt = ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH_SIZE):
-            cursor.executemany(
-                sql,
-                [
-                    tuple(adapt(v) if isinstance(v, datetime) else v for v in row)
-                    for row in rows[start : start + BATCH_SIZE]
-                ],
-            )
 
 
 def _shelf_price(rng: random.Random) -> Decimal:

@@ -1,8 +1,12 @@
 """Plain statements on the member reads every order and basket quote makes (docs/benchmarks.md,
 "Flash sale with a coupon per order": the ORM spent ~3.6 ms building what PostgreSQL answered in
-~0.2). Table and column names come from the models' _meta, the connection from the router."""
+~0.2), and the demo's bulk INSERTs (members.demo). Table and column names come from the models'
+_meta, the connection from the router."""
+
+from datetime import datetime
 
 from django.db import connections, router
+from django.db.models import Model
 
 from config.sql import columns_of, from_row, names
 from members.models import Member, PointsEntry
@@ -40,3 +44,22 @@ def seen_on_channel(member_id: int, channel_id: int) -> bool:
     with connections[router.db_for_read(Member)].cursor() as cursor:
         cursor.execute(statement, [member_id, channel_id, member_id, channel_id])
         return bool(cursor.fetchone()[0])
+
+
+def rows_insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple], *, batch_size: int) -> None:
+    """INSERT plain rows of `model` (values in `fields` order) with executemany, `batch_size` at a
+    time: the demo's members' identities and points, hundreds of thousands of rows that need no model
+    instance. Datetimes are adapted as the ORM would (naive UTC text on SQLite, aware on PostgreSQL)."""
+    connection = connections[router.db_for_write(model)]
+    table, *columns = names(model, *fields, write=True)
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 (model names)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            cursor.executemany(
+                statement,
+                [
+                    tuple(adapt(v) if isinstance(v, datetime) else v for v in row)
+                    for row in rows[start : start + batch_size]
+                ],
+            )

@@ -17,7 +17,6 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import connection
 from django.utils import timezone
 
 from catalog.models import SKU
@@ -25,6 +24,7 @@ from config.roles import Role, ensure_role_groups
 from stores.choices import MovementKind, StaffRole, StoreKind, StoreStatus
 from stores.models import Partner, StaffMembership, Stock, StockMovement, Store
 from stores.selectors import stores_near
+from stores.sql import opening_receipts_write, warehouse_stock_fill
 
 STORES_PER_SCALE = {"small": 50, "medium": 400, "large": 10_000}  # warehouses included
 WAREHOUSES_PER_SCALE = {"small": 2, "medium": 3, "large": 5}
@@ -383,16 +383,9 @@ class _StoreSeeder:
         Quantities are a hash of the SKU's place in the catalog and a per-warehouse salt, so they
         vary and are reproducible: 20-200 of a serial-tracked (big) item, 20-800 of anything else.
         """
-        sku_id, serial_tracked = _column(SKU, "id"), _column(SKU, "serial_tracked")
-        columns = _columns(Stock, "location", "sku", "on_hand", "reserved", "updated_at")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {_table(Stock)} ({columns}) "  # noqa: S608 (see _table)
-                f"SELECT %s, {sku_id}, 20 + (({sku_id} - %s) * 7919 + %s) %% "
-                f"(CASE WHEN {serial_tracked} THEN 181 ELSE 781 END), 0, %s FROM {_table(SKU)}",
-                [warehouse.pk, first_sku, self.rng.randrange(10**6), _db_datetime(now)],
-            )
-            self.counts["stock rows"] += cursor.rowcount
+        self.counts["stock rows"] += warehouse_stock_fill(
+            warehouse_id=warehouse.pk, first_sku_id=first_sku, salt=self.rng.randrange(10**6), at=now
+        )
         self.log(f"  stores: {self.counts['stock rows']:,} stock rows")
 
     def _receipts(self, first_store: int, last_store: int, now) -> None:
@@ -403,39 +396,14 @@ class _StoreSeeder:
         estimates for a table growing inside this transaction are stale, and a per-batch lookup
         could turn into a scan of the whole table each time.
         """
-        columns = _columns(
-            StockMovement,
-            "stock",
-            "kind",
-            "on_hand_delta",
-            "reserved_delta",
-            "reason",
-            "reference",
-            "created_at",
+        self.counts["stock movements"] += opening_receipts_write(
+            first_store_id=first_store,
+            last_store_id=last_store,
+            kind=MovementKind.RECEIPT.value,
+            reason=OPENING_REASON,
+            reference=OPENING_REFERENCE,
+            at=now,
         )
-        stock, ledger = _table(Stock), _table(StockMovement)
-        stock_id, on_hand, location = (
-            _column(Stock, "id"),
-            _column(Stock, "on_hand"),
-            _column(Stock, "location"),
-        )
-        ledger_stock = _column(StockMovement, "stock")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {ledger} ({columns}) "  # noqa: S608 (see _table)
-                f"SELECT s.{stock_id}, %s, s.{on_hand}, 0, %s, %s, %s FROM {stock} s "
-                f"WHERE s.{on_hand} > 0 AND s.{location} BETWEEN %s AND %s "
-                f"AND NOT EXISTS (SELECT 1 FROM {ledger} m WHERE m.{ledger_stock} = s.{stock_id})",
-                [
-                    MovementKind.RECEIPT.value,
-                    OPENING_REASON,
-                    OPENING_REFERENCE,
-                    _db_datetime(now),
-                    first_store,
-                    last_store,
-                ],
-            )
-            self.counts["stock movements"] += cursor.rowcount
 
     def _store_stock_plan(self, stores: list[Store]) -> Iterator[tuple[int, int, int, int, int]]:
         """(location id, SKU id, received, sold, reserved) for every store stock row, store by store."""
@@ -491,25 +459,6 @@ def _movement(stock: Stock, kind: MovementKind, **deltas) -> StockMovement:
     return StockMovement(
         stock_id=stock.pk, kind=kind, reason=MOVEMENT_REASONS[kind], reference=OPENING_REFERENCE, **deltas
     )
-
-
-# Raw SQL for the INSERT ... SELECT the ORM cannot express: identifiers come quoted from the
-# models' _meta and every value is a query parameter, so nothing from outside reaches the SQL.
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model, field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
-
-
-def _columns(model, *fields: str) -> str:
-    return ", ".join(_column(model, field) for field in fields)
-
-
-def _db_datetime(value):
-    # What the ORM would send: naive UTC text on SQLite, an aware datetime on PostgreSQL.
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def seed(*, scale: str, rng: random.Random, log: Callable[[str], None] = print) -> dict[str, int]:

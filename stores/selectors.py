@@ -3,15 +3,13 @@ starts from `stores_visible_to(actor)` there."""
 
 import math
 from decimal import Decimal
-from functools import cache
 
-from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 
 from catalog.choices import ChannelKind
-from catalog.models import SKU, Channel, Product
-from config.sql import columns_of, from_row
+from catalog.models import SKU, Channel
+from stores import sql
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Stock, Store
 from stores.policies import stock_visible_to, stores_managed_by, stores_visible_to  # noqa: F401 (moved; callers move to stores.policies)
@@ -68,28 +66,12 @@ def sku_find(query: str) -> SKU | None:
     if not query or "\x00" in query:  # no code holds a NUL, and PostgreSQL refuses one in a query
         return None
     # The exact code or barcode first, on their unique indexes, in plain SQL built once (it runs on
-    # every availability request); a code in other letter case, which no index serves, only when
-    # nothing matched exactly.
-    with connection.cursor() as cursor:
-        cursor.execute(_sku_find_sql(), [query, query])
-        row = cursor.fetchone()
-    if row is None:
+    # every availability request: stores.sql); a code in other letter case, which no index serves,
+    # only when nothing matched exactly.
+    sku = sql.sku_by_code_or_barcode(query)
+    if sku is None:
         return SKU.objects.select_related("product").filter(code__iexact=query).first()
-    sku = from_row(SKU, row[: len(SKU._meta.concrete_fields)])
-    sku.product = from_row(Product, row[len(SKU._meta.concrete_fields) :])
     return sku
-
-
-@cache
-def _sku_find_sql() -> str:
-    """The SKU with its product by code or barcode (params: code, barcode), the first by code as
-    the model orders."""
-    columns = f"{columns_of(SKU, 'k')}, {columns_of(Product, 'p')}"
-    return (
-        f'SELECT {columns} FROM "catalog_sku" k '  # noqa: S608 (no input)
-        'JOIN "catalog_product" p ON p."id" = k."product_id" '
-        'WHERE k."code" = %s OR k."barcode" = %s ORDER BY k."code" LIMIT 1'
-    )
 
 
 def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
@@ -106,18 +88,11 @@ def stock_nearby(*, sku: SKU, store: Store, limit: int = 20) -> list[Stock]:
     """
     latitude, longitude = float(store.latitude), float(store.longitude)
     radius = float(store.service_radius_km)
-    lat_low, lat_high, lng_low, lng_high = bounding_box_bounds(latitude, longitude, radius)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _stock_in_box_sql(),
-            [sku.pk, lat_low, lat_high, lng_low, lng_high, store.pk, StoreStatus.OPEN.value],
-        )
-        rows = cursor.fetchall()
-    stock_width = len(Stock._meta.concrete_fields)
+    box = bounding_box_bounds(latitude, longitude, radius)
     found = []
-    for row in rows:
-        stock = from_row(Stock, row[:stock_width])
-        stock.location = from_row(Store, row[stock_width:])
+    for stock in sql.stock_in_box(
+        sku_id=sku.pk, box=box, store_id=store.pk, open_status=StoreStatus.OPEN.value
+    ):
         stock.distance_km = distance_km(
             latitude, longitude, float(stock.location.latitude), float(stock.location.longitude)
         )
@@ -136,19 +111,6 @@ def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
         math.sin((lng2 - lng1) / 2), 2
     )
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
-
-
-@cache
-def _stock_in_box_sql() -> str:
-    """Stock rows of a SKU with their store, in a box (params: the SKU, lat low, high, lng low, high),
-    at the given store or an open one (params: the store, the open status)."""
-    columns = f"{columns_of(Stock, 'k')}, {columns_of(Store, 's')}"
-    return (
-        f'SELECT {columns} FROM "stores_stock" k '  # noqa: S608 (no input)
-        'JOIN "stores_store" s ON s."id" = k."location_id" '
-        'WHERE k."sku_id" = %s AND s."latitude" BETWEEN %s AND %s AND s."longitude" BETWEEN %s AND %s '
-        'AND (k."location_id" = %s OR s."status" = %s)'
-    )
 
 
 def channel_for_store(store=None) -> Channel | None:

@@ -7,12 +7,13 @@ on Stock back the rule up in the database.
 
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import SKU
 from config.sql import Batch
+from stores import sql
 from stores.choices import MovementKind
 from stores.errors import InsufficientStock, StockRefused
 from stores.models import Stock, StockMovement, Store
@@ -81,32 +82,19 @@ def stock_move(
             Stock.objects.bulk_create([Stock(location=location, sku=sku)], ignore_conflicts=True)
         # One statement: the WHERE clause is the rule (after the change on hand >= 0, reserved >= 0,
         # reserved <= on hand) and RETURNING gives the row for the ledger, so a hot row costs one
-        # round trip. Raw SQL because the ORM's update() cannot return the id.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Stock._meta.db_table} SET on_hand = on_hand + %s, reserved = reserved + %s, "  # noqa: S608
-                "updated_at = %s WHERE location_id = %s AND sku_id = %s AND on_hand + %s >= 0 "
-                "AND reserved + %s >= 0 AND on_hand + %s >= reserved + %s AND on_hand + %s <= %s "
-                "RETURNING id",
-                [
-                    on_hand_delta,
-                    reserved_delta,
-                    timezone.now(),
-                    location.pk,
-                    sku.pk,
-                    on_hand_delta,
-                    reserved_delta,
-                    on_hand_delta,
-                    reserved_delta,
-                    on_hand_delta,
-                    STOCK_CEILING,
-                ],
-            )
-            row = cursor.fetchone()
+        # round trip. Plain SQL (stores.sql) because the ORM's update() cannot return the id.
+        stock_id = sql.stock_change(
+            location_id=location.pk,
+            sku_id=sku.pk,
+            on_hand_delta=on_hand_delta,
+            reserved_delta=reserved_delta,
+            at=timezone.now(),
+            ceiling=STOCK_CEILING,
+        )
         movement = None
-        if row is not None:
+        if stock_id is not None:
             movement = StockMovement(
-                stock_id=row[0],
+                stock_id=stock_id,
                 kind=kind,
                 on_hand_delta=on_hand_delta,
                 reserved_delta=reserved_delta,
@@ -218,29 +206,25 @@ def stock_reserve_lines(
     ordered = sorted(((sku, _positive(quantity)) for sku, quantity in lines), key=lambda line: line[0].pk)
     now = timezone.now()
     reason = _("Reserved for %(ref)s") % {"ref": reference}
-    table, movements = Stock._meta.db_table, StockMovement._meta.db_table
     user_id = getattr(user, "pk", None)
     refused = partial(_insufficient, location=location, kind=MovementKind.RESERVATION, on_hand_delta=0)
-    update = (
-        f"UPDATE {table} SET reserved = reserved + %s, updated_at = %s "  # noqa: S608
-        "WHERE location_id = %s AND sku_id = %s AND on_hand >= reserved + %s RETURNING id"
-    )
     if ledger_first:
         batch = batch or Batch()
-        # Portable SQL (PostgreSQL and SQLite): each line's quantity picked by its SKU.
-        whens = " ".join(["WHEN %s THEN %s"] * len(ordered))
-        skus = ", ".join(["%s"] * len(ordered))
         batch.sql(
-            f"INSERT INTO {movements} (stock_id, kind, on_hand_delta, reserved_delta, reason, reference, "  # noqa: S608
-            f"created_by_id, created_at) SELECT id, %s, 0, CASE sku_id {whens} END, %s, %s, %s, %s "
-            f"FROM {table} WHERE location_id = %s AND sku_id IN ({skus}) ORDER BY sku_id",
-            [MovementKind.RESERVATION]
-            + [v for sku, q in ordered for v in (sku.pk, q)]
-            + [reason, reference, user_id, now, location.pk]
-            + [sku.pk for sku, _q in ordered],
+            *sql.stock_reserve_ledger_insert(
+                location_id=location.pk,
+                lines=[(sku.pk, quantity) for sku, quantity in ordered],
+                kind=MovementKind.RESERVATION,
+                reason=reason,
+                reference=reference,
+                user_id=user_id,
+                at=now,
+            )
         )
         for sku, quantity in ordered:
-            batch.sql(update, [quantity, now, location.pk, sku.pk, quantity])
+            batch.sql(
+                *sql.stock_reserve_update(location_id=location.pk, sku_id=sku.pk, quantity=quantity, at=now)
+            )
         first = len(batch) - len(ordered)
         if then is not None:
             batch.extend(then)
@@ -249,14 +233,12 @@ def stock_reserve_lines(
             if not rows:
                 raise refused(sku=sku, reserved_delta=quantity)
         return
-    stock_ids = []
-    with connection.cursor() as cursor:
-        for sku, quantity in ordered:
-            cursor.execute(update, [quantity, now, location.pk, sku.pk, quantity])
-            row = cursor.fetchone()
-            if row is None:
-                raise refused(sku=sku, reserved_delta=quantity)
-            stock_ids.append(row[0])
+    stock_ids = sql.stock_reserve_in_turn(
+        location_id=location.pk, lines=[(sku.pk, quantity) for sku, quantity in ordered], at=now
+    )
+    if len(stock_ids) < len(ordered):
+        sku, quantity = ordered[len(stock_ids)]
+        raise refused(sku=sku, reserved_delta=quantity)
     StockMovement.objects.bulk_create(
         [
             StockMovement(

@@ -1,10 +1,9 @@
 """Serializers of the catalog API. They translate; every rule lives in catalog.services."""
 
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,8 +13,9 @@ from rest_framework import serializers
 
 from catalog.models import SKU, Category, Channel, Price, Product
 from catalog.policies import may_see_dealer_cost
+from catalog.sql import by_id_or_code_statement, rows_by_id_or_code
 from config.api.serializers import DeclaredFieldsCopied, StrictInput
-from config.sql import Pending, columns_of, from_row
+from config.sql import Pending, from_row
 
 MAX_BATCH_SKUS = 200
 MAX_PK = 2**63 - 1
@@ -40,9 +40,7 @@ def resolve_by_id_or_code(queryset, values: list[str]) -> dict[str, object]:
     if queryset.query.where:
         rows = list(queryset.filter(Q(code__in=values) | Q(pk__in=ids)))
     else:  # every row of the table (SKUs and channels of an order): plain SQL, built once per size
-        with connection.cursor() as cursor:
-            cursor.execute(_by_id_or_code_sql(queryset.model, len(values), len(ids)), values + ids)
-            rows = [from_row(queryset.model, row) for row in cursor.fetchall()]
+        rows = rows_by_id_or_code(queryset.model, values, ids)
     return _matched(values, rows)
 
 
@@ -52,8 +50,8 @@ def resolve_by_id_or_code_read(batch, model, values: list[str]) -> Pending:
     values, ids = _wanted(values)
     if not values:
         return Pending.of({})
-    sql = _by_id_or_code_sql(model, len(values), len(ids))
-    return batch.read(sql, values + ids, lambda rows: _matched(values, [from_row(model, r) for r in rows]))
+    statement, params = by_id_or_code_statement(model, values, ids)
+    return batch.read(statement, params, lambda rows: _matched(values, [from_row(model, r) for r in rows]))
 
 
 def _wanted(values: list[str]) -> tuple[list[str], list[int]]:
@@ -71,15 +69,6 @@ def _matched(values: list[str], rows: list) -> dict[str, object]:
         if row is not None:
             found[value] = row
     return found
-
-
-@lru_cache(maxsize=1024)
-def _by_id_or_code_sql(model, codes: int, ids: int) -> str:
-    table, pk = model._meta.db_table, model._meta.pk.column
-    where = f't."code" IN ({", ".join(["%s"] * codes)})'
-    if ids:
-        where += f' OR t."{pk}" IN ({", ".join(["%s"] * ids)})'
-    return f'SELECT {columns_of(model, "t")} FROM "{table}" t WHERE {where}'  # noqa: S608 (model names)
 
 
 @extend_schema_field(OpenApiTypes.STR)
