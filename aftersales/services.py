@@ -29,12 +29,16 @@ from aftersales.states import IN_PROGRESS, RESOLVED_AS, can_move, ticket_transit
 from config.dates import shanghai_date
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
+from guides.commission import commission_rebase
 from integrations.authentication import actor as person_of
 from integrations.outbox import order_event, ticket_event
 from marketing.pricing import allocate
 from marketing.tenders import Tender, refund_split
+from members.choices import PointsKind
 from members.errors import InvalidPhone
+from members.models import PointsEntry
 from members.phones import normalise_phone, normalise_phone_or_blank
+from members.services import points_reverse
 from orders.choices import MEMBER_TENDERS, OrderStatus, PaymentKind, PaymentMethod
 from orders.models import LineDiscount, Order, OrderLine, Payment, RevenueShare, SoldUnit
 from orders.services import normalise_serial, share_moves, tender_refund
@@ -517,11 +521,6 @@ def _refund(*, order: Order, amount: Decimal, user, reference: str) -> list[Paym
 
 def _settle_return(*, ticket: Ticket, order: Order, line: OrderLine, store, user) -> Payment | None:
     """Money, stock, serial, points, commission and revenue split of a return (locks held)."""
-    from guides.commission import commission_rebase
-    from members.choices import PointsKind
-    from members.models import PointsEntry
-    from members.services import points_reverse
-
     quantity = ticket.quantity
     before = line.returned_quantity
     # Conditional UPDATE: however the tickets race, a line never returns more than it sold.

@@ -26,8 +26,11 @@ from django.utils.translation import gettext_lazy
 from aftersales.choices import TicketKind
 from aftersales.errors import PolicyRefused
 from aftersales.models import WarrantyPolicy, WarrantyPolicyChange
+from catalog.models import Category
 from config.dates import SHANGHAI, shanghai_date, shanghai_midnight
 from integrations.authentication import actor as person_of
+from orders.models import OrderLine, SoldUnit
+from orders.services import normalise_serial
 
 # Sensible bounds for a policy version (a typo of 150 instead of 15 is refused, not stored).
 MAX_WINDOW_DAYS = 365
@@ -74,8 +77,6 @@ def policies_in_force(at: datetime) -> list[WarrantyPolicy]:
 
 def category_parents() -> dict[int, int | None]:
     """Every category's parent id, in one query (the tree is small: hundreds of nodes)."""
-    from catalog.models import Category
-
     return dict(Category.objects.values_list("pk", "parent_id"))
 
 
@@ -114,8 +115,6 @@ def lines_delivered(*, lines, delivered_at: datetime) -> None:
     category has its own policy (the category tree, once). The lines' SKU and product must be
     loaded (callers select_related "sku__product").
     """
-    from orders.models import OrderLine
-
     policies = policies_in_force(delivered_at)
     parents = category_parents() if any(p.category_id for p in policies) else {}
     for line in lines:
@@ -556,9 +555,6 @@ def eligibility(
 
 def _unit_by_serial(line, serial: str):
     """The unit of this SKU with this serial (the one on this line first), or a refusal in words."""
-    from orders.models import SoldUnit
-    from orders.services import normalise_serial
-
     serial = normalise_serial(serial)
     units = sorted(
         SoldUnit.objects.filter(sku_id=line.sku_id, serial=serial).select_related("line__order"),

@@ -138,11 +138,12 @@ def main():
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
     with bench_database("o2o_bench_suggestions"):
+        # Here, not at the top: bench_database points Django at its database and sets it up.
         from django.db import connection, reset_queries
 
+        from insights.member_timeline import member_timeline
+        from insights.suggestions import suggestions_for, suggestions_refresh
         from members.models import Member
-        from members.suggestions import suggestions_for, suggestions_refresh
-        from members.timeline import member_timeline
         from orders.models import Order
         from stores.models import Store
         from tests.factories import hq_user

@@ -51,6 +51,7 @@ from marketing.models import Coupon, CouponCode
 from marketing.services import code_give
 from members.models import Member
 from members.phones import normalise_phone
+from members.services import member_upsert
 
 DEFAULT_ATTRIBUTION_DAYS = 15  # when not even the brand default row exists
 DEFAULT_LEVEL_CODE = "standard"
@@ -224,8 +225,6 @@ def scan_bind(*, scan: ScanEvent, phone: str, name: str = "", at: datetime | Non
 
     Sending the same phone again for the same scan is a no-op that returns the binding; another
     phone on a scan that already bound someone is refused (each page opening is one scan)."""
-    from members.services import member_upsert
-
     scan = ScanEvent.objects.select_for_update().get(pk=scan.pk)
     member = member_upsert(phone=phone, name=(name or "").strip(), actor=SYSTEM).member
     if scan.member_id is not None:

@@ -7,6 +7,8 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing and wallet")
 
     def ready(self):
+        # Here, not at the top: apps.py is imported before the app registry is ready, and these
+        # modules import models.
         from catalog.selectors import SHELF_PRICE_ADJUSTERS
         from marketing import rules
         from marketing.pricing import ShelfPrices

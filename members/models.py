@@ -243,7 +243,7 @@ class StaticGroup(models.Model):
         return f"{self.store.code}: {self.name}"
 
 
-# --- "what to show this member": tables refreshed daily by members.suggestions.suggestions_refresh ---
+# --- "what to show this member": tables refreshed daily by insights.suggestions.suggestions_refresh ---
 
 
 class SkuAffinity(models.Model):

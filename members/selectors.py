@@ -193,12 +193,13 @@ def segment_members(filters: dict, queryset: QuerySet[Member] | None = None) -> 
     if f.get("consent") not in (None, ""):
         qs = qs.filter(marketing_consent=f["consent"] in (True, "true", "1", 1))
     if f.get("bound_guide"):
-        from guides.models import Binding
-
+        # Bindings are the guides app's table, a flow above members: reached through the member's
+        # `bindings` relation, not imported (as members.sql reaches orders).
+        binding_model = Member._meta.get_field("bindings").related_model
         codes = [str(code).strip().upper() for code in _as_list(f["bound_guide"])]
         qs = qs.filter(
             Exists(
-                Binding.objects.filter(
+                binding_model.objects.filter(
                     member_id=OuterRef("pk"),
                     ended_at__isnull=True,
                     ends_at__gt=timezone.now(),

@@ -1,5 +1,6 @@
-"""Staff portal member pages (lookup, member page with points, quick-register, store lists) and
-HQ segment pages.
+"""Staff portal member pages (lookup, quick-register, store lists) and HQ segment pages. The
+member page itself reads orders, guides and after-sales (its timeline and suggestions), so it is
+the surface's: portal/member_page.py, opened through `_member_for` below.
 
 Scoping: lists start from members_visible_to(user), so a clerk browses their stores' customers
 only. A customer from elsewhere is reached by an exact phone or card (member_lookup): the lookup
@@ -7,8 +8,6 @@ redirects with ?via=lookup&q=…, and the member page re-resolves q to let that 
 """
 
 import csv
-import re
-import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -29,13 +28,11 @@ from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
 from config.roles import is_hq
 from config.views import PAGE_SIZE, add_domain_error, hq_required, paginate, staff_required
-from guides.selectors import member_bindings
 from members.choices import IdentitySource
 from members.errors import GroupRefused
 from members.forms import (
     GroupMemberAddForm,
     MemberLookupForm,
-    PointsRedeemForm,
     QuickRegisterForm,
     SegmentForm,
     StaticGroupForm,
@@ -48,27 +45,20 @@ from members.services import (
     SEGMENT_EXPORT_COLUMNS,
     member_set_consent,
     member_upsert,
-    points_redeem,
     segment_create,
     segment_export,
     static_group_add,
     static_group_create,
     static_group_remove,
 )
-from members.suggestions import suggestions_for
 from members.throttling import lookup_allowed_now
-from members.timeline import member_timeline
-from orders.selectors import orders_of_member
-from orders.timeline import flow_from, flow_links
-from stores.choices import StaffRole
-from stores.models import StaffMembership, Store
+from stores.models import Store
 from stores.policies import store_actionable_by, stores_managed_by, stores_visible_to
 from stores.selectors import channel_for_store
 
 # HQ's lookup page lists the most recent members only: counting 30 million rows for a pager
 # would take seconds, and HQ finds a member by lookup or through a segment anyway.
 HQ_RECENT_MEMBERS = 500
-LEDGER_PAGE_SIZE = 20
 # The longest value a lookup takes (an external id's column).
 MAX_QUERY = 128
 # The sales channel a consent given at a store's counter is recorded under.
@@ -81,7 +71,7 @@ def _member_url(member_id: int, lookup_query: str | None = None) -> str:
     return f"{url}?{urlencode({'via': 'lookup', 'q': lookup_query})}" if lookup_query else url
 
 
-# --- lookup and member page ---------------------------------------------------------------------
+# --- lookup, and who may open a member's page ---------------------------------------------------
 
 
 @require_GET
@@ -146,100 +136,6 @@ def _member_for(request, pk: int) -> tuple[Member, str | None]:
                 query,
             )
     raise Http404(_("No member you can see has this number."))
-
-
-@require_http_methods(["GET", "POST"])
-@staff_required
-def member_detail(request, pk):
-    member, via_query = _member_for(request, pk)
-    here = _member_url(member.pk, via_query)
-    if request.method == "POST":
-        form = PointsRedeemForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                entry = points_redeem(
-                    member=member,
-                    points=data["points"],
-                    channel=channel_for_store(None),
-                    reference=data["reference"].strip(),
-                    client_reference=data["client_reference"],
-                    actor=request.user,
-                )
-            except DomainError as error:
-                add_domain_error(form, error)
-            else:
-                messages.success(
-                    request,
-                    _("%(points)s points redeemed. The member has %(balance)s points left.")
-                    % {
-                        "points": -entry.points,
-                        "balance": Member.objects.values_list("points_balance", flat=True).get(pk=member.pk),
-                    },
-                )
-                return redirect(here)
-    else:
-        form = PointsRedeemForm(initial={"client_reference": _client_reference()})
-
-    ledger = member.points_entries.select_related("channel", "created_by").order_by("-created_at", "-id")
-    identities = list(member.identities.order_by("source", "external_id"))
-    orders = orders_of_member(member=member, user=request.user)
-    bindings = member_bindings(member)
-    timeline = member_timeline(
-        member, user=request.user, identities=identities, bindings=bindings, orders=orders
-    )
-    flow = flow_from(request)
-    store, store_choice = _suggestion_store(request)
-    return render(
-        request,
-        "members/detail.html",
-        {
-            "member": member,
-            "via_query": via_query,
-            "identities": identities,
-            "page_obj": paginate(request, ledger, per_page=LEDGER_PAGE_SIZE),
-            "redeem_form": form,
-            "orders": orders,
-            "bindings": bindings,
-            "timeline": timeline.of_flow(flow),
-            "timeline_count": len(timeline),
-            "flow_links": flow_links(request, flow),
-            "timeline_title": _("Timeline: identities, orders, points, guides and service"),
-            "suggestion_store": store,
-            "suggestion_store_choice": store_choice,
-            "suggestions": suggestions_for(member, store) if store is not None else [],
-        },
-    )
-
-
-STORE_CODE = re.compile(r"[-\w]{1,40}")  # stores.models.Store.code: a slug of at most 40
-
-
-def _suggestion_store(request) -> tuple[Store | None, bool]:
-    """The store whose stock the member page suggests from, and whether the user may pick one.
-
-    Store staff: the store they work at (?store=CODE, or the one they last served from, picks
-    among theirs). HQ: the store named by ?store=CODE (any store), else none until chosen.
-    Others (partners): none."""
-    wanted = (request.GET.get("store") or request.session.get(LAST_STORE_SESSION_KEY) or "").strip()
-    if not STORE_CODE.fullmatch(wanted):  # a NUL byte or an overlong value names no store
-        wanted = ""
-    works_at = [
-        m.store
-        for m in StaffMembership.objects.filter(
-            user=request.user, role__in=[StaffRole.MANAGER, StaffRole.CLERK]
-        ).select_related("store")
-    ]
-    if works_at:
-        chosen = next((store for store in works_at if store.code == wanted), works_at[0])
-        return chosen, len(works_at) > 1
-    if is_hq(request.user):
-        return (Store.objects.filter(code=wanted).first() if wanted else None), True
-    return None, False
-
-
-def _client_reference() -> str:
-    return f"portal-{uuid.uuid4().hex}"
 
 
 # --- quick register -----------------------------------------------------------------------------

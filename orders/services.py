@@ -25,14 +25,14 @@ from catalog.selectors import live_prices_read
 from config.errors import DomainError, IllegalTransition
 from config.money import quantize_money
 from config.sql import Batch, fetch
-from guides.commission import commission_accrue, commission_clawback
-from guides.services import attribution_read
 from integrations.models import OutboxEvent
 from integrations.outbox import order_event, order_payload
 from marketing.pricing import codes_read, price_basket
 from marketing.services import redeem_codes, release_codes, wallet_balance, wallet_refund, wallet_spend
 from marketing.tenders import tender_plan
-from members.models import Member
+from members.models import Member, PointsEntry
+from members.services import points_earn, points_redeem, points_refund, points_reverse
+from orders import reactions
 from orders.choices import (
     EXTERNAL_METHODS,
     MEMBER_TENDERS,
@@ -415,10 +415,14 @@ def _order_create(
         longitude=longitude,
         address=address,
     )
-    # The prices, the member's binding and coupon codes: one round trip.
+    # The prices, the member's guide binding (orders.reactions) and coupon codes: one round trip.
     reads = Batch()
     prices = live_prices_read(reads, skus=[line.sku for line in lines], channel=channel, at=at)
-    bound = attribution_read(reads, member=member, channel=channel, at=at) if member is not None else None
+    bound = (
+        reactions.attribution_read(reads, member=member, channel=channel, at=at)
+        if member is not None
+        else None
+    )
     found = codes_read(reads, coupons) if coupons else None
     if len(reads):
         reads.run()
@@ -739,8 +743,7 @@ def order_pay(
     [serial, ...]}) names every unit of its serial-tracked lines (ignored for other orders: their
     serials are taken when they leave).
     """
-    from members.services import points_earn, points_redeem
-    from orders.fulfilment import offer_to_store, sell_reserved
+    from orders.fulfilment import offer_to_store, sell_reserved  # it imports this module: a cycle
 
     user = person_of(actor)
     order_require(actor, order, "pay")
@@ -850,7 +853,7 @@ def order_pay(
         ]
     )
     if order.guide_id:
-        commission_accrue(order=order, lines=lines, at=now)
+        reactions.commission_accrue(order=order, lines=lines, at=now)
     if order.member_id and amount - points_paid > 0:  # points are earned on the money paid
         points_earn(
             member=order.member,
@@ -881,8 +884,6 @@ def tender_refund(
 ):
     """Give `amount` of one tender back where it came from: points to the member's points, stored
     value to their wallet, an external payment as a refund row for the payment provider."""
-    from members.services import points_refund
-
     if payment.method == PaymentMethod.POINTS and points:
         points_refund(
             member_id=order.member_id,
@@ -1032,13 +1033,11 @@ def sold_units_record(*, order: Order, lines: list[OrderLine], serials: dict | N
 def order_delivered(*, order: Order, lines: list[OrderLine], user=None, reason: str = "", at=None) -> Order:
     """The customer has the goods (delivered, collected or carried out): the warranty and return
     windows start now, with the policy in force now (the row is locked by the caller)."""
-    from aftersales.warranty import lines_delivered
-
     order.delivered_at = at or timezone.now()
     order_transition(
         order=order, to=OrderStatus.COMPLETED, user=user, reason=reason, extra_fields=["delivered_at"]
     )
-    lines_delivered(lines=lines, delivered_at=order.delivered_at)
+    reactions.lines_delivered(lines=lines, delivered_at=order.delivered_at)
     order_event("order.completed", order, delivered_at=order.delivered_at.isoformat())
     return order
 
@@ -1064,9 +1063,7 @@ def order_cancel(*, order: Order, reason: str, actor) -> Order:
 def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
     """order_cancel, recording `user` on its rows: the product cancelling an order a clerk's
     reject left with nowhere to go (orders.fulfilment.reroute) records that clerk."""
-    from members.models import PointsEntry
-    from members.services import points_reverse
-    from orders.fulfilment import withdraw_offer
+    from orders.fulfilment import withdraw_offer  # it imports this module: a cycle
 
     if not isinstance(reason, str) or not reason.strip():
         raise OrderRefused(
@@ -1102,7 +1099,7 @@ def cancel_as(*, order: Order, reason: str, actor, user) -> Order:
         points_reverse(earned=earned, reference=order.number, user=user)
     RevenueShare.objects.bulk_create(share_reversals(order=order))
     if order.guide_id and payments:
-        commission_clawback(
+        reactions.commission_clawback(
             order=order, refunds={line.pk: line.line_total for line in lines}, user=user, reason=reason
         )
     withdraw_offer(order=order, user=user, reason=reason)

@@ -1,6 +1,7 @@
 """Staff portal order pages: a store's queue on the tablet (accept, reject, ship, ready, collect),
-the order page with all five flows, the orders list, the clerk's order for home delivery
-("endless aisle") with its payment step, and the store's printable QR code.
+the orders list, the clerk's order for home delivery ("endless aisle") with its payment step, and
+the store's printable QR code. The order page with all five flows reads after-sales and guides, so
+it is the surface's (portal/order_page.py, with `_order_or_404` from here).
 
 Every page starts from stores_visible_to / orders_visible_to, so another store's queue or order
 is a 404. Which actions a page shows comes from orders.policies / stores.policies, and every write
@@ -28,7 +29,7 @@ from catalog.models import Channel
 from catalog.selectors import live_prices_for
 from config.errors import DomainError
 from config.money import quantize_money
-from config.views import add_domain_error, paginate, staff_required
+from config.views import add_domain_error, staff_required
 from marketing.choices import IssuedVia
 from marketing.errors import CouponRefused
 from marketing.models import Coupon
@@ -40,7 +41,6 @@ from members.policies import member_fields_for, member_lookup_for
 from orders.choices import MEMBER_TENDERS, DeliveryMethod, OrderStatus, Origin, PaymentMethod
 from orders.filtersets import OrderFilterSet
 from orders.forms import (
-    CancelForm,
     ClerkOrderForm,
     CollectForm,
     LineFormSet,
@@ -63,14 +63,12 @@ from orders.policies import order_actionable_by, orders_visible_to
 from orders.qr import qr_png, qr_svg
 from orders.selectors import store_queue
 from orders.services import (
-    CANCELLABLE,
     LineRequest,
-    order_cancel,
     order_create,
     order_pay,
     request_fingerprint,
 )
-from orders.timeline import flow_from, flow_links, order_sources, order_timeline
+from orders.tables import OrderTable, QueueStoreTable
 from stores.choices import StoreKind, StoreStatus
 from stores.models import Stock, Store
 from stores.policies import store_actionable_by, stores_served_by, stores_visible_to
@@ -129,7 +127,8 @@ def queue_start(request):
     only = list(stores.values_list("code", flat=True)[:2])
     if len(only) == 1:
         return redirect("orders:queue", code=only[0])
-    return render(request, "orders/queue_start.html", {"page_obj": paginate(request, stores)})
+    table = QueueStoreTable(stores, request=request)
+    return render(request, "orders/queue_start.html", {"table": table, "page_obj": table.page_obj})
 
 
 @dataclass
@@ -282,7 +281,7 @@ def _queue_action(request, store: Store) -> QueueFailure | None:
     return None
 
 
-# --- the order page and the list ----------------------------------------------------------------
+# --- the orders list ----------------------------------------------------------------------------
 
 
 @require_GET
@@ -295,8 +294,11 @@ def order_list(request):
     )
     filterset = OrderFilterSet(request.GET, queryset=orders)
     filterset.form.fields["status"].widget = CheckboxSelectMultiple(choices=OrderStatus.choices)
+    table = OrderTable(filterset.qs, request=request)
+    if table.export_requested:
+        return table.export_response()
     return render(
-        request, "orders/list.html", {"filterset": filterset, "page_obj": paginate(request, filterset.qs)}
+        request, "orders/list.html", {"filterset": filterset, "table": table, "page_obj": table.page_obj}
     )
 
 
@@ -307,74 +309,6 @@ def _order_or_404(request, number: str) -> Order:
         ),
         number=number,
     )
-
-
-@require_http_methods(["GET", "POST"])
-@staff_required
-def order_detail(request, number):
-    order = _order_or_404(request, number)
-    # Paying and cancelling have one rule (orders.policies): HQ and the staff of the order's stores.
-    may_act = order_actionable_by(request.user, order, "cancel")
-    cancel_form = None
-    if may_act and order.status in CANCELLABLE:
-        cancel_form = CancelForm(request.POST or None)
-        if request.method == "POST" and cancel_form.is_valid():
-            try:
-                order_cancel(order=order, reason=cancel_form.cleaned_data["reason"], actor=request.user)
-            except DomainError as error:
-                add_domain_error(cancel_form, error)
-            else:
-                messages.success(
-                    request,
-                    _("Order %(number)s cancelled: its stock is released and any payment refunded.")
-                    % {"number": order.number},
-                )
-                return redirect("orders:detail", number=order.number)
-    elif request.method == "POST":
-        if not may_act:
-            raise PermissionDenied(_("Only HQ and the staff of the order's stores can cancel it."))
-        messages.error(
-            request,
-            _("Order %(number)s is “%(status)s” now and can no longer be cancelled. Nothing was changed.")
-            % {"number": order.number, "status": order.get_status_display()},
-        )
-        return redirect("orders:detail", number=order.number)
-    return render(
-        request,
-        "orders/detail.html",
-        {
-            **_order_context(order, flow=flow_from(request)),
-            "flow_links": flow_links(request, flow_from(request)),
-            "cancel_form": cancel_form,
-            "may_act": may_act,
-        },
-    )
-
-
-def _order_context(order: Order, flow: str | None = None) -> dict:
-    """Everything the order page shows, one query per kind of row (orders.timeline loads them)."""
-    sources = order_sources(order)
-    decisions = sources.decisions
-    codes = {c.get("store") for d in decisions for c in d.candidates if isinstance(c, dict)}
-    names = dict(Store.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
-    for decision in decisions:
-        decision.rows = [
-            {**c, "name": names.get(c.get("store"), "")} for c in decision.candidates if isinstance(c, dict)
-        ]
-    timeline = order_timeline(order, sources)
-    return {
-        "order": order,
-        "lines": sources.lines,
-        "show_serials": bool(sources.units) or any(line.sku.serial_tracked for line in sources.lines),
-        "history": sources.history,
-        "decisions": decisions,
-        "assignments": sources.assignments,
-        "payments": sources.payments,
-        "shares": sources.shares,
-        "timeline": timeline.of_flow(flow),
-        "timeline_count": len(timeline),
-        "flow": flow,
-    }
 
 
 # --- the clerk's order (endless aisle) and its payment ------------------------------------------

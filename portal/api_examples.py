@@ -17,6 +17,8 @@ fuzzer's examples meet real rows. A key writes rows as nobody: `created_by`/`cha
 import re
 from copy import deepcopy
 
+from integrations.permissions import KeyScopes
+
 JSON = "application/json"
 
 # The shared errors, by status: each a named example of the error shape.
@@ -1034,8 +1036,6 @@ def _shape(path: str) -> str:
 def _scope_of(callback, method: str) -> str | None | bool:
     """The scope a key needs for this operation; None when no scope opens it to keys, False when
     the view does not check scopes at all (people-only views such as /api-keys/)."""
-    from integrations.permissions import KeyScopes
-
     cls = getattr(callback, "cls", None)
     if cls is not None and not any(
         isinstance(p, type) and issubclass(p, KeyScopes) for p in getattr(cls, "permission_classes", [])

@@ -58,5 +58,5 @@ urlpatterns = [
     path("", include("marketing.api.urls")),
     path("", include("guides.api.urls")),
     path("", include("aftersales.api.urls")),
-    path("", include("integrations.key_api")),
+    path("", include("portal.key_api")),
 ]

@@ -13,6 +13,7 @@ from orders.api.serializers import _named_choice_field
 from orders.models import Order, OrderLine
 from stores.api.serializers import StoreRefSerializer
 from stores.models import Store
+from stores.selectors import stores_visible_to
 
 TicketKindField = _named_choice_field(TicketKind)
 TicketStatusField = _named_choice_field(TicketStatus)
@@ -69,8 +70,6 @@ class TicketOpenSerializer(StrictInput, serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from stores.selectors import stores_visible_to
-
             self.fields["intake_store"].queryset = stores_visible_to(request.user)
             self.fields["intake_store"].error_messages["does_not_exist"] = _(
                 "No store with id or code '{value}' that you work at."

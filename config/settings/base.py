@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "rest_framework",
     "django_filters",
+    "django_tables2",
     "drf_spectacular",
     "import_export",
     "django_tasks_db",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "aftersales",
     "integrations",
     "dashboard",
+    "insights",
     "portal",
 ]
 
@@ -92,6 +94,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.roles",
             ],
+            # The list component's tags (status_badge, ...) live beside config/tables.py; config is
+            # not an app, so the library is named here.
+            "libraries": {"ui": "config.templatetags.ui"},
         },
     },
 ]

@@ -12,8 +12,8 @@ from django.utils import timezone
 import tests.world
 from catalog.services import price_set
 from config.roles import SYSTEM
+from insights.suggestions import suggestions_for, suggestions_refresh
 from members.models import CategoryBestSeller, SkuAffinity, Tier, TierBestSeller
-from members.suggestions import suggestions_for, suggestions_refresh
 from orders.services import order_cancel
 from tests.factories import CategoryFactory, MemberFactory, ProductFactory, SKUFactory, clerk_at
 

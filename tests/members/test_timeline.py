@@ -12,10 +12,10 @@ from aftersales.services import ticket_open
 from config.roles import SYSTEM
 from guides.models import Binding
 from guides.services import member_bind
+from insights.member_timeline import member_timeline
 from members.choices import IdentitySource
 from members.models import MemberMerge, PointsEntry, PointsRule
 from members.services import member_merge, member_upsert
-from members.timeline import member_timeline
 from orders.fulfilment import order_complete
 from tests.aftersales.helpers import ship_from_a
 from tests.factories import GuideFactory, MemberFactory, clerk_at, hq_user

@@ -351,6 +351,7 @@ GATED = {
 }
 SURFACES = [
     "orders/views.py",
+    "portal/order_page.py",
     "orders/api/views.py",
     "orders/admin.py",
     "portal/store_order.py",

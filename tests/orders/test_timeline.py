@@ -13,10 +13,11 @@ from aftersales.services import ticket_approve, ticket_inspect, ticket_open, tic
 from config.roles import SYSTEM
 from guides.models import CommissionEntry, CommissionRule
 from guides.services import member_bind
+from insights.order_timeline import order_timeline
+from insights.timeline import FLOW_CODES
 from members.models import PointsRule
 from orders.fulfilment import order_complete
 from orders.models import OrderStatusChange, Payment, RevenueShare, RoutingDecision, StoreAssignment
-from orders.timeline import FLOW_CODES, order_timeline
 from stores.models import StockMovement
 from tests.aftersales.helpers import ship_from_a
 from tests.factories import GuideFactory, MemberFactory, clerk_at

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from insights.suggestions import suggestions_refresh
 from stores.demo import DEMO_PASSWORD, DEMO_USERS, seed_users
 
 SCALES = ("small", "medium", "large")
@@ -73,8 +74,6 @@ class Command(BaseCommand):
         # The member page's suggestions come from tables refreshed daily; fill them from the orders
         # this run loaded (a run that loaded nothing changes nothing).
         if len(loaded_before) < len(DEMO_APPS):
-            from members.suggestions import suggestions_refresh
-
             done = suggestions_refresh()
             self.stdout.write(
                 self.style.SUCCESS(

@@ -11,9 +11,13 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from aftersales.models import Ticket
+from aftersales.selectors import tickets_visible_to
 from config.roles import is_hq
+from guides.selectors import member_bindings
+from insights.timeline import Timeline, TimelineEntry, in_time_order, who
 from members.models import MemberMerge, PointsEntry
-from orders.timeline import Timeline, TimelineEntry, in_time_order, who
+from orders.selectors import orders_of_member
 
 TIMELINE_PER_SOURCE = 20
 
@@ -30,11 +34,6 @@ def member_timeline(
     """Newest `limit` rows of each source, oldest first. Rows the page has already loaded
     (identities, bindings from guides.selectors.member_bindings, orders from
     orders.selectors.orders_of_member) can be passed in so they are not read twice."""
-    from aftersales.models import Ticket
-    from aftersales.selectors import tickets_visible_to
-    from guides.selectors import member_bindings
-    from orders.selectors import orders_of_member
-
     more: list[tuple[str, str]] = []
     entries = [
         TimelineEntry(

@@ -6,76 +6,23 @@ loaded rows so the order page can show its detail tables from the same lists.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import prefetch_related_objects
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from aftersales.models import Ticket, TicketStatusChange
 from config.dates import SHANGHAI
 from guides.choices import EntryKind
 from guides.models import CommissionEntry
-from guides.settlement import covered_by_rule
+from insights.sql import accrual_releases
+from insights.timeline import Timeline, TimelineEntry, in_time_order, who
 from orders.choices import DeliveryMethod, OrderStatus, PaymentKind, PaymentMethod
 from orders.models import LineDiscount, Order, OrderLine, Payment, RevenueShare
+from stores.models import StockMovement
 
 ENTRY_KINDS = dict(EntryKind.choices)
-
-FLOWS = [
-    ("order", gettext_lazy("Order flow")),
-    ("information", gettext_lazy("Information")),
-    ("logistics", gettext_lazy("Logistics")),
-    ("service", gettext_lazy("Service")),
-    ("capital", gettext_lazy("Capital")),
-]
-FLOW_CODES = [code for code, _label in FLOWS]
-FLOW_LABELS = dict(FLOWS)
-
-
-@dataclass
-class TimelineEntry:
-    """One thing that happened: when (aware), in which flow, what, who did it, and a link if any."""
-
-    at: datetime
-    flow: str
-    what: str
-    who: str = ""
-    detail: str = ""
-    url: str = ""
-    kind: str = ""  # the source row's kind ("status", "payment", ...), for tests and styling
-
-    @property
-    def flow_label(self) -> str:
-        return str(FLOW_LABELS.get(self.flow, self.flow))
-
-
-class Timeline(list):
-    """A list of entries in time order, and the sources that were capped (label, url) for "see all"."""
-
-    def __init__(self, entries=(), more=None):
-        super().__init__(entries)
-        self.more = more or []
-
-    def of_flow(self, flow: str | None) -> "Timeline":
-        if not flow:
-            return self
-        return Timeline([entry for entry in self if entry.flow == flow], self.more)
-
-
-def in_time_order(entries: list[TimelineEntry], more=None) -> Timeline:
-    """Oldest first; rows made at the same instant keep the order they were added in."""
-    indexed = sorted(enumerate(entries), key=lambda pair: (pair[1].at, pair[0]))
-    return Timeline([entry for _index, entry in indexed], more)
-
-
-def who(user) -> str:
-    if user is None:
-        return ""
-    return getattr(user, "email", "") or str(user)
 
 
 @dataclass
@@ -98,9 +45,6 @@ class OrderSources:
 
 def order_sources(order: Order) -> OrderSources:
     """Load each source of the order's five flows once."""
-    from aftersales.models import Ticket, TicketStatusChange
-    from stores.models import StockMovement
-
     if order.guide_id or order.binding_id:  # one query for the guide, the binding and its store
         attributed = Order.objects.select_related("guide", "binding__store").only(
             "guide", "binding", "binding__started_at", "binding__store__name"
@@ -180,26 +124,9 @@ def order_commission_rows(order: Order) -> list[dict]:
 
 
 def _releases_of_accruals(accrual_ids: list[int], rows: list[dict]) -> list[dict]:
-    """Release rows cover many orders' accruals by a rule (guides.settlement.covered_by_rule), so
-    they carry no order: find the one that released each of these accruals, in one query. What it
-    released of this order is the accrual's held amount net of its held clawbacks."""
-    if not accrual_ids:
-        return []
-    rule, earlier = covered_by_rule("r", "a", "l"), covered_by_rule("r0", "a", "l")
-    ce = connection.ops.quote_name(CommissionEntry._meta.db_table)
-    ol = connection.ops.quote_name(OrderLine._meta.db_table)
-    marks = ", ".join(["%s"] * len(accrual_ids))
-    release = EntryKind.RELEASE.value
-    sql = f"""
-        SELECT a.id, r.created_at FROM {ce} a JOIN {ol} l ON l.id = a.line_id
-        JOIN {ce} r ON r.kind = %s AND (r.accrual_id = a.id OR ({rule}))
-        WHERE a.id IN ({marks}) AND NOT EXISTS (
-            SELECT 1 FROM {ce} r0 WHERE r0.kind = %s AND r0.id < r.id
-            AND (r0.accrual_id = a.id OR ({earlier})))
-    """  # noqa: S608 (table names and the guides app's own SQL fragment only)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [release, *accrual_ids, release])
-        found = cursor.fetchall()
+    """The release row that released each of these accruals (insights.sql.accrual_releases, one
+    query). What it released of this order is the accrual's held amount net of its held clawbacks."""
+    found = accrual_releases(accrual_ids)
     held = {row["id"]: row.get("held_change") or Decimal(0) for row in rows if row["id"] in accrual_ids}
     for row in rows:
         if row.get("kind") == EntryKind.CLAWBACK and row.get("accrual_id") in held:
@@ -214,7 +141,7 @@ def _releases_of_accruals(accrual_ids: list[int], rows: list[dict]) -> list[dict
             {
                 **{k: v for k, v in accrual.items() if k.startswith("guide__")},
                 "kind": EntryKind.RELEASE.value,
-                "created_at": _aware(at),
+                "created_at": at,
                 "held_change": -held[accrual_id],
                 "payable_change": held[accrual_id],
                 "note": _("released with the guide's other lines whose return window closed"),
@@ -546,42 +473,6 @@ def _capital(order: Order, sources: OrderSources) -> list[TimelineEntry]:
     return entries
 
 
-def _aware(value) -> datetime:
-    """A datetime from a raw cursor: SQLite hands back text in UTC, PostgreSQL an aware datetime."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
-
-
 def _local(at: datetime) -> str:
     """Asia/Shanghai wall-clock time for text inside an entry (the page shows `at` in the same zone)."""
     return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-def flow_from(request) -> str | None:
-    """The flow chosen by the page's chips (?flow=...), or None for all five."""
-    flow = request.GET.get("flow")
-    return flow if flow in FLOW_CODES else None
-
-
-def flow_links(request, current: str | None, anchor: str = "timeline-h") -> list[dict]:
-    """The "All" and per-flow chips as plain links (they work without JavaScript); other query
-    parameters (the member page's ?via=lookup&q=...) are kept."""
-    links = []
-    for code, label in [("", gettext_lazy("All")), *FLOWS]:
-        params = request.GET.copy()
-        params.pop("page", None)
-        if code:
-            params["flow"] = code
-        else:
-            params.pop("flow", None)
-        query = params.urlencode()
-        links.append(
-            {
-                "code": code,
-                "label": label,
-                "url": f"{request.path}{'?' + query if query else ''}#{anchor}",
-                "current": (code or None) == current,
-            }
-        )
-    return links

@@ -6,7 +6,7 @@ Run it once a day (cron or the task worker), after `members_daily` sets tiers:
 
 from django.core.management.base import BaseCommand
 
-from members.suggestions import suggestions_refresh
+from insights.suggestions import suggestions_refresh
 
 
 class Command(BaseCommand):

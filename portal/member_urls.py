@@ -1,13 +1,17 @@
+"""/portal/members/: the members app's pages and the member page, which reads later apps
+(portal/member_page.py), under one namespace."""
+
 from django.urls import path
 
 from members import views
+from portal import member_page
 
 app_name = "members"
 
 urlpatterns = [
     path("", views.lookup, name="lookup"),
     path("new/", views.register, name="register"),
-    path("<int:pk>/", views.member_detail, name="detail"),
+    path("<int:pk>/", member_page.member_detail, name="detail"),
     path("segments/", views.segment_list, name="segments"),
     path("segments/new/", views.segment_new, name="segment_new"),
     path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),

@@ -2,8 +2,8 @@
 member's whole cross-channel history, each with the reason why.
 
 Nothing here scans orders per request. `suggestions_refresh` (daily, `manage.py suggestions_refresh`)
-rebuilds three small tables set-based in SQL (INSERT ... SELECT, the same statement on SQLite and
-PostgreSQL); `suggestions_for` reads them with four indexed queries:
+rebuilds three small tables set-based in SQL (insights.sql: INSERT ... SELECT, the same statements on
+SQLite and PostgreSQL); `suggestions_for` reads them with four indexed queries:
 
 - SkuAffinity: for each SKU, the SKUs most often bought by the same members (distinct members who
   bought both, over all their orders on every channel), top AFFINITY_KEEP per SKU;
@@ -11,21 +11,23 @@ PostgreSQL); `suggestions_for` reads them with four indexed queries:
   distinct members, top BEST_SELLER_KEEP each.
 
 A purchase counts when its order is paid and not cancelled and the line was not returned in full.
+The three tables are members' models (members.models); this read model fills and reads them.
 """
 
 import time
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from catalog.choices import ChannelKind
-from catalog.models import SKU, Product
-from members.models import CategoryBestSeller, Member, SkuAffinity, TierBestSeller
+from catalog.models import SKU
+from insights.sql import suggestion_tables_rebuild
+from members.models import CategoryBestSeller, SkuAffinity, TierBestSeller
 from orders.choices import OrderStatus
-from orders.models import Order, OrderLine
+from orders.models import OrderLine
 from stores.models import Stock
 
 AFFINITY_KEEP = 50  # partners kept per SKU: a suggestion needs a handful, the rest is noise
@@ -53,66 +55,16 @@ class RefreshResult:
     seconds: float
 
 
-def _bought_sql() -> str:
-    """Distinct (member, SKU) purchases, as a derived table."""
-    order, line = Order._meta.db_table, OrderLine._meta.db_table
-    return (
-        f"SELECT DISTINCT o.member_id AS member_id, l.sku_id AS sku_id "  # noqa: S608 (table names only)
-        f"FROM {line} l JOIN {order} o ON o.id = l.order_id "
-        f"WHERE o.member_id IS NOT NULL AND o.paid_at IS NOT NULL AND o.status <> %s "
-        f"AND l.returned_quantity < l.quantity"
-    )
-
-
 @transaction.atomic
 def suggestions_refresh() -> RefreshResult:
     """Rebuild the affinity and best-seller tables from every paid order (readers keep seeing the
     previous tables until this transaction commits)."""
     started = time.perf_counter()
-    bought = _bought_sql()
-    cancelled = OrderStatus.CANCELLED.value
-    affinity, by_category, by_tier = (
-        SkuAffinity._meta.db_table,
-        CategoryBestSeller._meta.db_table,
-        TierBestSeller._meta.db_table,
+    affinities, categories, tiers = suggestion_tables_rebuild(
+        affinity_min_customers=AFFINITY_MIN_CUSTOMERS,
+        affinity_keep=AFFINITY_KEEP,
+        best_seller_keep=BEST_SELLER_KEEP,
     )
-    sku, product, member = SKU._meta.db_table, Product._meta.db_table, Member._meta.db_table
-    with connection.cursor() as cursor:
-        for table in (affinity, by_category, by_tier):
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (table name only)
-        cursor.execute(
-            f"INSERT INTO {affinity} (sku_id, other_sku_id, customers) "  # noqa: S608
-            f"SELECT sku_id, other_sku_id, customers FROM ("
-            f" SELECT a.sku_id AS sku_id, b.sku_id AS other_sku_id, COUNT(*) AS customers,"
-            f"  ROW_NUMBER() OVER (PARTITION BY a.sku_id ORDER BY COUNT(*) DESC, b.sku_id) AS place"
-            f" FROM ({bought}) a JOIN ({bought}) b ON b.member_id = a.member_id AND b.sku_id <> a.sku_id"
-            f" GROUP BY a.sku_id, b.sku_id HAVING COUNT(*) >= %s"
-            f") ranked WHERE place <= %s",
-            [cancelled, cancelled, AFFINITY_MIN_CUSTOMERS, AFFINITY_KEEP],
-        )
-        affinities = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {by_category} (category_id, sku_id, customers) "  # noqa: S608
-            f"SELECT category_id, sku_id, customers FROM ("
-            f" SELECT p.category_id AS category_id, b.sku_id AS sku_id, COUNT(*) AS customers,"
-            f"  ROW_NUMBER() OVER (PARTITION BY p.category_id ORDER BY COUNT(*) DESC, b.sku_id) AS place"
-            f" FROM ({bought}) b JOIN {sku} s ON s.id = b.sku_id JOIN {product} p ON p.id = s.product_id"
-            f" GROUP BY p.category_id, b.sku_id"
-            f") ranked WHERE place <= %s",
-            [cancelled, BEST_SELLER_KEEP],
-        )
-        categories = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {by_tier} (tier_id, sku_id, customers) "  # noqa: S608
-            f"SELECT tier_id, sku_id, customers FROM ("
-            f" SELECT m.tier_id AS tier_id, b.sku_id AS sku_id, COUNT(*) AS customers,"
-            f"  ROW_NUMBER() OVER (PARTITION BY m.tier_id ORDER BY COUNT(*) DESC, b.sku_id) AS place"
-            f" FROM ({bought}) b JOIN {member} m ON m.id = b.member_id WHERE m.tier_id IS NOT NULL"
-            f" GROUP BY m.tier_id, b.sku_id"
-            f") ranked WHERE place <= %s",
-            [cancelled, BEST_SELLER_KEEP],
-        )
-        tiers = cursor.rowcount
     return RefreshResult(affinities, categories, tiers, time.perf_counter() - started)
 
 

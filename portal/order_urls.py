@@ -1,6 +1,10 @@
+"""/portal/orders/: the orders app's pages and the order page, which reads later apps
+(portal/order_page.py), under one namespace."""
+
 from django.urls import path
 
 from orders import views
+from portal import order_page
 
 app_name = "orders"
 
@@ -13,6 +17,6 @@ urlpatterns = [
     path("qr/<str:code>.png", views.qr_png_view, name="qr_png"),
     path("qr/<str:code>.svg", views.qr_svg_view, name="qr_svg"),
     path("qr/<str:code>/", views.qr_card, name="qr_card"),
-    path("<str:number>/", views.order_detail, name="detail"),
+    path("<str:number>/", order_page.order_detail, name="detail"),
     path("<str:number>/pay/", views.order_pay_view, name="pay"),
 ]

@@ -5,7 +5,10 @@ Besides their session, HQ admins may authenticate here - and only here - with HT
 e-mail and password), so that a key can be made with curl (docs/integrating.md). Failed attempts
 are limited as the login form's are (ACCOUNT_RATE_LIMITS["login_failed"]), and an account with
 two-factor authentication is refused: a password alone must not pass its second factor, so such an
-admin makes keys signed in (HQ pages, /api/v1/docs/) or with `manage.py api_key_create`."""
+admin makes keys signed in (HQ pages, /api/v1/docs/) or with `manage.py api_key_create`.
+
+Keys name a channel (catalog) or a partner (stores), so managing them is the surface's; the keys
+themselves, their authentication and scopes are the kernel's (integrations)."""
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth import authenticate
@@ -93,7 +96,7 @@ class HQBasicAuthentication(authentication.BasicAuthentication):
 
 
 class HQBasicScheme(OpenApiAuthenticationExtension):
-    target_class = "integrations.key_api.HQBasicAuthentication"
+    target_class = "portal.key_api.HQBasicAuthentication"
     name = "hqBasicAuth"
 
     def get_security_definition(self, auto_schema):
