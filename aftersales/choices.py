@@ -20,6 +20,18 @@ class TicketStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# The colour of each ticket status's badge (config.badges): resolved, refused, waiting for the
+# unit; the steps in between are "info".
+TICKET_STATUS_TONES = {
+    TicketStatus.REFUNDED: "ok",
+    TicketStatus.EXCHANGED: "ok",
+    TicketStatus.REPAIRED: "ok",
+    TicketStatus.CLOSED: "ok",
+    TicketStatus.REFUSED: "err",
+    TicketStatus.OPENED: "warn",
+}
+
+
 class OpenedVia(models.TextChoices):
     STORE = "store", _("Store staff portal")
     HQ = "hq", _("HQ customer service")

@@ -14,10 +14,11 @@ from aftersales.choices import TicketStatus
 from aftersales.filtersets import TicketFilterSet
 from aftersales.forms import PeriodForm
 from aftersales.selectors import tickets_visible_to
+from aftersales.tables import TicketTable
 from aftersales.templatetags.aftersales_tags import days_open
 from catalog.models import Channel
 from config.csv import csv_stream
-from config.views import hq_required, paginate
+from config.views import hq_required
 
 RATES_SHOWN = 50
 
@@ -42,16 +43,19 @@ def queue(request):
     filterset = _filtered(request)
     valid = filterset.is_valid()  # every parameter parsed before any query
     tickets = filterset.qs if valid else filterset.queryset.none()
+    now = timezone.now()
+    table = TicketTable(tickets, now=now, request=request)
     return render(
         request,
         "aftersales/hq/queue.html",
         {
             "filterset": filterset,
-            "page_obj": paginate(request, tickets),
+            "table": table,
+            "page_obj": table.page_obj,
             "ageing": reports.ageing(tickets),
             "buckets": [label for label, _low, _high in reports.AGEING_BUCKETS],
             "reasons": reports.refused_reasons(tickets),
-            "now": timezone.now(),
+            "now": now,
         },
         status=200 if valid else 400,
     )

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.choices import OpenedVia, TicketKind, TicketStatus
+from aftersales.choices import TICKET_STATUS_TONES, OpenedVia, TicketKind, TicketStatus
 
 
 class WarrantyPolicy(models.Model):
@@ -149,6 +149,19 @@ class Ticket(models.Model):
 
     def __str__(self):
         return self.number
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return TICKET_STATUS_TONES.get(self.status, "info")
+
+    @property
+    def awaits_take_in(self) -> bool:
+        """Opened online or by HQ and no store has the unit yet: the state machine's next step is
+        a counter receiving it (aftersales.states)."""
+        from aftersales.states import can_move  # aftersales.states imports this module
+
+        return not self.handling_store_id and can_move(self, TicketStatus.RECEIVED)
 
 
 class TicketStatusChange(models.Model):

@@ -46,9 +46,10 @@ from aftersales.services import (
     ticket_resolve,
 )
 from aftersales.states import IN_PROGRESS, TRANSITIONS, can_move
+from aftersales.tables import TicketTable
 from aftersales.warranty import eligibility
 from config.errors import DomainError
-from config.views import add_domain_error, paginate
+from config.views import add_domain_error
 from members.phones import normalise_phone_or_blank
 from members.policies import member_fields_for
 from orders.models import OrderLine, SoldUnit
@@ -212,6 +213,7 @@ def desk(request):
         .order_by("opened_at", "id")
     )
     open_tickets = list(waiting[:OPEN_LIMIT]) if stores else []
+    now = timezone.now()
     return render(
         request,
         "aftersales/desk.html",
@@ -222,8 +224,9 @@ def desk(request):
             "searched": form.is_bound and form.is_valid(),
             "stores": stores,
             "open_tickets": open_tickets,
+            "open_table": TicketTable(open_tickets, now=now, per_page=None, request=request),
             "open_limit": OPEN_LIMIT,
-            "now": timezone.now(),
+            "now": now,
         },
     )
 
@@ -322,10 +325,11 @@ def store_tickets(request, code):
     if not show_all:
         tickets = tickets.exclude(status=TicketStatus.CLOSED)
     tickets = tickets.order_by("opened_at", "id") if not show_all else tickets.order_by("-opened_at", "-id")
+    table = TicketTable(tickets, request=request)
     return render(
         request,
         "aftersales/store_tickets.html",
-        {"store": store, "page_obj": paginate(request, tickets), "show_all": show_all, "now": timezone.now()},
+        {"store": store, "table": table, "page_obj": table.page_obj, "show_all": show_all, "now": table.now},
     )
 
 

@@ -16,9 +16,10 @@ from catalog.forms import AtForm, PriceForm, UnifiedForm
 from catalog.models import SKU, Category, Channel
 from catalog.selectors import live_prices, price_consistency_report
 from catalog.services import category_set_unified, price_set
+from catalog.tables import ConsistencyTable, PriceChangeTable, PriceVersionTable, SKUTable
 from config.csv import csv_attachment
 from config.errors import DomainError
-from config.views import add_domain_error, hq_required, paginate
+from config.views import add_domain_error, hq_required
 
 
 def _scope(channel) -> str:
@@ -67,10 +68,13 @@ def price_new(request):
 def sku_list(request):
     skus = SKU.objects.select_related("product").order_by("code")
     filterset = SKUFilterSet(request.GET, queryset=skus)
+    table = SKUTable(filterset.qs, request=request)
+    if table.export_requested:
+        return table.export_response()
     return render(
         request,
         "catalog/sku_list.html",
-        {"filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -82,14 +86,18 @@ def sku_prices(request, code):
     live_ids = set(live_prices(now).filter(sku=sku).values_list("pk", flat=True))
     versions = sku.prices.select_related("channel", "created_by").order_by("channel__code", "-valid_from")
     changes = sku.price_changes.select_related("channel", "changed_by").order_by("-changed_at", "-id")
+    versions_table = PriceVersionTable(versions, live_ids=live_ids, request=request)
+    changes_table = PriceChangeTable(changes, page_field="changes_page", request=request)
     return render(
         request,
         "catalog/sku_prices.html",
         {
             "sku": sku,
             "live_ids": live_ids,
-            "page_obj": paginate(request, versions),
-            "changes_page": paginate(request, changes, param="changes_page"),
+            "table": versions_table,
+            "page_obj": versions_table.page_obj,
+            "changes_table": changes_table,
+            "changes_page": changes_table.page_obj,
         },
     )
 
@@ -104,6 +112,12 @@ def consistency(request):
     rows = price_consistency_report(at=at)
     if request.GET.get("format") == "csv":
         return _consistency_csv(rows, channels, at)
+    # Each row's prices in the column order of the channels (None: no price there).
+    table = ConsistencyTable(
+        [(row, [row.prices.get(c.code) for c in channels]) for row in rows],
+        channels=channels,
+        request=request,
+    )
     return render(
         request,
         "catalog/consistency.html",
@@ -112,10 +126,8 @@ def consistency(request):
             "at": at,
             "channels": channels,
             "row_count": len(rows),
-            # Each row's prices in the column order of the channels (None: no price there).
-            "page_obj": paginate(
-                request, [(row, [row.prices.get(c.code) for c in channels]) for row in rows]
-            ),
+            "table": table,
+            "page_obj": table.page_obj,
         },
     )
 

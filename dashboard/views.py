@@ -17,10 +17,11 @@ from catalog.selectors import price_consistency_report
 from config.charts import bar_chart, line_chart
 from config.csv import csv_stream
 from config.money import quantize_money
-from config.views import hq_required, paginate
+from config.views import hq_required
 from dashboard import selectors
 from dashboard.forms import PRESETS, DashboardPeriodForm, OfferFilterForm, OrderFilterForm
 from dashboard.regions import OTHER, REGIONS, region_label
+from dashboard.tables import OfferTable, SalesOrderTable
 from guides.leaderboards import guide_board
 from orders.choices import AssignmentStatus
 
@@ -202,6 +203,7 @@ def orders(request):
     if valid and filters.get("format") == "csv":
         return _orders_csv(period, rows)
     summary = rows.aggregate(n=Count("id"), total=Sum("total"))
+    table = SalesOrderTable(rows, request=request)
     return render(
         request,
         "dashboard/orders.html",
@@ -212,7 +214,8 @@ def orders(request):
             "filters": _filter_labels(filters),
             "count": summary["n"],
             "total": quantize_money(summary["total"] or selectors.ZERO),
-            "page_obj": paginate(request, rows),
+            "table": table,
+            "page_obj": table.page_obj,
             "back": _url("dashboard:home", period.as_query()),
         },
         status=200 if valid else 400,
@@ -248,6 +251,7 @@ def offers(request):
     rows = rows.order_by("-offered_at", "-id") if valid else rows.none()
     if valid and filters.get("format") == "csv":
         return _offers_csv(period, rows)
+    table = OfferTable(rows, request=request)
     return render(
         request,
         "dashboard/offers.html",
@@ -258,7 +262,8 @@ def offers(request):
             "filters": _filter_labels(filters),
             "statuses": AssignmentStatus.choices,
             "count": rows.count(),
-            "page_obj": paginate(request, rows),
+            "table": table,
+            "page_obj": table.page_obj,
             "back": _url("dashboard:home", period.as_query()),
         },
         status=200 if valid else 400,

@@ -38,3 +38,12 @@ class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     APPROVED = "approved", _("Approved")
     PAID = "paid", _("Paid")
+
+
+# The colour of each status's badge (config.badges).
+GUIDE_STATUS_TONES = {GuideStatus.ACTIVE: "ok", GuideStatus.SUSPENDED: "err"}
+STATEMENT_STATUS_TONES = {
+    StatementStatus.PAID: "ok",
+    StatementStatus.APPROVED: "info",
+    StatementStatus.DRAFT: "warn",
+}

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from config.csv import csv_attachment, csv_cell
 from config.errors import DomainError
-from config.views import add_domain_error, hq_required, paginate
+from config.views import add_domain_error, hq_required
 from guides.filtersets import GuideFilterSet, StatementFilterSet
 from guides.leaderboards import (
     conversion,
@@ -26,6 +26,7 @@ from guides.portal_forms import BoardForm, PayForm, PeriodForm, SuspendForm
 from guides.selectors import bindings_visible_to, guides_visible_to, statements_visible_to
 from guides.services import guide_reinstate, guide_suspend
 from guides.settlement import statement_approve, statement_pay
+from guides.tables import EntryTable, GuideTable, StatementTable
 from guides.views import guide_page_context, statement_csv_response, statement_entries
 
 BOARD_CSV_COLUMNS = ("rank", "code", "name", "store", "partner", "fans", "orders", "sales", "commission")
@@ -123,10 +124,13 @@ def conversion_view(request):
 def guide_list(request):
     guides = guides_visible_to(request.user).select_related("store", "partner", "level").order_by("code")
     filterset = GuideFilterSet(request.GET, queryset=guides)
+    table = GuideTable(filterset.qs, request=request)
+    if table.export_requested:
+        return table.export_response()
     return render(
         request,
         "guides/hq/guide_list.html",
-        {"filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -164,7 +168,7 @@ def guide_detail(request, code):
         request,
         "guides/hq/guide_detail.html",
         {
-            **guide_page_context(request, guide),
+            **guide_page_context(request, guide, statement_link="guides_hq:statement"),
             "suspend_form": suspend_form,
             "fans_total": bindings_visible_to(request.user).filter(guide=guide).count(),
         },
@@ -179,10 +183,15 @@ def guide_detail(request, code):
 def statement_list(request):
     rows = statements_visible_to(request.user).select_related("guide", "partner")
     filterset = StatementFilterSet(request.GET, queryset=rows)
+    table = StatementTable(
+        filterset.qs, link="guides_hq:statement", export_name="statements", request=request
+    )
+    if table.export_requested:
+        return table.export_response()
     return render(
         request,
         "guides/hq/statements.html",
-        {"filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -219,14 +228,11 @@ def statement_detail(request, pk):
         except DomainError as error:
             _show_refusal(request, error, form=pay_form, field="payment_reference")
         statement.refresh_from_db()
+    table = EntryTable(statement_entries(statement), request=request)
     return render(
         request,
         "guides/hq/statement_detail.html",
-        {
-            "statement": statement,
-            "pay_form": pay_form,
-            "page_obj": paginate(request, statement_entries(statement)),
-        },
+        {"statement": statement, "pay_form": pay_form, "table": table, "page_obj": table.page_obj},
     )
 
 

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from config.money import MoneyField
 from guides.choices import (
+    GUIDE_STATUS_TONES,
+    STATEMENT_STATUS_TONES,
     BindingEnd,
     EntryKind,
     GuideStatus,
@@ -74,6 +76,11 @@ class Guide(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == GuideStatus.ACTIVE
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return GUIDE_STATUS_TONES.get(self.status, "")
 
 
 class AttributionWindow(models.Model):
@@ -283,6 +290,27 @@ class Statement(models.Model):
 
     def __str__(self):
         return f"{self.period:%Y-%m} {self.guide_id or self.partner_id} {self.total}"
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return STATEMENT_STATUS_TONES.get(self.status, "")
+
+    def _may_become(self, wanted: str) -> bool:
+        # The state machine is guides.settlement's, which imports this module: read when asked.
+        from guides.settlement import TRANSITIONS
+
+        return wanted in TRANSITIONS.get(self.status, set())
+
+    @property
+    def can_be_approved(self) -> bool:
+        """A draft: HQ may approve it (guides.settlement's state machine)."""
+        return self._may_become(StatementStatus.APPROVED)
+
+    @property
+    def can_be_paid(self) -> bool:
+        """Approved: HQ may mark it paid (guides.settlement's state machine)."""
+        return self._may_become(StatementStatus.PAID)
 
 
 class CommissionEntry(models.Model):

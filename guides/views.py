@@ -30,7 +30,7 @@ from config.csv import csv_attachment, csv_cell
 from config.dates import SHANGHAI, shanghai_date, shanghai_today
 from config.errors import DomainError
 from config.money import quantize_money
-from config.views import add_domain_error, paginate
+from config.views import add_domain_error
 from guides import settlement
 from guides.choices import EntryKind, StatementParty
 from guides.commission import commission_balances
@@ -53,6 +53,14 @@ from guides.selectors import (
     statements_visible_to,
 )
 from guides.services import fan_coupon_give, fan_coupons
+from guides.tables import (
+    AttributedOrderTable,
+    EntryTable,
+    FanTable,
+    PartnerGuideTable,
+    PartnerStoreTable,
+    StatementTable,
+)
 from marketing.choices import IssuedVia
 from marketing.models import CouponCode
 from orders.choices import OrderStatus
@@ -79,6 +87,11 @@ class Viewer:
     def many_guides(self) -> bool:
         """Lists show a guide column when the viewer may see more than their own rows."""
         return self.hq or bool(self.partners)
+
+
+def _own_rows(viewer: Viewer) -> tuple[str, ...]:
+    """The lists' columns a viewer who sees only their own rows does without (`exclude`)."""
+    return () if viewer.many_guides else ("guide",)
 
 
 def portal_page(view):
@@ -205,10 +218,12 @@ def fans(request, viewer):
         .order_by("-last_scan_at", "-id")
     )
     filterset = BindingFilterSet(request.GET, queryset=rows)
-    page = paginate(request, filterset.qs)
-    bindings_mark(page.object_list)
+    table = FanTable(filterset.qs, request=request, exclude=_own_rows(viewer))
+    bindings_mark(table.page_obj.object_list)
     return render(
-        request, "guides/portal/fans.html", {"viewer": viewer, "filterset": filterset, "page_obj": page}
+        request,
+        "guides/portal/fans.html",
+        {"viewer": viewer, "filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -300,10 +315,11 @@ def orders(request, viewer):
     )
     filterset = OrderFilterSet(request.GET, queryset=rows)
     filterset.form.fields["status"].widget = CheckboxSelectMultiple(choices=OrderStatus.choices)
+    table = AttributedOrderTable(filterset.qs, request=request, exclude=_own_rows(viewer))
     return render(
         request,
         "guides/portal/orders.html",
-        {"viewer": viewer, "filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"viewer": viewer, "filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -328,6 +344,9 @@ def order_detail(request, viewer, number):
             "order": order,
             "lines": list(order.lines.select_related("sku")),
             "entries": entries,
+            "entry_table": EntryTable(
+                entries, link="guides:entry", per_page=None, request=request, exclude=_own_rows(viewer)
+            ),
         },
     )
 
@@ -358,13 +377,15 @@ def ledger(request, viewer):
     )
     filterset = CommissionEntryFilterSet(request.GET, queryset=rows)
     totals = kind_totals(filterset.qs)
+    table = EntryTable(filterset.qs, link="guides:entry", request=request, exclude=_own_rows(viewer))
     return render(
         request,
         "guides/portal/ledger.html",
         {
             "viewer": viewer,
             "filterset": filterset,
-            "page_obj": paginate(request, filterset.qs),
+            "table": table,
+            "page_obj": table.page_obj,
             "totals": totals,
             "held_total": sum((row["held"] for row in totals), start=ZERO),
             "payable_total": sum((row["payable"] for row in totals), start=ZERO),
@@ -385,8 +406,13 @@ def entry_detail(request, viewer, pk):
         .exclude(pk=entry.pk)
         .order_by("created_at", "id")
     )
+    related_table = EntryTable(
+        related, link="guides:entry", per_page=None, request=request, exclude=("guide",)
+    )
     return render(
-        request, "guides/portal/entry_detail.html", {"viewer": viewer, "entry": entry, "related": related}
+        request,
+        "guides/portal/entry_detail.html",
+        {"viewer": viewer, "entry": entry, "related": related, "related_table": related_table},
     )
 
 
@@ -398,10 +424,11 @@ def entry_detail(request, viewer, pk):
 def statements(request, viewer):
     rows = statements_visible_to(request.user).select_related("guide", "partner")
     filterset = StatementFilterSet(request.GET, queryset=rows)
+    table = StatementTable(filterset.qs, link="guides:statement", request=request)
     return render(
         request,
         "guides/portal/statements.html",
-        {"viewer": viewer, "filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"viewer": viewer, "filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -420,14 +447,13 @@ def statement_detail(request, viewer, pk):
     statement = get_object_or_404(
         statements_visible_to(request.user).select_related("guide", "partner"), pk=pk
     )
+    table = EntryTable(
+        statement_entries(statement), link="guides:entry", request=request, exclude=_own_rows(viewer)
+    )
     return render(
         request,
         "guides/portal/statement_detail.html",
-        {
-            "viewer": viewer,
-            "statement": statement,
-            "page_obj": paginate(request, statement_entries(statement)),
-        },
+        {"viewer": viewer, "statement": statement, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -468,11 +494,13 @@ def guide_detail(request, viewer, code):
     )
 
 
-def guide_page_context(request, guide) -> dict:
+def guide_page_context(request, guide, *, statement_link: str = "guides:statement") -> dict:
     """What a guide's page shows, on the portal and in HQ: the period asked for (this month by
-    default), the guide's figures and active fans in it, their balances and latest statements."""
+    default), the guide's figures and active fans in it, their balances and latest statements
+    (each linking to `statement_link`'s page)."""
     form = PeriodForm(request.GET or None)
     period = form.period()
+    statements = list(statements_visible_to(request.user).filter(guide=guide)[:12])
     return {
         "guide": guide,
         "form": form,
@@ -480,7 +508,8 @@ def guide_page_context(request, guide) -> dict:
         "figures": guide_figures(period=period, guide_ids=[guide.pk]).get(guide.pk, Figures()),
         "active_fans": active_fan_counts([guide.pk]).get(guide.pk, 0),
         "balances": commission_balances(guide=guide),
-        "statements": list(statements_visible_to(request.user).filter(guide=guide)[:12]),
+        "statements": statements,
+        "statement_table": StatementTable(statements, link=statement_link, per_page=None, request=request),
     }
 
 
@@ -499,12 +528,16 @@ def partner(request, viewer):
         .select_related("partner")
         .order_by("code")
     )
-    store_page = paginate(request, stores, per_page=PARTNER_PAGE_SIZE, param="stores_page")
+    store_table = PartnerStoreTable(
+        stores, per_page=PARTNER_PAGE_SIZE, page_field="stores_page", request=request
+    )
+    store_page = store_table.page_obj
     by_store = store_figures(period=period, store_ids=[s.pk for s in store_page.object_list])
     for store in store_page.object_list:
         store.figures = by_store.get(store.pk, Figures())
     guides = guides_visible_to(request.user).select_related("store", "level").order_by("code")
-    guide_page = paginate(request, guides, per_page=PARTNER_PAGE_SIZE)
+    guide_table = PartnerGuideTable(guides, per_page=PARTNER_PAGE_SIZE, request=request)
+    guide_page = guide_table.page_obj
     ids = [g.pk for g in guide_page.object_list]
     by_guide = guide_figures(period=period, guide_ids=ids)
     active = active_fan_counts(ids)
@@ -526,8 +559,13 @@ def partner(request, viewer):
             "form": form,
             "period": period,
             "store_page": store_page,
+            "store_table": store_table,
             "page_obj": guide_page,
+            "guide_table": guide_table,
             "balances": balances,
             "partner_statements": partner_statements,
+            "statement_table": StatementTable(
+                partner_statements, link="guides:statement", per_page=None, request=request
+            ),
         },
     )

@@ -47,3 +47,7 @@ class AuditAction(models.TextChoices):
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SENT = "sent", _("Sent")
+
+
+# The colour of each status's badge (config.badges).
+CAMPAIGN_STATUS_TONES = {CampaignStatus.SENT: "ok", CampaignStatus.DRAFT: "warn"}

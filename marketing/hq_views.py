@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.csv import csv_stream
 from config.errors import DomainError
 from config.money import quantize_money
-from config.views import add_domain_error, hq_required, paginate
+from config.views import add_domain_error, hq_required
 from marketing.choices import CampaignStatus
 from marketing.hq_forms import (
     CampaignFilterForm,
@@ -35,6 +35,7 @@ from marketing.services import (
     coupon_define,
     promotion_set,
 )
+from marketing.tables import CampaignTable, CouponTable, PromotionTable
 
 AUDIENCE_SAMPLE = 20
 
@@ -83,12 +84,14 @@ def promotion_list(request):
         rows = _window_filter(rows, form.cleaned_data.get("status"), now)
         if form.cleaned_data.get("kind"):
             rows = rows.filter(kind=form.cleaned_data["kind"])
-    page_obj = paginate(request, rows)
-    for promotion in page_obj:
-        promotion.live = promotion.is_live_at(now)
-        promotion.upcoming = promotion.valid_from > now
+    table = PromotionTable(rows, now=now, request=request)
+    if table.export_requested and status == 200:
+        return table.export_response()
     return render(
-        request, "marketing/hq/promotions.html", {"form": form, "page_obj": page_obj}, status=status
+        request,
+        "marketing/hq/promotions.html",
+        {"form": form, "table": table, "page_obj": table.page_obj},
+        status=status,
     )
 
 
@@ -122,16 +125,15 @@ def coupon_list(request):
     now = timezone.now()
     if status == 200:
         rows = _window_filter(rows, form.cleaned_data.get("status"), now)
-    page_obj = paginate(request, rows)
-    for coupon in page_obj:
-        coupon.live = coupon.is_live_at(now)
-        coupon.count_left = (
-            None if coupon.budget_count is None else coupon.budget_count - coupon.redeemed_count
-        )
-        coupon.amount_left = (
-            None if coupon.budget_amount is None else coupon.budget_amount - coupon.redeemed_amount
-        )
-    return render(request, "marketing/hq/coupons.html", {"form": form, "page_obj": page_obj}, status=status)
+    table = CouponTable(rows, now=now, request=request)
+    if table.export_requested and status == 200:
+        return table.export_response()
+    return render(
+        request,
+        "marketing/hq/coupons.html",
+        {"form": form, "table": table, "page_obj": table.page_obj},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,10 +165,13 @@ def campaign_list(request):
     )
     if status == 200 and form.cleaned_data.get("status"):
         rows = rows.filter(status=form.cleaned_data["status"])
+    table = CampaignTable(rows, request=request)
+    if table.export_requested and status == 200:
+        return table.export_response()
     return render(
         request,
         "marketing/hq/campaigns.html",
-        {"form": form, "page_obj": paginate(request, rows)},
+        {"form": form, "table": table, "page_obj": table.page_obj},
         status=status,
     )
 

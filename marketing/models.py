@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.money import MoneyField
 from marketing.choices import (
+    CAMPAIGN_STATUS_TONES,
     AuditAction,
     CampaignStatus,
     CodeStatus,
@@ -222,6 +223,16 @@ class Campaign(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return CAMPAIGN_STATUS_TONES.get(self.status, "")
+
+    @property
+    def is_sent(self) -> bool:
+        """Sent at least once: it has a report, and sending again reaches only members not reached."""
+        return self.status == CampaignStatus.SENT
+
 
 class CouponCode(models.Model):
     """One unique code of a coupon, held by one member; used once (a cancelled order frees it)."""
@@ -268,6 +279,25 @@ class CouponCode(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def is_redeemed(self) -> bool:
+        return self.status == CodeStatus.REDEEMED
+
+    # The badge (config.badges): a held code whose coupon is outside its window says so. `usable`
+    # is set by the page that read the coupon with the code (portal.wallet); unset, a held code is
+    # taken as usable.
+    @property
+    def status_tone(self) -> str:
+        if self.is_redeemed:
+            return ""
+        return "ok" if getattr(self, "usable", True) else "warn"
+
+    @property
+    def status_label(self):
+        if not self.is_redeemed and not getattr(self, "usable", True):
+            return _("Not valid now")
+        return self.get_status_display()
 
 
 class CouponRedemption(models.Model):

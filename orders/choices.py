@@ -27,6 +27,16 @@ class OrderStatus(models.TextChoices):
     RETURNED = "returned", _("Returned")
 
 
+# The colour of each order status's badge (config.badges): done, stopped, waiting for the payment;
+# every other status is on its way ("info").
+ORDER_STATUS_TONES = {
+    OrderStatus.COMPLETED: "ok",
+    OrderStatus.CANCELLED: "err",
+    OrderStatus.RETURNED: "err",
+    OrderStatus.CREATED: "warn",
+}
+
+
 class PaymentKind(models.TextChoices):
     PAYMENT = "payment", _("Payment")
     REFUND = "refund", _("Refund")
@@ -58,6 +68,15 @@ class AssignmentStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     EXPIRED = "expired", _("No answer in time")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# The colour of each offer status's badge (config.badges).
+ASSIGNMENT_STATUS_TONES = {
+    AssignmentStatus.OFFERED: "warn",
+    AssignmentStatus.ACCEPTED: "ok",
+    AssignmentStatus.REJECTED: "err",
+    AssignmentStatus.EXPIRED: "err",
+}
 
 
 class ShareParty(models.TextChoices):

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from config.money import MoneyField
 from orders.choices import (
+    ASSIGNMENT_STATUS_TONES,
+    ORDER_STATUS_TONES,
     AssignmentStatus,
     DeliveryMethod,
     DiscountSource,
@@ -131,6 +133,23 @@ class Order(models.Model):
 
     def __str__(self):
         return self.number
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return ORDER_STATUS_TONES.get(self.status, "info")
+
+    @property
+    def is_payable(self) -> bool:
+        """The state machine (orders.states) lets this order be paid now."""
+        from orders.states import can_move  # orders.states imports this module: read when asked
+
+        return can_move(self.status, OrderStatus.PAID)
+
+    @property
+    def awaits_pickup(self) -> bool:
+        """Ready at the store, waiting for the customer to collect it."""
+        return self.delivery_method == DeliveryMethod.PICKUP and self.status == OrderStatus.READY_FOR_PICKUP
 
 
 class OrderLine(models.Model):
@@ -348,6 +367,11 @@ class StoreAssignment(models.Model):
 
     def __str__(self):
         return f"{self.order_id} -> {self.store_id} ({self.status})"
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return ASSIGNMENT_STATUS_TONES.get(self.status, "")
 
 
 class RevenueRule(models.Model):

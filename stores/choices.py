@@ -15,6 +15,10 @@ class StoreStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# The colour of each store status's badge (config.badges).
+STORE_STATUS_TONES = {StoreStatus.OPEN: "ok", StoreStatus.CLOSED: "err", StoreStatus.PREPARING: "warn"}
+
+
 class StaffRole(models.TextChoices):
     MANAGER = "manager", _("Store manager")
     CLERK = "clerk", _("Store clerk")

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from stores.choices import MovementKind, StaffRole, StoreKind, StoreStatus
+from stores.choices import STORE_STATUS_TONES, MovementKind, StaffRole, StoreKind, StoreStatus
 
 
 class Partner(models.Model):
@@ -74,6 +74,11 @@ class Store(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.name}"
+
+    @property
+    def status_tone(self) -> str:
+        """The colour of the status badge (config.badges)."""
+        return STORE_STATUS_TONES.get(self.status, "")
 
 
 class StaffMembership(models.Model):

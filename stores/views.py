@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from config.errors import DomainError
-from config.views import add_domain_error, paginate, staff_required
+from config.views import add_domain_error, staff_required
 from stores.choices import MovementKind
 from stores.filtersets import StockFilterSet, StockMovementFilterSet, StoreFilterSet
 from stores.forms import LookupStartForm, StockChangeForm, StockLookupForm
@@ -23,6 +23,7 @@ from stores.models import Store
 from stores.policies import stock_visible_to, store_actionable_by, stores_visible_to
 from stores.selectors import sku_find, stock_nearby
 from stores.services import stock_adjust, stock_receive
+from stores.tables import MovementTable, StockTable, StoreTable
 
 # Up to this many stores the lookup offers a list to pick from; past it (HQ), a store code field.
 LOOKUP_STORE_CHOICES = 200
@@ -47,10 +48,13 @@ def store_list(request):
     stores = stores_visible_to(request.user).select_related("partner").order_by("code")
     filterset = StoreFilterSet(request.GET, queryset=stores)
     _label_empty_choice(filterset.form, {"kind": _("Any kind"), "status": _("Any status")})
+    table = StoreTable(filterset.qs, request=request)
+    if table.export_requested:
+        return table.export_response()
     return render(
         request,
         "stores/store_list.html",
-        {"filterset": filterset, "page_obj": paginate(request, filterset.qs)},
+        {"filterset": filterset, "table": table, "page_obj": table.page_obj},
     )
 
 
@@ -60,13 +64,17 @@ def store_detail(request, code):
     store = _store_or_404(request, code)
     stock = stock_visible_to(request.user).filter(location=store).select_related("sku").order_by("sku__code")
     filterset = StockFilterSet(request.GET, queryset=stock)
+    table = StockTable(filterset.qs, store=store, export_name=f"stock-{store.code}", request=request)
+    if table.export_requested:
+        return table.export_response()
     return render(
         request,
         "stores/store_detail.html",
         {
             "store": store,
             "filterset": filterset,
-            "page_obj": paginate(request, filterset.qs),
+            "table": table,
+            "page_obj": table.page_obj,
             "may_change_stock": store_actionable_by(request.user, store, "manage"),
         },
     )
@@ -83,6 +91,7 @@ def stock_ledger(request, code, sku_code):
         request.GET, queryset=stock.movements.select_related("created_by").order_by("-created_at", "-id")
     )
     _label_empty_choice(filterset.form, {"kind": _("Any movement")})
+    table = MovementTable(filterset.qs, request=request)
     return render(
         request,
         "stores/stock_ledger.html",
@@ -90,7 +99,8 @@ def stock_ledger(request, code, sku_code):
             "store": store,
             "stock": stock,
             "filterset": filterset,
-            "page_obj": paginate(request, filterset.qs),
+            "table": table,
+            "page_obj": table.page_obj,
             "may_change_stock": store_actionable_by(request.user, store, "manage"),
         },
     )

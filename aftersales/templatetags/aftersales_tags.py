@@ -1,4 +1,5 @@
-"""Template helpers of the after-sales pages: a ticket's age, and the member page's tickets."""
+"""Template helpers of the after-sales pages: a ticket's age, and the member page's tickets (a ticket's
+status badge is the one of every page: `{% status_badge ticket %}`, config.badges)."""
 
 from django import template
 from django.db.models import Q
@@ -14,18 +15,6 @@ def days_open(ticket, now=None) -> int:
     """Whole days from opening to closing (or to now while it is open): the SLA's ageing."""
     end = ticket.closed_at or now or timezone.now()
     return max((end - ticket.opened_at).days, 0)
-
-
-@register.filter
-def status_tone(status: str) -> str:
-    """The badge colour of a ticket status."""
-    if status in ("refused",):
-        return "err"
-    if status in ("refunded", "exchanged", "repaired", "closed"):
-        return "ok"
-    if status == "opened":
-        return "warn"
-    return "info"
 
 
 @register.simple_tag(takes_context=True)

@@ -201,7 +201,9 @@ def test_consistency_report_lists_the_sku_whose_channels_disagree(hq_client, dis
     assert response.status_code == 200
     assert "TV55X" in body
     assert "PHONE1" not in body
-    assert '<td class="num strong neg">300.00</td>' in body
+    assert (
+        'class="money neg num strong" data-label="Difference"><span class="cell">300.00</span></td>' in body
+    )
     assert "1 SKU whose channels disagree at 2026-03-01 12:00." in body
 
 

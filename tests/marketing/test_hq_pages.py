@@ -295,8 +295,9 @@ def test_the_coupon_list_shows_issued_redeemed_and_the_budget_left(hq_client, wo
 
     text = page(response)
     row = text[text.index('data-code="WELCOME30"') :].split("</tr>")[0]
-    assert '<td class="num">3</td>' in row  # issued
-    assert '<td class="num">1<br>' in row and "¥30.00" in row  # redeemed, and what it cost
+    assert 'data-label="Issued"><span class="cell">3</span></td>' in row  # issued
+    # redeemed, and what it cost
+    assert 'data-label="Redeemed"><span class="cell">1<br>' in row and "¥30.00" in row
     assert "9 uses" in row and "¥970.00" in row  # budget left
     assert 'data-code="WELCOME30"' not in page(hq_client.get("/hq/marketing/coupons/", {"status": "ended"}))
 
@@ -502,8 +503,8 @@ def test_the_campaign_list_shows_status_and_recipients(hq_client, world, audienc
     sent_row = text[text.index(f'data-pk="{sent.pk}"') :].split("</tr>")[0]
     draft_row = text[text.index(f'data-pk="{draft.pk}"') :].split("</tr>")[0]
 
-    assert "Sent" in sent_row and '<td class="num">3</td>' in sent_row
-    assert "Draft" in draft_row and '<td class="num">0</td>' in draft_row
+    assert "Sent" in sent_row and 'data-label="Recipients"><span class="cell">3</span></td>' in sent_row
+    assert "Draft" in draft_row and 'data-label="Recipients"><span class="cell">0</span></td>' in draft_row
     only_sent = page(hq_client.get("/hq/marketing/campaigns/", {"status": "sent"}))
     assert f'data-pk="{sent.pk}"' in only_sent and f'data-pk="{draft.pk}"' not in only_sent
 

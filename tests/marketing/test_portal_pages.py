@@ -13,12 +13,12 @@ from django.urls import reverse
 
 from aftersales.selectors import return_refunds
 from guides.models import ScanEvent
+from insights.order_timeline import order_timeline
 from marketing.choices import CodeStatus, IssuedVia, PromotionKind
 from marketing.models import CouponCode, CouponRedemption, WalletEntry
 from members.models import Member
 from orders.choices import DeliveryMethod, OrderStatus, PaymentKind
 from orders.models import LineDiscount, Order, Payment
-from orders.timeline import order_timeline
 from tests.factories import GuideFactory, MemberFactory, PartnerFactory, UserFactory, clerk_at, hq_user
 from tests.marketing.helpers import D, assert_ledgers_add_up, paid, refunded
 

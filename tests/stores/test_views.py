@@ -84,10 +84,10 @@ def test_clerk_sees_own_store_page_with_stock_and_available_units(clerk_client, 
     assert response.status_code == 200
     assert "Beijing Wangfujing" in body
     assert "TV55X" in body
-    # on hand 7, reserved 2, available 5
-    assert '<td class="num">7</td>' in body
-    assert '<td class="num">2</td>' in body
-    assert '<td class="num strong">5</td>' in body
+    # on hand 7, reserved 2, available 5 (each cell names its column: the list's cards show the label)
+    assert 'class="num" data-label="On hand"><span class="cell">7</span></td>' in body
+    assert 'class="num" data-label="Reserved"><span class="cell">2</span></td>' in body
+    assert 'class="num strong" data-label="Available"><span class="cell">5</span></td>' in body
     assert reverse("stores:ledger", args=[store.code, sku.code]) in body
     # a clerk looks stock up but does not receive or adjust it
     assert reverse("stores:stock_change", args=[store.code]) not in body
