@@ -63,7 +63,7 @@ from orders.models import (
 )
 from orders.policies import order_actionable_by, order_place_require, order_require, person_of
 from orders.routing import Candidate, route_candidates
-from orders.sql import line_discounts_insert
+from orders.sql import line_discounts_insert, replay_statement
 from orders.states import order_transition
 from stores.choices import StoreKind, StoreStatus
 from stores.errors import InsufficientStock
@@ -110,18 +110,10 @@ def _replay(
     """The order a retried request already made, or None. A different body under the same key: 409."""
     # One query for both ways of retrying, as plain SQL (building the ORM query was a noticeable
     # part of an order's Python time); first by the model's ordering, as .first() would.
-    match, params = [], []
-    if idempotency_key:
-        match.append('"idempotency_key" = %s')
-        params.append(idempotency_key)
-    if external_reference:
-        match.append('("channel_id" = %s AND "external_reference" = %s)')
-        params += [channel.pk, external_reference]
-    if not match:
+    if not idempotency_key and not external_reference:
         return None
-    sql = (
-        f'SELECT * FROM "{Order._meta.db_table}" WHERE {" OR ".join(match)} '  # noqa: S608 (no input)
-        'ORDER BY "created_at" DESC, "id" DESC LIMIT 1'
+    sql, params = replay_statement(
+        idempotency_key=idempotency_key, channel_id=channel.pk, external_reference=external_reference
     )
     existing = next(iter(fetch(Order, sql, params)), None)
     if existing is None:

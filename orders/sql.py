@@ -3,7 +3,7 @@ than the statement (docs/benchmarks.md, "Flash sale with a coupon per order"). T
 names come from the models' _meta; the connection from the database router."""
 
 from config.sql import names
-from orders.models import LineDiscount, OrderLine
+from orders.models import LineDiscount, Order, OrderLine
 
 
 def line_discounts_insert(discounts: list[LineDiscount], *, order_id: int) -> tuple[str, list]:
@@ -38,4 +38,27 @@ def line_discounts_insert(discounts: list[LineDiscount], *, order_id: int) -> tu
         f"FROM ({' UNION ALL '.join([one] * len(discounts))}) v "
         f"JOIN {lines} l ON l.{line_order} = %s AND l.{line_sku} = v.sku ORDER BY v.n",
         [*params, order_id],
+    )
+
+
+def replay_statement(
+    *, idempotency_key: str | None, channel_id: int, external_reference: str | None
+) -> tuple[str, list]:
+    """The order a retried request made, by its Idempotency-Key or by its channel's external
+    reference (either), newest first as the model orders them; every column, for config.sql.fetch.
+    The order is read where it was written (inside the retry's transaction, never a replica)."""
+    table, key, channel, reference, created_at, pk = names(
+        Order, "idempotency_key", "channel", "external_reference", "created_at", "id", write=True
+    )
+    match, params = [], []
+    if idempotency_key:
+        match.append(f"{key} = %s")
+        params.append(idempotency_key)
+    if external_reference:
+        match.append(f"({channel} = %s AND {reference} = %s)")
+        params += [channel_id, external_reference]
+    return (
+        f"SELECT * FROM {table} WHERE {' OR '.join(match)} "  # noqa: S608 (model names)
+        f"ORDER BY {created_at} DESC, {pk} DESC LIMIT 1",
+        params,
     )
