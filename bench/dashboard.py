@@ -86,6 +86,7 @@ def measure(client, repeat: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from config.dates import shanghai_today
     from orders.models import Order
 

@@ -121,6 +121,7 @@ def make_data(skus: int, buyers: int = 0) -> Scene:
     from django.db import connection
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from catalog.models import SKU, Category, Channel, Product
     from config.roles import SYSTEM
     from integrations.choices import Scope
@@ -182,6 +183,7 @@ def make_buyers(scene: Scene, channel, store, buyers: int) -> None:
     code of it pre-issued to each member (bulk-created rows, issued by HQ, as code_give would)."""
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from config.roles import SYSTEM
     from marketing.choices import CouponKind, IssuedVia
     from marketing.models import Coupon, CouponCode

@@ -44,6 +44,7 @@ def reads(scene, calls: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from catalog.models import Channel
     from config.sql import columns_of, from_row
     from guides.services import attribution_for

@@ -43,6 +43,7 @@ def busiest_store():
     """The store with the most orders in its queue, and that count."""
     from django.db.models import Count, Q
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from orders.choices import AssignmentStatus, OrderStatus
     from orders.models import Order, StoreAssignment
     from stores.models import Store
@@ -66,6 +67,7 @@ def busiest_store():
 
 def clerk_of(store):
     """A clerk (else a manager) working at `store`; a new clerk there if it has none."""
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from stores.choices import StaffRole
     from stores.models import StaffMembership
     from tests.factories import clerk_at
@@ -83,6 +85,7 @@ def busiest_member():
     """The member with the most orders (then points entries)."""
     from django.db.models import Count
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from members.models import Member
     from orders.models import Order
 
@@ -102,6 +105,7 @@ def busiest_order():
     """The order with a service ticket and the most rows on its timeline, and that count."""
     from django.db.models import Count
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from aftersales.models import Ticket
     from orders.models import (
         Order,
@@ -131,6 +135,7 @@ def busiest_order():
 
 
 def queue_size(store) -> str:
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from orders.choices import AssignmentStatus, OrderStatus
     from orders.models import Order, StoreAssignment
 
@@ -146,6 +151,7 @@ def member_size(member) -> str:
 
 
 def order_size(order) -> str:
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from aftersales.models import Ticket
     from orders.models import RevenueShare
 
@@ -160,6 +166,7 @@ def order_size(order) -> str:
 def dashboard_size() -> str:
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from orders.models import Order
 
     since = timezone.now() - timedelta(days=30)
@@ -279,6 +286,7 @@ def grow(copies: int, order, order_copies: int) -> float:
 
 
 def data_size() -> dict:
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from members.models import Member, PointsEntry
     from orders.models import Order, OrderLine
     from stores.models import Store
@@ -340,6 +348,7 @@ def main():
         from django.test import override_settings
         from django.test.utils import setup_test_environment
 
+        # Our apps import once bench_database() has set Django up (bench/_setup.py).
         from stores.demo import DEMO_USERS
 
         start = time.perf_counter()

@@ -48,6 +48,7 @@ def add_marketing(scene, members: int) -> tuple[str, list[tuple[int, str]]]:
     that may quote. Answers the key and [(member id, code)]."""
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from catalog.models import Category, Channel
     from config.roles import SYSTEM
     from integrations.choices import Scope

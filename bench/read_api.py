@@ -101,6 +101,7 @@ def make_data(skus: int, stores: int) -> Scene:
     from django.db import connection
     from django.utils import timezone
 
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from catalog.models import Category, Channel, Price, Product
     from config.roles import SYSTEM
     from integrations.choices import Scope

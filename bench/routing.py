@@ -73,6 +73,7 @@ def route_orders(
 ) -> tuple[float, float, float]:
     """Route `orders` random 1-2 line orders; (ms per order, stores in radius with stock per
     order, share of orders with a store candidate)."""
+    # Our apps import once bench_database() has set Django up (bench/_setup.py).
     from orders.routing import route_candidates
 
     rng = random.Random(seed)

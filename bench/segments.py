@@ -82,6 +82,7 @@ def main():
         from django.db import connection
         from django.utils import timezone
 
+        # Our apps import once bench_database() has set Django up (bench/_setup.py).
         from members.selectors import segment_members
 
         seconds = fill(args.members)

@@ -163,6 +163,7 @@ def main():
         from django.test.utils import CaptureQueriesContext
         from django.utils import timezone
 
+        # Our apps import once bench_database() has set Django up (bench/_setup.py).
         from guides.models import CommissionEntry, Statement
         from guides.settlement import month_end, previous_period
 
