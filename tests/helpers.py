@@ -10,6 +10,13 @@ def login(user) -> Client:
     return client
 
 
+def login_into(client: Client, user) -> Client:
+    """`client` (often pytest-django's fixture) signed in as `user`, and returned: for a test that
+    keeps using the client it was given."""
+    client.force_login(user)
+    return client
+
+
 def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
     """The API's error answer: `status`, exactly {"code", "message", "fields"}, this code, a
     message, and (if `field` is named) that field's messages as non-empty strings."""

@@ -17,6 +17,7 @@ from orders.choices import OrderStatus
 from tests.factories import GuideFactory, MemberFactory, PartnerFactory, clerk_at, partner_user
 from tests.guides import pages
 from tests.guides.pages import sh
+from tests.helpers import login_into
 
 pytestmark = pytest.mark.django_db
 
@@ -78,11 +79,6 @@ class Board:
 @pytest.fixture
 def board(world):
     return Board(world)
-
-
-def login(client, user):
-    client.force_login(user)
-    return client
 
 
 def figures(row):
@@ -224,10 +220,10 @@ def test_hq_pages_are_for_hq_only(client, world, board):
         reverse("guides_hq:statements"),
         reverse("guides_hq:board_csv", args=["guides"]),
     ]
-    login(client, board.g1.user)
+    login_into(client, board.g1.user)
     for url in urls:
         assert client.get(url).status_code == 403, url
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     assert client.get(urls[0]).status_code == 403
     client.logout()
     assert client.get(urls[0]).status_code == 302
@@ -339,13 +335,13 @@ def test_hq_approves_then_marks_a_statement_paid(hq_client, board, hq):
 
 
 def test_portal_home_tiles_follow_the_roles(client, world, board, hq):
-    login(client, board.g1.user)
+    login_into(client, board.g1.user)
     body = client.get(reverse("portal:home")).content.decode()
     assert "My QR code and commission" in body and "Guide leaderboards" not in body
-    login(client, partner_user(PartnerFactory()))
+    login_into(client, partner_user(PartnerFactory()))
     assert "My QR code and commission" in client.get(reverse("portal:home")).content.decode()
-    login(client, clerk_at(world.c))
+    login_into(client, clerk_at(world.c))
     assert "Become a guide" in client.get(reverse("portal:home")).content.decode()
-    login(client, hq)
+    login_into(client, hq)
     body = client.get(reverse("portal:home")).content.decode()
     assert "Guide leaderboards" in body and reverse("guides_hq:statements") in body

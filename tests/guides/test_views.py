@@ -25,13 +25,9 @@ from tests.factories import (
     partner_user,
 )
 from tests.guides import pages
+from tests.helpers import login_into
 
 pytestmark = pytest.mark.django_db
-
-
-def login(client, user):
-    client.force_login(user)
-    return client
 
 
 class Portal:
@@ -98,7 +94,7 @@ def portal(world):
 
 
 def test_clerk_without_a_guide_gets_the_become_a_guide_page_everywhere(client, world, portal):
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     for name in ("guides:home", "guides:fans", "guides:ledger", "guides:statements", "guides:partner"):
         response = client.get(reverse(name))
         assert response.status_code == 200, name
@@ -115,7 +111,7 @@ def test_anonymous_users_go_to_the_login_page(client, portal):
 
 
 def test_a_guide_who_is_no_partner_gets_403_on_the_partner_page(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     assert client.get(reverse("guides:partner")).status_code == 403
 
 
@@ -123,7 +119,7 @@ def test_a_guide_who_is_no_partner_gets_403_on_the_partner_page(client, portal):
 
 
 def test_guide_home_shows_the_qr_code_and_this_months_figures(client, portal, django_assert_max_num_queries):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     with django_assert_max_num_queries(12):  # + the 12-month chart and the latest statement
         response = client.get(reverse("guides:home"))
     assert response.status_code == 200
@@ -150,7 +146,7 @@ def test_guide_home_shows_the_qr_code_and_this_months_figures(client, portal, dj
 
 def test_a_suspended_guide_sees_why_on_their_home_page(client, portal):
     type(portal.a).objects.filter(pk=portal.a.pk).update(status="suspended", suspended_reason="Fake scans")
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     body = client.get(reverse("guides:home")).content.decode()
     assert "Your guide account is suspended." in body and "Fake scans" in body
 
@@ -158,7 +154,7 @@ def test_a_suspended_guide_sees_why_on_their_home_page(client, portal):
 def test_fans_are_masked_listed_with_their_window_and_filtered_active_or_expired(
     client, portal, django_assert_max_num_queries
 ):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("guides:fans"))
     body = response.content.decode()
@@ -177,7 +173,7 @@ def test_fans_are_masked_listed_with_their_window_and_filtered_active_or_expired
 
 
 def test_fan_page_shows_the_window_and_the_orders_through_the_binding(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     response = client.get(reverse("guides:fan", args=[portal.active.pk]))
     body = response.content.decode()
     assert response.status_code == 200
@@ -187,7 +183,7 @@ def test_fan_page_shows_the_window_and_the_orders_through_the_binding(client, po
 
 
 def test_attributed_orders_list_only_the_guides_own(client, portal, django_assert_max_num_queries):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("guides:orders"))
     body = response.content.decode()
@@ -210,7 +206,7 @@ def test_attributed_orders_list_only_the_guides_own(client, portal, django_asser
 
 
 def test_attributed_order_page_shows_lines_reason_and_commission(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     response = client.get(reverse("guides:order", args=[portal.order2.number]))
     body = response.content.decode()
     assert response.status_code == 200
@@ -220,7 +216,7 @@ def test_attributed_order_page_shows_lines_reason_and_commission(client, portal)
 
 
 def test_ledger_lists_entries_with_totals_per_kind_and_filters(client, portal, django_assert_max_num_queries):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     with django_assert_max_num_queries(9):
         response = client.get(reverse("guides:ledger"))
     ids = {e.pk for e in response.context["page_obj"]}
@@ -243,14 +239,14 @@ def test_ledger_lists_entries_with_totals_per_kind_and_filters(client, portal, d
 
 
 def test_entry_page_shows_the_entry_and_its_accrual(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     response = client.get(reverse("guides:entry", args=[portal.claw.pk]))
     assert response.status_code == 200
     assert [e.pk for e in response.context["related"]] == [portal.acc2.pk]
 
 
 def test_statements_list_detail_and_csv(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     listed = client.get(reverse("guides:statements"))
     assert [s.pk for s in listed.context["page_obj"]] == [portal.a_statement.pk]
 
@@ -271,7 +267,7 @@ def test_statements_list_detail_and_csv(client, portal):
 
 def test_statement_csv_defuses_a_note_that_looks_like_a_formula(client, portal):
     type(portal.old_release).objects.filter(pk=portal.old_release.pk).update(note="=1+1")
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     response = client.get(reverse("guides:statement_csv", args=[portal.a_statement.pk]))
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0]["note"] == "'=1+1"
@@ -279,7 +275,7 @@ def test_statement_csv_defuses_a_note_that_looks_like_a_formula(client, portal):
 
 
 def test_a_guide_gets_404_on_another_guides_rows_and_pages(client, portal):
-    login(client, portal.a.user)
+    login_into(client, portal.a.user)
     for url in (
         reverse("guides:fan", args=[portal.b_fan.pk]),
         reverse("guides:order", args=[portal.b_order.number]),
@@ -306,7 +302,7 @@ def test_partner_sees_their_stores_and_guides_with_period_figures(
     client, world, portal, django_assert_max_num_queries
 ):
     user = partner_user(portal.p1)
-    login(client, user)
+    login_into(client, user)
     with django_assert_max_num_queries(18):
         response = client.get(reverse("guides:partner"))
     assert response.status_code == 200
@@ -332,7 +328,7 @@ def test_partner_sees_their_stores_and_guides_with_period_figures(
 
 
 def test_partner_lists_show_their_guides_rows_and_never_the_other_partners(client, portal):
-    login(client, partner_user(portal.p1))
+    login_into(client, partner_user(portal.p1))
     fans = client.get(reverse("guides:fans"))
     assert {b.guide_id for b in fans.context["page_obj"]} == {portal.a.pk}
     orders = client.get(reverse("guides:orders"))
@@ -354,7 +350,7 @@ def test_partner_lists_show_their_guides_rows_and_never_the_other_partners(clien
 def test_partner_statement_page_and_csv(client, portal):
     sold = pages.order(portal.world, portal.a, total="240.00", paid_at=portal.now)
     entry = pages.release(pages.accrue(sold, "12.00"), at=portal.now, partner_statement=portal.p1_statement)
-    login(client, partner_user(portal.p1))
+    login_into(client, partner_user(portal.p1))
     detail = client.get(reverse("guides:statement", args=[portal.p1_statement.pk]))
     assert [e.pk for e in detail.context["page_obj"]] == [entry.pk]
     response = client.get(reverse("guides:statement_csv", args=[portal.p1_statement.pk]))
@@ -369,7 +365,7 @@ def test_a_user_of_two_partners_sees_both_and_a_third_partner_nothing(client, po
     user = UserFactory(roles=["Partner"])
     portal.p1.users.add(user)
     portal.p2.users.add(user)
-    login(client, user)
+    login_into(client, user)
     response = client.get(reverse("guides:partner"))
     assert {g.code for g in response.context["page_obj"]} == {portal.a.code, portal.b.code, portal.x.code}
     assert stranger.code not in response.content.decode()
@@ -387,7 +383,7 @@ def test_a_real_scan_order_and_payment_show_up_on_the_guides_pages(client, world
     stranger = scan_bind(scan=scan_open(guide=other), phone="13833334444").member
     foreign = world.pay(world.ship_order(member=stranger))
 
-    login(client, guide.user)
+    login_into(client, guide.user)
     fans = client.get(reverse("guides:fans"), {"state": "active"})
     assert [b.pk for b in fans.context["page_obj"]] == [binding.pk]
     assert "138****2222" in fans.content.decode() and "138****4444" not in fans.content.decode()

@@ -22,6 +22,7 @@ from portal import store_order
 from stores.choices import StoreStatus
 from stores.models import Stock, StockMovement
 from tests.factories import MemberFactory, PartnerFactory, UserFactory, clerk_at
+from tests.helpers import login_into
 from tests.world import north
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,6 @@ def _fresh_rate_limit():
     cache.clear()  # the public page counts submissions per address in the cache
     yield
     cache.clear()
-
-
-def login(client, user):
-    client.force_login(user)
-    return client
 
 
 def ship_order(world, *, km_north=1.0, lines=None, paid=True, **kwargs):
@@ -91,7 +87,7 @@ def test_queue_shows_only_own_stores_offers_and_another_stores_queue_is_404(clie
     for_a = ship_order(world, km_north=0.5)
     for_c = ship_order(world, km_north=25)
     assert (for_a.fulfilling_location, for_c.fulfilling_location) == (world.a, world.c)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
 
     response = client.get(queue_url(world.a))
     body = response.content.decode()
@@ -111,7 +107,7 @@ def test_accept_through_the_queue_moves_the_order_to_the_accepted_list(client, w
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
     clerk = clerk_at(world.a)
-    login(client, clerk)
+    login_into(client, clerk)
 
     response = post_action(client, world.a, order, "accept")
     assert response.status_code == 302 and response["Location"] == queue_url(world.a)
@@ -131,7 +127,7 @@ def test_reject_with_a_reason_moves_the_order_and_its_reservation_to_the_next_st
     world.stock(world.b, world.tv, 1)
     order = ship_order(world, km_north=4)  # 1 km from B, 4 km from A
     assert order.fulfilling_location == world.b
-    login(client, clerk_at(world.b))
+    login_into(client, clerk_at(world.b))
 
     response = post_action(client, world.b, order, "reject", reason="No courier today")
     assert response.status_code == 302
@@ -150,7 +146,7 @@ def test_reject_with_a_reason_moves_the_order_and_its_reservation_to_the_next_st
 def test_reject_without_a_reason_shows_the_message_and_changes_nothing(client, world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
 
     response = post_action(client, world.a, order, "reject", reason="  ")
     body = response.content.decode()
@@ -167,7 +163,7 @@ def test_ship_with_a_tracking_number_sells_the_reserved_stock(client, world):
     world.stock(world.a, world.tv, 3)
     order = ship_order(world, km_north=0.5)
     assignment_accept(order=order, store=world.a, actor=SYSTEM)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
 
     response = post_action(client, world.a, order, "ship", tracking_number="")
     assert "Give the carrier&#x27;s tracking number." in response.content.decode()
@@ -185,7 +181,7 @@ def test_ready_for_pickup_then_collect_with_the_right_code_only(client, world):
     world.stock(world.b, world.tv, 1)
     order = pickup_order(world, world.b)
     assignment_accept(order=order, store=world.b, actor=SYSTEM)
-    login(client, clerk_at(world.b))
+    login_into(client, clerk_at(world.b))
 
     page = client.get(queue_url(world.b))
     assert [o.number for o in page.context["to_prepare"]] == [order.number]
@@ -218,7 +214,7 @@ def test_queue_action_on_an_order_offered_elsewhere_is_refused(client, world):
     world.stock(world.b, world.tv, 1)
     order = ship_order(world, km_north=4)  # offered to B
     hq = UserFactory(roles=["HQ admin"])
-    login(client, hq)
+    login_into(client, hq)
     response = post_action(client, world.a, order, "accept")
     assert response.status_code == 200
     assert "is not waiting for Store A" in response.content.decode()
@@ -237,7 +233,7 @@ def test_queue_query_count_is_flat(client, world, django_assert_max_num_queries,
         accepted = pickup_order(world, world.a)
         assignment_accept(order=accepted, store=world.a, actor=SYSTEM)
         order_ready_for_pickup(order=accepted, store=world.a, actor=SYSTEM)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     # session, user, groups, store, offers + lines, to fulfil + lines, pickups + lines
     with django_assert_max_num_queries(10):
         response = client.get(queue_url(world.a))
@@ -261,7 +257,7 @@ def test_queue_over_its_limit_costs_the_same_queries_and_counts_every_order(
             order_ready_for_pickup(order=accepted, store=world.a, actor=SYSTEM)
 
     add_to_every_list(1)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     client.get(queue_url(world.a))  # the session's first touches
     with django_assert_max_num_queries(10) as under_the_limit:
         client.get(queue_url(world.a))
@@ -281,7 +277,7 @@ def test_order_page_shows_lines_routing_payment_and_shares_to_its_stores_clerk(c
     world.stock(world.b, world.tv, 1)
     member = MemberFactory(name="Han Meimei")
     order = ship_order(world, km_north=4, member=member)
-    login(client, clerk_at(world.b))
+    login_into(client, clerk_at(world.b))
 
     response = client.get(reverse("orders:detail", args=[order.number]))
     body = response.content.decode()
@@ -299,7 +295,7 @@ def test_order_page_shows_lines_routing_payment_and_shares_to_its_stores_clerk(c
 def test_order_page_is_404_for_another_stores_clerk(client, world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
-    login(client, clerk_at(world.c))
+    login_into(client, clerk_at(world.c))
     assert client.get(reverse("orders:detail", args=[order.number])).status_code == 404
     assert client.post(reverse("orders:detail", args=[order.number]), {"reason": "x"}).status_code == 404
     order.refresh_from_db()
@@ -309,7 +305,7 @@ def test_order_page_is_404_for_another_stores_clerk(client, world):
 def test_cancel_from_the_order_page_releases_the_stock_and_refunds(client, world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     url = reverse("orders:detail", args=[order.number])
 
     response = client.post(url, {"reason": ""})
@@ -331,7 +327,7 @@ def test_cancel_from_the_order_page_releases_the_stock_and_refunds(client, world
 def test_cancelling_an_order_that_has_shipped_says_so_and_changes_nothing(client, world):
     world.stock(world.a, world.tv, 1)
     order = ship_order(world, km_north=0.5)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     assignment_accept(order=order, store=world.a, actor=SYSTEM)
     post_action(client, world.a, order, "ship", tracking_number="SF9")
     response = client.post(reverse("orders:detail", args=[order.number]), {"reason": "Too late"}, follow=True)
@@ -349,7 +345,7 @@ def test_a_partner_user_who_sees_the_order_cannot_cancel_it(client, world):
     world.a.save()
     user = UserFactory(roles=["Partner"])
     partner.users.add(user)
-    login(client, user)
+    login_into(client, user)
     url = reverse("orders:detail", args=[order.number])
     assert "Cancel the order" not in client.get(url).content.decode()
     assert client.post(url, {"reason": "no"}).status_code == 403
@@ -362,7 +358,7 @@ def test_order_page_query_count_is_flat(client, world, django_assert_max_num_que
     world.stock(world.a, world.tv, 100)
     world.stock(world.a, world.phone, 100)
     order = ship_order(world, km_north=0.5, lines=[LineRequest(world.tv, rows), LineRequest(world.phone, 1)])
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     # session, user, groups, order, staff check, lines, history, decisions, candidate names,
     # assignments, payments, shares, tickets, stock movements, commission entries (the timeline)
     with django_assert_max_num_queries(15):
@@ -378,7 +374,7 @@ def test_order_list_is_scoped_newest_first_and_filters_by_status(
     first = ship_order(world, km_north=0.5)
     second = ship_order(world, km_north=0.5, paid=False)
     elsewhere = ship_order(world, km_north=25)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
 
     # session, user, groups, count, page
     with django_assert_max_num_queries(5):
@@ -422,7 +418,7 @@ def test_clerk_orders_home_delivery_of_a_sku_this_store_lacks_credited_to_store_
     world.stock(world.b, world.tv, 2)  # A has none; B is 5 km away
     member = MemberFactory(phone="13800138000", name="Li Lei")
     clerk = clerk_at(world.a)
-    login(client, clerk)
+    login_into(client, clerk)
     url = reverse("orders:new", args=[world.a.code])
 
     response = client.post(
@@ -458,7 +454,7 @@ def test_clerk_orders_home_delivery_of_a_sku_this_store_lacks_credited_to_store_
 
 def test_a_resent_clerk_form_makes_one_order(client, world):
     world.stock(world.b, world.tv, 2)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     url = reverse("orders:new", args=[world.a.code])
     data = clerk_form(**{"lines-0-sku": "TV-55", "address": "2 Wangfujing St"}, use_store_location="on")
     first = client.post(url, data)
@@ -472,7 +468,7 @@ def test_check_step_shows_stock_here_nearby_and_in_the_warehouse_and_writes_noth
     world.stock(world.a, world.tv, 1)
     world.stock(world.b, world.tv, 4)
     world.stock(world.w, world.tv, 70)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**{"lines-0-sku": "TV-55", "lines-0-quantity": "2", "step": "check"}),
@@ -499,7 +495,7 @@ def test_check_step_shows_stock_here_nearby_and_in_the_warehouse_and_writes_noth
 def test_bad_input_on_the_clerk_form_shows_errors_and_writes_nothing(client, world, line, error):
     world.stock(world.a, world.tv, 5)
     members = Member.objects.count()
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**line, delivery_method=DeliveryMethod.CARRY_OUT),
@@ -513,7 +509,7 @@ def test_bad_input_on_the_clerk_form_shows_errors_and_writes_nothing(client, wor
 
 def test_a_refusal_of_the_service_shows_under_the_field_and_writes_nothing(client, world):
     world.stock(world.b, world.tv, 5)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**{"lines-0-sku": "TV-55", "address": "somewhere"}),  # no coordinates
@@ -527,7 +523,7 @@ def test_a_refusal_of_the_service_shows_under_the_field_and_writes_nothing(clien
 
 def test_unknown_member_number_offers_to_register_and_writes_nothing(client, world):
     world.stock(world.a, world.tv, 5)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**{"lines-0-sku": "TV-55", "member": "13912345678", "delivery_method": "carry_out"}),
@@ -540,7 +536,7 @@ def test_unknown_member_number_offers_to_register_and_writes_nothing(client, wor
 
 def test_carry_out_order_is_complete_when_paid(client, world):
     world.stock(world.a, world.phone, 2)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**{"lines-0-sku": "PHONE-1", "delivery_method": "carry_out"}),
@@ -559,7 +555,7 @@ def test_carry_out_order_is_complete_when_paid(client, world):
 
 def test_a_wrong_amount_is_refused_on_the_payment_page(client, world):
     world.stock(world.a, world.phone, 2)
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     response = client.post(
         reverse("orders:new", args=[world.a.code]),
         clerk_form(**{"lines-0-sku": "PHONE-1", "delivery_method": "carry_out"}),
@@ -571,7 +567,7 @@ def test_a_wrong_amount_is_refused_on_the_payment_page(client, world):
 
 
 def test_clerk_order_page_is_only_for_the_stores_staff(client, world):
-    login(client, clerk_at(world.b))
+    login_into(client, clerk_at(world.b))
     assert client.get(reverse("orders:new", args=[world.a.code])).status_code == 404
     assert client.get(reverse("orders:new", args=[world.b.code])).status_code == 200
     # A partner user sees the store they run but does not sell at its counter.
@@ -580,7 +576,7 @@ def test_clerk_order_page_is_only_for_the_stores_staff(client, world):
     world.b.save()
     partner_user = UserFactory(roles=["Partner"])
     partner.users.add(partner_user)
-    login(client, partner_user)
+    login_into(client, partner_user)
     assert client.get(reverse("orders:queue", args=[world.b.code])).status_code == 200
     assert client.get(reverse("orders:new", args=[world.b.code])).status_code == 403
 
@@ -589,7 +585,7 @@ def test_clerk_order_page_is_only_for_the_stores_staff(client, world):
 
 
 def test_qr_png_and_svg_encode_the_public_page_and_the_card_shows_its_url(client, world):
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     png = client.get(reverse("orders:qr_png", args=[world.a.code]))
     assert png["Content-Type"] == "image/png"
     image = Image.open(io.BytesIO(png.content))
@@ -607,7 +603,7 @@ def test_qr_png_and_svg_encode_the_public_page_and_the_card_shows_its_url(client
 
 
 def test_qr_of_another_store_is_404(client, world):
-    login(client, clerk_at(world.a))
+    login_into(client, clerk_at(world.a))
     assert client.get(reverse("orders:qr_png", args=[world.b.code])).status_code == 404
     assert client.get(reverse("orders:qr_card", args=[world.b.code])).status_code == 404
 
