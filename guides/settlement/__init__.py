@@ -7,7 +7,7 @@ Rules (written here and tested in tests/guides/test_settlement.py)
   return window, Shanghai midnight) is <= now, moving what is still held (the accrual net of
   its held clawbacks) to payable; nothing if that is 0. A run writes one release row per guide,
   partner and store with the sums; the row says which accruals it releases by a rule (see
-  CommissionEntry and covered_by_rule): those of its guide, partner and store whose window
+  CommissionEntry and guides.sql.covered_by_rule): those of its guide, partner and store whose window
   closed by `released_through`, up to `accruals_through`, not released by an earlier row.
 - A statement is for one month: `period` is the first day of the month (Asia/Shanghai). It
   claims its party's payable entries (payable_change != 0) booked at or before `now` that are
@@ -43,7 +43,6 @@ from guides.settlement.statements import (
     statement_rows,
     statements_draft,
 )
-from guides.sql import covered_by_rule  # noqa: F401 (moved to guides.sql; still imported from here)
 
 __all__ = [
     "TRANSITIONS",
