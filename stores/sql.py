@@ -258,8 +258,9 @@ def stores_in_reach(
     """Stores (not warehouses) with `open_status` inside `box` and not excluded, whose own service
     radius covers the point; each with `distance_km`, `has_all_lines` (every line available: SKU id
     -> quantity) and `preferred` (0: one of `preferred`, else 1). Stores with every line first,
-    then preferred, then nearest, then by code; at most `limit`."""
-    connection = connections[router.db_for_read(Store)]
+    then preferred, then nearest, then by code; at most `limit`. Read where stock is written: routing
+    runs inside the order's transaction and must see the stock it is about to reserve."""
+    connection = connections[router.db_for_write(Stock)]
     sql = _in_reach_sql(connection.alias, connection.vendor, len(lines), len(preferred), len(exclude), limit)
     params = [*distance, *_line_params(lines), *preferred, *box, open_status, warehouse_kind, *exclude]
     with connection.cursor() as cursor:
@@ -288,8 +289,9 @@ def warehouses_with_lines(
     limit: int,
 ) -> list[Store]:
     """Warehouses with `open_status`, not excluded, with every line available (SKU id -> quantity),
-    nearest first, then by code; at most `limit`, each with `distance_km`."""
-    connection = connections[router.db_for_read(Store)]
+    nearest first, then by code; at most `limit`, each with `distance_km`. Read where stock is written
+    (stores_in_reach says why)."""
+    connection = connections[router.db_for_write(Stock)]
     sql = _warehouses_sql(connection.alias, connection.vendor, len(lines), len(exclude), limit)
     params = [*distance, warehouse_kind, open_status, *exclude, *_line_params(lines)]
     with connection.cursor() as cursor:
